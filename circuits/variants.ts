@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ZkpoaError } from '../attribution/errors.js';
+
+/** One compiled form of a circuit template, declared as data in variants.json. */
+export interface CircuitVariant {
+  name: string;
+  template: string;
+  /** circom source file in circuits/ */
+  file: string;
+  params: { contributors: number; features: number };
+  /** smallest powers-of-tau power that fits its constraints */
+  ptauPower: number;
+  purpose: 'test' | 'default' | 'benchmark';
+}
+
+export const CIRCUITS_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+export const VARIANTS: readonly CircuitVariant[] = JSON.parse(
+  readFileSync(new URL('./variants.json', import.meta.url), 'utf8'),
+) as CircuitVariant[];
+
+export function variantByName(name: string): CircuitVariant {
+  const v = VARIANTS.find((x) => x.name === name);
+  if (!v) {
+    throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `unknown circuit variant ${JSON.stringify(name)}; known: ${VARIANTS.map((x) => x.name).join(', ')}`);
+  }
+  return v;
+}
+
+export function variantFor(purpose: CircuitVariant['purpose']): CircuitVariant {
+  const v = VARIANTS.find((x) => x.purpose === purpose);
+  if (!v) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `no circuit variant with purpose ${purpose}`);
+  return v;
+}
+
+/** The circom main component for a variant: template arguments in declaration order. */
+export function mainComponentSource(v: CircuitVariant): string {
+  return [
+    'pragma circom 2.1.6;',
+    `include "circuits/${v.file}";`,
+    `component main = ${v.template}(${v.params.contributors}, ${v.params.features});`,
+    '',
+  ].join('\n');
+}

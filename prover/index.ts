@@ -1,0 +1,6 @@
+export * from './calldata.js';
+export * from './prover.js';
+export * from './setup.js';
+export * from './witness.js';
+export * from './progress.js';
+export { releaseSnarkjsThreads } from './snarkjs-threads.js';

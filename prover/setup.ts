@@ -1,0 +1,256 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as snarkjs from 'snarkjs';
+import { ZkpoaError } from '../attribution/errors.js';
+import { CIRCUITS_DIR, mainComponentSource, type CircuitVariant } from '../circuits/variants.js';
+import { silentProgress, snarkjsLogger, type Progress } from './progress.js';
+import { releaseSnarkjsThreads } from './snarkjs-threads.js';
+
+/**
+ * The artifact build and trusted setup: compile (circom2, --O2), powers of tau,
+ * phase 2, verification key, Solidity verifier — all into one ignored folder.
+ *
+ * Development default: a local single-party ceremony. Its toxic waste existed on
+ * this machine, so anyone who had it could forge proofs. Never use such keys in
+ * production: pass a public powers-of-tau file (`ptauFile`) and run a multi-party
+ * phase 2 (more `snarkjs zkey contribute` rounds) before deploying.
+ */
+
+const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_BUILD_DIR = process.env.ZKPOA_BUILD_DIR ?? join(REPO_ROOT, 'build');
+
+export interface SetupOptions {
+  /** root of the ignored build folder (default: build/ or $ZKPOA_BUILD_DIR) */
+  buildDir?: string;
+  /** a public, prepared (phase 2) powers-of-tau file; default: a local development ceremony */
+  ptauFile?: string;
+  progress?: Progress;
+  /** rebuild even if the cache key matches */
+  force?: boolean;
+}
+
+export interface PtauInfo {
+  path: string;
+  power: number;
+  origin: 'development' | 'file';
+  sha256: string;
+}
+
+export interface VariantManifest {
+  variant: CircuitVariant;
+  /** sha256 over circuit sources, toolchain versions, parameters and the ptau */
+  key: string;
+  constraints: number;
+  publicSignals: number;
+  ptau: PtauInfo;
+  ceremony: string;
+  builtAt: string;
+}
+
+export interface VariantArtifacts {
+  dir: string;
+  r1cs: string;
+  wasm: string;
+  /** signal names → witness indices (for debugging and the circuit's soundness tests) */
+  sym: string;
+  zkey: string;
+  vkey: string;
+  verifier: string;
+  manifest: VariantManifest;
+}
+
+const DEV_CEREMONY_WARNING = [
+  '┌──────────────────────────────────────────────────────────────────────┐',
+  '│ DEVELOPMENT TRUSTED SETUP: a single-party ceremony run on this       │',
+  '│ machine. Anyone holding its randomness can forge proofs. Never use   │',
+  '│ these keys in production: pass a public powers-of-tau file          │',
+  '│ (--ptau) and run a multi-party phase 2.                              │',
+  '└──────────────────────────────────────────────────────────────────────┘',
+].join('\n');
+
+export function artifactPaths(variant: CircuitVariant, buildDir = DEFAULT_BUILD_DIR): Omit<VariantArtifacts, 'manifest'> {
+  const dir = join(buildDir, 'circuits', variant.name);
+  return {
+    dir,
+    r1cs: join(dir, 'circuit.r1cs'),
+    wasm: join(dir, 'circuit.wasm'),
+    sym: join(dir, 'circuit.sym'),
+    zkey: join(dir, 'circuit.zkey'),
+    vkey: join(dir, 'verification_key.json'),
+    verifier: join(dir, 'Verifier.sol'),
+  };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Root folder of an installed package (works for packages whose `exports` hide package.json). */
+function packageRoot(name: string): string {
+  let dir = dirname(require.resolve(name));
+  while (!existsSync(join(dir, 'package.json')) || !dir.endsWith(join('node_modules', name))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot locate package ${name}`);
+    dir = up;
+  }
+  return dir;
+}
+
+function packageVersion(name: string): string {
+  return (require(join(packageRoot(name), 'package.json')) as { version: string }).version;
+}
+
+/** The prepared powers of tau for `power`: the given public file, or the cached development one. */
+export async function ensurePtau(power: number, opts: SetupOptions = {}): Promise<PtauInfo> {
+  const progress = opts.progress ?? silentProgress;
+  if (opts.ptauFile) {
+    const path = resolve(opts.ptauFile);
+    if (!existsSync(path)) throw new ZkpoaError('ZKPOA_ERR_PTAU', `powers-of-tau file not found: ${path}`);
+    return { path, power, origin: 'file', sha256: await sha256File(path) };
+  }
+  const dir = join(opts.buildDir ?? DEFAULT_BUILD_DIR, 'ptau');
+  const path = join(dir, `dev_pot${power}.ptau`);
+  if (!existsSync(path)) {
+    progress.log(DEV_CEREMONY_WARNING);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.tmp-${process.pid}-${power}`);
+    try {
+      const curve = await snarkjs.curves.getCurveFromName('bn128');
+      let step = progress.step(`powers of tau 2^${power}: new accumulator`);
+      await snarkjs.powersOfTau.newAccumulator(curve, power, `${tmp}_0.ptau`, snarkjsLogger(step));
+      step.done();
+      step = progress.step(`powers of tau 2^${power}: local contribution`);
+      await snarkjs.powersOfTau.contribute(`${tmp}_0.ptau`, `${tmp}_1.ptau`, 'zkpoa development (single party)', randomBytes(32).toString('hex'), snarkjsLogger(step));
+      step.done();
+      step = progress.step(`powers of tau 2^${power}: prepare phase 2 (the slow step)`);
+      await snarkjs.powersOfTau.preparePhase2(`${tmp}_1.ptau`, `${tmp}_final.ptau`, snarkjsLogger(step));
+      step.done();
+      await rename(`${tmp}_final.ptau`, path);
+    } finally {
+      await Promise.all(['_0', '_1', '_final'].map((s) => rm(`${tmp}${s}.ptau`, { force: true })));
+      await releaseSnarkjsThreads();
+    }
+  }
+  return { path, power, origin: 'development', sha256: await sha256File(path) };
+}
+
+async function cacheKey(variant: CircuitVariant, ptau: PtauInfo): Promise<string> {
+  const sources = (await readdir(CIRCUITS_DIR)).filter((f) => f.endsWith('.circom')).sort();
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ variant, circom2: packageVersion('circom2'), circomlib: packageVersion('circomlib'), snarkjs: packageVersion('snarkjs'), ptau: ptau.sha256 }));
+  for (const f of sources) h.update(f).update(await readFile(join(CIRCUITS_DIR, f)));
+  return h.digest('hex');
+}
+
+async function readManifest(path: string): Promise<VariantManifest | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as VariantManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Compile with circom2 (WebAssembly, always --O2). Paths are passed relative to the repo root it runs in. */
+async function compile(variant: CircuitVariant, workDir: string): Promise<{ r1cs: string; wasm: string; sym: string }> {
+  const main = join(workDir, 'main.circom');
+  await writeFile(main, mainComponentSource(variant));
+  const cli = join(packageRoot('circom2'), 'cli.js');
+  const rel = (p: string) => relative(REPO_ROOT, p) || '.';
+  try {
+    await run(process.execPath, [cli, rel(main), '--r1cs', '--wasm', '--sym', '--O2', '-o', rel(workDir), '-l', '.', '-l', 'node_modules'], {
+      cwd: REPO_ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string };
+    throw new ZkpoaError('ZKPOA_ERR_ARTIFACTS_MISSING', `circom2 failed for ${variant.name}:\n${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: err });
+  }
+  return { r1cs: join(workDir, 'main.r1cs'), wasm: join(workDir, 'main_js', 'main.wasm'), sym: join(workDir, 'main.sym') };
+}
+
+/**
+ * Build (or reuse) every artifact of a variant. The cache key covers the circuit
+ * sources, the toolchain versions, the parameters and the ptau file, so a change to
+ * any of them rebuilds; otherwise the existing keys are reused as they are.
+ */
+export async function ensureVariant(variant: CircuitVariant, opts: SetupOptions = {}): Promise<VariantArtifacts> {
+  const progress = opts.progress ?? silentProgress;
+  const buildDir = opts.buildDir ?? DEFAULT_BUILD_DIR;
+  const paths = artifactPaths(variant, buildDir);
+  const ptau = await ensurePtau(variant.ptauPower, { ...opts, buildDir });
+  const key = await cacheKey(variant, ptau);
+  const manifestPath = join(paths.dir, 'manifest.json');
+  const existing = await readManifest(manifestPath);
+  const files = [paths.r1cs, paths.wasm, paths.sym, paths.zkey, paths.vkey, paths.verifier];
+  if (!opts.force && existing?.key === key && files.every((f) => existsSync(f))) {
+    return { ...paths, manifest: existing };
+  }
+  if (ptau.origin === 'development') progress.log(DEV_CEREMONY_WARNING);
+
+  const work = join(buildDir, 'circuits', `.tmp-${variant.name}-${process.pid}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    let step = progress.step(`${variant.name}: compile (circom2 --O2)`);
+    const compiled = await compile(variant, work);
+    const info = await snarkjs.r1cs.info(compiled.r1cs);
+    const publicSignals = info.nOutputs + info.nPubInputs;
+    step.done(`${info.nConstraints} constraints, ${publicSignals} public signals`);
+    progress.log(`constraints ${variant.name}: ${info.nConstraints} (2^${variant.ptauPower} = ${2 ** variant.ptauPower})`);
+    if (info.nConstraints + publicSignals + 1 > 2 ** variant.ptauPower) {
+      throw new ZkpoaError('ZKPOA_ERR_PTAU', `${variant.name} has ${info.nConstraints} constraints: more than 2^${variant.ptauPower} holds; raise ptauPower in circuits/variants.json`);
+    }
+
+    step = progress.step(`${variant.name}: phase 2 setup (zkey new)`);
+    await snarkjs.zKey.newZKey(compiled.r1cs, ptau.path, join(work, 'circuit_0.zkey'), snarkjsLogger(step));
+    step.done();
+    step = progress.step(`${variant.name}: phase 2 contribution`);
+    const ceremony = ptau.origin === 'development'
+      ? 'development: local single-party powers of tau and phase 2 — NOT for production'
+      : 'public powers of tau; single local phase-2 contribution — add independent contributions before production';
+    await snarkjs.zKey.contribute(join(work, 'circuit_0.zkey'), join(work, 'circuit.zkey'), `zkpoa ${ptau.origin} phase 2`, randomBytes(32).toString('hex'), snarkjsLogger(step));
+    step.done();
+
+    step = progress.step(`${variant.name}: verification key and Solidity verifier`);
+    const zkeyPath = join(work, 'circuit.zkey');
+    const vkey = await snarkjs.zKey.exportVerificationKey(zkeyPath);
+    await writeFile(join(work, 'verification_key.json'), JSON.stringify(vkey, null, 1));
+    const template = await readFile(join(packageRoot('snarkjs'), 'templates', 'verifier_groth16.sol.ejs'), 'utf8');
+    await writeFile(join(work, 'Verifier.sol'), await snarkjs.zKey.exportSolidityVerifier(zkeyPath, { groth16: template }));
+    step.done();
+
+    const manifest: VariantManifest = {
+      variant,
+      key,
+      constraints: info.nConstraints,
+      publicSignals,
+      ptau,
+      ceremony,
+      builtAt: new Date().toISOString(),
+    };
+    // Replace the old artifacts only once everything is built: a crash leaves the previous set intact.
+    await mkdir(paths.dir, { recursive: true });
+    await rm(manifestPath, { force: true });
+    await rename(compiled.r1cs, paths.r1cs);
+    await rename(compiled.wasm, paths.wasm);
+    await rename(compiled.sym, paths.sym);
+    await rename(zkeyPath, paths.zkey);
+    await rename(join(work, 'verification_key.json'), paths.vkey);
+    await rename(join(work, 'Verifier.sol'), paths.verifier);
+    await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
+    return { ...paths, manifest };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    await releaseSnarkjsThreads();
+  }
+}

@@ -1,0 +1,38 @@
+import { Commitments, FEATURE_MAX, FEATURE_MIN, type Leaf } from '../../attribution/index.js';
+import { variantFor, type CircuitVariant } from '../../circuits/variants.js';
+import { artifactPaths } from '../../prover/setup.js';
+import type { AttributionClaim } from '../../prover/witness.js';
+
+export const TEST_VARIANT: CircuitVariant = variantFor('test');
+export const testArtifacts = () => artifactPaths(TEST_VARIANT);
+
+let commitments: Promise<Commitments> | undefined;
+export const getCommitments = () => (commitments ??= Commitments.create());
+
+/** A deterministic claim: contributor 0 helps most, 1 a little, 2 hurts (negative score), 3 is empty padding. */
+export function sampleClaim(variant: CircuitVariant = TEST_VARIANT): AttributionClaim {
+  const K = variant.params.features;
+  const vec = (f: (k: number) => number) => Array.from({ length: K }, (_, k) => BigInt(f(k)));
+  const t = vec((k) => (k % 2 === 0 ? 1200 : -700) + 13 * k);
+  const leaves: Leaf[] = [
+    { payee: 0x1111111111111111111111111111111111111111n, g: vec((k) => (k % 2 === 0 ? 3000 : -2000) - k) },
+    { payee: 0x2222222222222222222222222222222222222222n, g: vec((k) => (k % 3 === 0 ? 900 : 100)) },
+    { payee: 0x3333333333333333333333333333333333333333n, g: vec((k) => (k % 2 === 0 ? -2500 : 1500)) },
+  ];
+  return {
+    t,
+    leaves,
+    adapterId: 7n,
+    chainId: 31337n,
+    settlement: 0x5fbdb2315678afecb367f032d93f642f64180aa3n,
+    fee: 10n ** 16n,
+    pool: 7n * 10n ** 15n + 3n,
+    nonce: 42n,
+    inputHash: 0xabcdefn,
+    outputHash: 0x123456n,
+  };
+}
+
+export function clampFeature(x: bigint): bigint {
+  return x < FEATURE_MIN ? FEATURE_MIN : x > FEATURE_MAX ? FEATURE_MAX : x;
+}
