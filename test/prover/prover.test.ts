@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIELD_MODULUS } from '../../attribution/index.js';
+import { createProver, loadProverKeys, toSolidityCalldata, type ProofResult, type Prover } from '../../prover/index.js';
+import { buildWitness, type Witness } from '../../prover/witness.js';
+import { TEST_VARIANT, getCommitments, sampleClaim, testArtifacts } from '../helpers/fixtures.js';
+
+const run = promisify(execFile);
+const SNARKJS_CLI = new URL('../../node_modules/snarkjs/build/cli.cjs', import.meta.url).pathname;
+
+let prover: Prover;
+let witness: Witness;
+let result: ProofResult;
+let dir: string;
+
+beforeAll(async () => {
+  prover = createProver(await loadProverKeys(testArtifacts()), { threads: 2 });
+  witness = buildWitness(await getCommitments(), TEST_VARIANT, sampleClaim());
+  result = await prover.prove(witness.input);
+  dir = await mkdtemp(join(tmpdir(), 'zkpoa-prover-'));
+});
+
+afterAll(async () => {
+  await prover?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const mutate = (signals: string[], i: number, f: (x: bigint) => bigint) =>
+  signals.map((s, j) => (j === i ? f(BigInt(s)).toString() : s));
+
+describe('prover pool', () => {
+  it('proves a split whose public signals are the ones the TS reference predicts', async () => {
+    expect(result.publicSignals).toEqual(witness.publicSignals.map(String));
+    expect(await prover.verify(result.proof, result.publicSignals)).toBe(true);
+  });
+
+  it('proves concurrently across workers', async () => {
+    const claims = [1n, 2n, 3n].map((nonce) => ({ ...sampleClaim(), nonce }));
+    const commitments = await getCommitments();
+    const results = await Promise.all(claims.map((c) => prover.prove(buildWitness(commitments, TEST_VARIANT, c).input)));
+    const receipts = new Set(results.map((r) => r.publicSignals[0]));
+    expect(receipts.size).toBe(3);
+    for (const r of results) expect(await prover.verify(r.proof, r.publicSignals)).toBe(true);
+  });
+
+  it.each([
+    ['receipt', 0],
+    ['binding', 1],
+    ['pool and first payouts', 2],
+    ['last payouts', 3],
+  ])('rejects a tampered public signal: %s', async (_name, i) => {
+    expect(await prover.verify(result.proof, mutate(result.publicSignals, i, (x) => x + 1n))).toBe(false);
+  });
+
+  it('rejects a public signal aliased by the field modulus', async () => {
+    expect(await prover.verify(result.proof, mutate(result.publicSignals, 2, (x) => x + FIELD_MODULUS))).toBe(false);
+  });
+
+  it('rejects a tampered proof', async () => {
+    const forged = structuredClone(result.proof);
+    forged.pi_a = [...forged.pi_a];
+    forged.pi_a[0] = ((BigInt(forged.pi_a[0]!) + 1n)).toString();
+    expect(await prover.verify(forged, result.publicSignals)).toBe(false);
+    const swapped = { ...result.proof, pi_a: result.proof.pi_c, pi_c: result.proof.pi_a };
+    expect(await prover.verify(swapped, result.publicSignals)).toBe(false);
+  });
+
+  it('reports an unsatisfiable input as a prove error, and keeps serving', async () => {
+    const bad = { ...witness.input, pool: String(10n ** 30n) };
+    await expect(prover.prove(bad)).rejects.toMatchObject({ code: 'ZKPOA_ERR_PROVE' });
+    expect(await prover.verify(result.proof, result.publicSignals)).toBe(true);
+  });
+
+  it('a stock `snarkjs groth16 verify` accepts the proof with the exported key', async () => {
+    await writeFile(join(dir, 'proof.json'), JSON.stringify(result.proof));
+    await writeFile(join(dir, 'public.json'), JSON.stringify(result.publicSignals));
+    const { stdout } = await run(process.execPath, [SNARKJS_CLI, 'groth16', 'verify', testArtifacts().vkey, join(dir, 'public.json'), join(dir, 'proof.json')]);
+    expect(stdout).toMatch(/OK!/);
+    await writeFile(join(dir, 'public.json'), JSON.stringify(mutate(result.publicSignals, 0, (x) => x + 1n)));
+    const bad = await run(process.execPath, [SNARKJS_CLI, 'groth16', 'verify', testArtifacts().vkey, join(dir, 'public.json'), join(dir, 'proof.json')]).catch((e: { stdout: string }) => e);
+    expect(bad.stdout).toMatch(/Invalid proof/);
+  });
+
+  it('exports calldata in the Solidity verifier order', () => {
+    const cd = toSolidityCalldata(result.proof, result.publicSignals);
+    expect(cd.input).toEqual(witness.publicSignals);
+    expect(cd.b[0]).toEqual([BigInt(result.proof.pi_b[0]![1]!), BigInt(result.proof.pi_b[0]![0]!)]);
+  });
+
+  it('validates its options and refuses work after close', async () => {
+    expect(() => createProver({ wasm: new Uint8Array(), zkey: new Uint8Array(), vkey: { protocol: 'groth16', curve: 'bn128', nPublic: 0 } }, { threads: 0 })).toThrow(
+      'options.threads must be a positive integer',
+    );
+    const p = createProver(await loadProverKeys(testArtifacts()), { threads: 1 });
+    await p.close();
+    await expect(p.prove(witness.input)).rejects.toMatchObject({ code: 'ZKPOA_ERR_CLOSED' });
+  });
+
+  it('says which artifact is missing', async () => {
+    await expect(loadProverKeys({ wasm: join(dir, 'none.wasm'), zkey: join(dir, 'none.zkey'), vkey: join(dir, 'none.json') })).rejects.toMatchObject({
+      code: 'ZKPOA_ERR_ARTIFACTS_MISSING',
+    });
+  });
+});
