@@ -4,6 +4,8 @@ import { ZkpoaError } from '../attribution/errors.js';
 
 /** One compiled form of a circuit template, declared as data in variants.json. */
 export interface CircuitVariant {
+  /** on-chain variant id in the verifier lookup; never reused for another key */
+  id: number;
   name: string;
   template: string;
   /** circom source file in circuits/ */

@@ -21,3 +21,8 @@ export function toSolidityCalldata(proof: Groth16Proof, publicSignals: PublicSig
     input: publicSignals.map((s) => BigInt(s)),
   };
 }
+
+/** The proof as the settlement contract takes it: [a0, a1, b00, b01, b10, b11, c0, c1]. */
+export function flattenProof(cd: SolidityCalldata): bigint[] {
+  return [...cd.a, ...cd.b[0], ...cd.b[1], ...cd.c];
+}

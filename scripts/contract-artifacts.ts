@@ -5,15 +5,14 @@
  * Groth16Verifier_<variant>, and for forge tests a fixture of real proofs made for a
  * known adapter, settlement address and chain.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { poseidonContract } from 'circomlibjs';
-import { Commitments, addressToField, chunkCount, packFeatures, unpackAmounts, type Leaf } from '../attribution/index.js';
+import { Commitments, FEATURE_MAX, FEATURE_MIN, addressToField, packFeatures, unpackAmounts, type Leaf } from '../attribution/index.js';
 import { variantByName, variantFor, type CircuitVariant } from '../circuits/variants.js';
 import {
   DEFAULT_BUILD_DIR,
-  REPO_ROOT,
   buildWitness,
   consoleProgress,
   createProver,
@@ -22,49 +21,34 @@ import {
   toSolidityCalldata,
   type VariantArtifacts,
 } from '../prover/index.js';
+import { poseidonArities, writeVerifier } from '../contracts/client/artifacts.js';
 import { exampleClaim } from './example-claim.js';
 
 export const CONTRACTS_BUILD_DIR = join(DEFAULT_BUILD_DIR, 'contracts');
-/** Generated verifiers sit in forge's source tree (ignored by git) so forge compiles whichever exist. */
-export const GENERATED_SOL_DIR = join(REPO_ROOT, 'contracts', 'src', 'generated');
 /** Where forge tests deploy the settlement contract (deployCodeTo), so fixture bindings match. */
 export const FIXTURE_SETTLEMENT = '0x00000000000000000000000000000000005e7713';
 export const FIXTURE_CHAIN_ID = 31337n;
-/** Poseidon arities the contracts need: tree nodes (2), binding (4), leaves (1 + ceil(K/15)). */
-export function poseidonArities(variants: readonly CircuitVariant[]): number[] {
-  return [...new Set([2, 4, ...variants.map((v) => 1 + chunkCount(v.params.features))])].sort((a, b) => a - b);
-}
 
-export function verifierContractName(variant: CircuitVariant): string {
-  return `Groth16Verifier_${variant.name}`;
-}
-
-/** The snarkjs verifier with its contract renamed, so that several variants compile side by side. */
-export async function writeVerifier(variant: CircuitVariant, artifacts: VariantArtifacts, outDir = GENERATED_SOL_DIR): Promise<string> {
-  const src = await readFile(artifacts.verifier, 'utf8');
-  if (!src.includes('contract Groth16Verifier {')) throw new Error(`unexpected verifier source in ${artifacts.verifier}`);
-  const path = join(outDir, `${verifierContractName(variant)}.sol`);
-  await mkdir(outDir, { recursive: true });
-  await writeFile(path, src.replace('contract Groth16Verifier {', `contract ${verifierContractName(variant)} {`));
-  return path;
-}
-
+const clampFeature = (x: bigint) => (x < FEATURE_MIN ? FEATURE_MIN : x > FEATURE_MAX ? FEATURE_MAX : x);
 const hex = (x: bigint) => '0x' + x.toString(16).padStart(64, '0');
 
 /** Real proofs for forge tests: adapter 1 (and adapter 2 on the same index) at FIXTURE_SETTLEMENT. */
 async function writeFixture(variant: CircuitVariant, artifacts: VariantArtifacts, receipts: number): Promise<string> {
   const commitments = await Commitments.create();
   const settlement = addressToField(FIXTURE_SETTLEMENT);
-  const base = exampleClaim(variant, 1, Math.min(variant.params.contributors, 3));
+  // a full index for realistic gas, except the smallest variant keeps a padding leaf
+  const C = variant.params.contributors;
+  const base = exampleClaim(variant, 1, C <= 4 ? C - 1 : C);
   const leaves: Leaf[] = base.leaves;
   const price = base.claim.fee;
   const poolBps = 7000n;
   const pool = (price * poolBps) / 10000n;
   const prover = createProver(await loadProverKeys(artifacts));
   try {
+    // answers near the example's direction, each nudged differently so the payouts vary
     const claims = Array.from({ length: receipts + 1 }, (_, i) => {
-      const { claim } = exampleClaim(variant, 100 + i, leaves.length);
-      return { ...claim, leaves, fee: price, pool, chainId: FIXTURE_CHAIN_ID, settlement, adapterId: i === receipts ? 2n : 1n };
+      const t = base.claim.t.map((x, k) => clampFeature(x + BigInt(((i * 7919 + k * 104729) % 4001) - 2000)));
+      return { ...base.claim, t, nonce: BigInt(100 + i), fee: price, pool, chainId: FIXTURE_CHAIN_ID, settlement, adapterId: i === receipts ? 2n : 1n };
     });
     const proven = await Promise.all(
       claims.map(async (claim) => {
@@ -92,7 +76,8 @@ async function writeFixture(variant: CircuitVariant, artifacts: VariantArtifacts
       payees: leaves.map((l) => '0x' + l.payee.toString(16).padStart(40, '0')),
       featureChunks: leaves.flatMap((l) => packFeatures(l.g)).map(hex),
       indexRoot: hex(commitments.indexRoot(leaves, variant.params.contributors, variant.params.features)),
-      poseidon: Object.fromEntries(poseidonArities([variant]).map((n) => [`t${n}`, poseidonContract.createCode(n)])),
+      poseidon: Object.fromEntries(poseidonArities([variant]).map((n) => [`n${n}`, poseidonContract.createCode(n)])),
+      receiptCount: receipts,
       receipts: proven.filter((p) => p.adapterId === 1),
       otherAdapterReceipt: proven.find((p) => p.adapterId === 2),
     };
@@ -105,17 +90,19 @@ async function writeFixture(variant: CircuitVariant, artifacts: VariantArtifacts
   }
 }
 
-async function main() {
-  const { values } = parseArgs({ options: { variant: { type: 'string', multiple: true }, receipts: { type: 'string', default: '6' } } });
-  const variants = values.variant?.length ? values.variant.map(variantByName) : [variantFor('test')];
-  const progress = consoleProgress();
+/** Verifier sources and proof fixtures for the given variants (keys built if missing). */
+export async function generateContractArtifacts(variants: readonly CircuitVariant[], progress = consoleProgress(), receipts = 6): Promise<void> {
   for (const v of variants) {
     const artifacts = await ensureVariant(v, { progress });
     const step = progress.step(`${v.name}: verifier contract and proof fixture`);
     await writeVerifier(v, artifacts);
-    const fixture = await writeFixture(v, artifacts, Number(values.receipts));
+    const fixture = await writeFixture(v, artifacts, receipts);
     step.done(fixture);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { variant: { type: 'string', multiple: true }, receipts: { type: 'string', default: '6' } } });
+  const variants = values.variant?.length ? values.variant.map(variantByName) : [variantFor('test')];
+  await generateContractArtifacts(variants, consoleProgress(), Number(values.receipts));
+}

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/** A local anvil chain from the npm package, on 127.0.0.1, stopped by PID. */
+export interface LocalChain {
+  rpcUrl: string;
+  chainId: bigint;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Anvil's first default account (public test key, funded on every anvil). */
+export const ANVIL_DEPLOYER_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
+
+export function anvilAccountKeys(): string[] {
+  return [
+    ANVIL_DEPLOYER_KEY,
+    '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
+    '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
+    '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
+  ];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The native binary from the npm platform package (@foundry-rs/<tool>-<os>-<arch>), so
+ * that the PID we hold is anvil's own and stopping it leaves no orphan behind.
+ */
+export function foundryBinary(tool: 'anvil' | 'forge' | 'cast'): string {
+  const require = createRequire(import.meta.url);
+  const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch];
+  const os = process.platform === 'win32' ? 'win32' : process.platform;
+  try {
+    return join(dirname(require.resolve(`@foundry-rs/${tool}-${os}-${arch}/package.json`)), 'bin', tool + (os === 'win32' ? '.exe' : ''));
+  } catch {
+    throw new Error(`no @foundry-rs/${tool} binary for ${process.platform}/${process.arch}; run npm ci`);
+  }
+}
+
+export async function startAnvil(opts: { port?: number; chainId?: number; timeoutMs?: number } = {}): Promise<LocalChain> {
+  const port = opts.port ?? (await freePort());
+  const chainId = opts.chainId ?? 31337;
+  const child: ChildProcess = spawn(foundryBinary('anvil'), ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`anvil did not start within ${opts.timeoutMs ?? 30000} ms:\n${out}`)), opts.timeoutMs ?? 30000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`anvil exited with code ${code}:\n${out}`));
+    });
+  });
+  child.stdout?.removeAllListeners('data');
+  child.stdout?.resume();
+  return {
+    rpcUrl,
+    chainId: BigInt(chainId),
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        process.kill(child.pid!, 'SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,5 @@
+export * from './anvil.js';
+export * from './artifacts.js';
+export * from './deploy.js';
+export * from './settlement.js';
+export * from './provider.js';

@@ -1,0 +1,129 @@
+import { Contract, type ContractRunner, type ContractTransactionReceipt, type EventLog, type Interface } from 'ethers';
+import { packFeatures, type Leaf } from '../../attribution/index.js';
+import { readForgeArtifact } from './artifacts.js';
+import type { Deployment } from './deploy.js';
+
+/** Registration of an adapter with its attribution index. */
+export interface AdapterRegistration {
+  variantId: number;
+  /** fee per answer in OPEN wei */
+  price: bigint;
+  ownerBps: number;
+  protocolBps: number;
+  poolBps: number;
+  /** leaf order is the index order: leaf c is paid lane c */
+  leaves: readonly Leaf[];
+  datanetId: string;
+  datanetRoot: string;
+}
+
+export interface SettledEvent {
+  receipt: bigint;
+  adapterId: bigint;
+  version: bigint;
+  host: string;
+  fee: bigint;
+  pool: bigint;
+  dust: bigint;
+  txHash: string;
+  blockNumber: number;
+}
+
+const toAddress = (x: bigint) => '0x' + x.toString(16).padStart(40, '0');
+
+/** The settlement contract and OPEN through ethers v6; ABIs come from the forge build. */
+export class SettlementClient {
+  private constructor(
+    readonly settlement: Contract,
+    readonly open: Contract,
+  ) {}
+
+  static async connect(deployment: Pick<Deployment, 'settlement' | 'open'>, runner: ContractRunner): Promise<SettlementClient> {
+    const s = await readForgeArtifact('AttributionSettlement.sol', 'AttributionSettlement');
+    const t = await readForgeArtifact('OpenToken.sol', 'OpenToken');
+    return new SettlementClient(new Contract(deployment.settlement, s.abi as never, runner), new Contract(deployment.open, t.abi as never, runner));
+  }
+
+  connect(runner: ContractRunner): SettlementClient {
+    return new SettlementClient(this.settlement.connect(runner) as Contract, this.open.connect(runner) as Contract);
+  }
+
+  get interface(): Interface {
+    return this.settlement.interface;
+  }
+
+  private async send(name: string, ...args: unknown[]): Promise<ContractTransactionReceipt> {
+    const tx = await this.settlement.getFunction(name)(...args);
+    return (await tx.wait()) as ContractTransactionReceipt;
+  }
+
+  /** Approves and escrows `amount` OPEN for the signer's adapters. */
+  async deposit(amount: bigint): Promise<ContractTransactionReceipt> {
+    await (await this.open.getFunction('approve')(await this.settlement.getAddress(), amount)).wait();
+    return this.send('deposit', amount);
+  }
+
+  async registerAdapter(r: AdapterRegistration): Promise<{ adapterId: bigint; version: bigint; indexRoot: bigint; binding: bigint; tx: ContractTransactionReceipt }> {
+    const tx = await this.send('registerAdapter', r.variantId, r.price, r.ownerBps, r.protocolBps, r.poolBps, {
+      payees: r.leaves.map((l) => toAddress(l.payee)),
+      featureChunks: r.leaves.flatMap((l) => packFeatures(l.g)),
+      datanetId: r.datanetId,
+      datanetRoot: r.datanetRoot,
+    });
+    const ev = this.events(tx, 'IndexVersioned')[0]!;
+    return { adapterId: ev.args[0] as bigint, version: ev.args[1] as bigint, indexRoot: ev.args[2] as bigint, binding: ev.args[3] as bigint, tx };
+  }
+
+  async settle(adapterId: bigint, proof: readonly bigint[], publicSignals: readonly bigint[]): Promise<{ event: SettledEvent; tx: ContractTransactionReceipt }> {
+    const tx = await this.send('settle', adapterId, proof, publicSignals);
+    return { event: this.toSettled(this.events(tx, 'Settled')[0]!, tx.hash, tx.blockNumber), tx };
+  }
+
+  claim(adapterId: bigint, version: bigint, leaves: readonly number[]): Promise<ContractTransactionReceipt> {
+    return this.send('claim', adapterId, version, leaves);
+  }
+
+  withdraw(): Promise<ContractTransactionReceipt> {
+    return this.send('withdraw');
+  }
+
+  async credit(adapterId: bigint, version: bigint, leaf: number): Promise<bigint> {
+    return (await this.settlement.getFunction('credit')(adapterId, version, leaf)) as bigint;
+  }
+
+  async balanceOf(account: string): Promise<bigint> {
+    return (await this.settlement.getFunction('balanceOf')(account)) as bigint;
+  }
+
+  async escrowOf(host: string): Promise<bigint> {
+    return (await this.settlement.getFunction('escrowOf')(host)) as bigint;
+  }
+
+  async isSettled(receipt: bigint): Promise<boolean> {
+    return (await this.settlement.getFunction('settled')(receipt)) as boolean;
+  }
+
+  /** The Settled event of a receipt commitment, for auditors (undefined if not settled). */
+  async findSettlement(receipt: bigint, fromBlock = 0): Promise<SettledEvent | undefined> {
+    const logs = await this.settlement.queryFilter(this.settlement.filters.Settled!(receipt), fromBlock);
+    const log = logs[0] as EventLog | undefined;
+    return log ? this.toSettled(log, log.transactionHash, log.blockNumber) : undefined;
+  }
+
+  /** Decodes a revert into the contract's custom error name and arguments. */
+  decodeError(err: unknown): { name: string; args: unknown[] } | undefined {
+    const data = (err as { data?: string; info?: { error?: { data?: string } } }).data ?? (err as { info?: { error?: { data?: string } } }).info?.error?.data;
+    if (!data) return undefined;
+    const parsed = this.interface.parseError(data);
+    return parsed ? { name: parsed.name, args: [...parsed.args] } : undefined;
+  }
+
+  private events(tx: ContractTransactionReceipt, name: string): EventLog[] {
+    return tx.logs.filter((l): l is EventLog => 'fragment' in l && (l as EventLog).fragment?.name === name);
+  }
+
+  private toSettled(ev: EventLog, txHash: string, blockNumber: number): SettledEvent {
+    const [receipt, adapterId, version, host, fee, pool, dust] = ev.args as unknown as [bigint, bigint, bigint, string, bigint, bigint, bigint];
+    return { receipt, adapterId, version, host, fee, pool, dust, txHash, blockNumber };
+  }
+}

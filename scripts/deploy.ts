@@ -1,0 +1,48 @@
+/**
+ * npm run deploy -- [--rpc http://127.0.0.1:8545] [--variant <name>|all] [--treasury 0x..] [--admin 0x..]
+ * Deploys OPEN, Poseidon hashers, the variants' verifiers and the settlement contract,
+ * and writes the addresses to build/deployments/<chain id>.json. The deployer key comes
+ * from $DEPLOYER_KEY; without it, only a local chain (id 31337) is accepted and anvil's
+ * public test key is used.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Wallet } from 'ethers';
+import { VARIANTS, variantByName, variantFor } from '../circuits/variants.js';
+import { ANVIL_DEPLOYER_KEY, deployAll, rpcProvider } from '../contracts/client/index.js';
+import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';
+
+const { values } = parseArgs({
+  options: {
+    rpc: { type: 'string', default: process.env.RPC_URL ?? 'http://127.0.0.1:8545' },
+    variant: { type: 'string', multiple: true },
+    treasury: { type: 'string' },
+    admin: { type: 'string' },
+    ptau: { type: 'string' },
+  },
+});
+const provider = rpcProvider(values.rpc);
+const { chainId } = await provider.getNetwork().catch((err: Error) => {
+  console.error(`cannot reach ${values.rpc}: ${err.message}. Start a local chain with \`npm run chain\`.`);
+  process.exit(1);
+});
+const key = process.env.DEPLOYER_KEY ?? (chainId === 31337n ? ANVIL_DEPLOYER_KEY : undefined);
+if (!key) {
+  console.error(`chain ${chainId} is not a local chain: set DEPLOYER_KEY`);
+  process.exit(1);
+}
+const variants = values.variant?.includes('all') ? VARIANTS : values.variant?.length ? values.variant.map(variantByName) : [variantFor('test'), variantFor('default')];
+const deployment = await deployAll(new Wallet(key, provider), {
+  variants,
+  progress: consoleProgress(),
+  ...(values.treasury ? { treasury: values.treasury } : {}),
+  ...(values.admin ? { admin: values.admin } : {}),
+  ...(values.ptau ? { ptauFile: values.ptau } : {}),
+});
+const dir = join(DEFAULT_BUILD_DIR, 'deployments');
+await mkdir(dir, { recursive: true });
+const file = join(dir, `${chainId}.json`);
+await writeFile(file, JSON.stringify(deployment, null, 2));
+console.log(JSON.stringify(deployment, null, 2));
+console.log(`written to ${file}`);
