@@ -1,11 +1,13 @@
 import { workerData } from 'node:worker_threads';
 import * as snarkjs from 'snarkjs';
 import type { Groth16Proof, PublicSignals, VerificationKey } from 'snarkjs';
+import { Groth16Engine } from './groth16.js';
 import { useSingleThreadedCurve } from './snarkjs-threads.js';
 
 /**
- * A prover pool worker: keys and wasm arrive once (workerData) and stay in memory;
- * each task is one proof or one verification on this worker's single-threaded curve.
+ * A prover pool worker: keys and wasm arrive once (workerData), are parsed once and
+ * stay in memory; each task is one proof (Groth16Engine) or one verification, on this
+ * worker's single-threaded curve.
  */
 export interface ProverWorkerData {
   wasm: Uint8Array;
@@ -18,14 +20,10 @@ export type ProverTask =
   | { kind: 'verify'; proof: Groth16Proof; publicSignals: PublicSignals };
 
 const data = (workerData as { data: ProverWorkerData }).data;
-const wasm = new Uint8Array(data.wasm);
-const zkey = new Uint8Array(data.zkey);
-const ready = useSingleThreadedCurve();
+const engine = useSingleThreadedCurve().then(() => Groth16Engine.load(new Uint8Array(data.zkey), new Uint8Array(data.wasm)));
 
 export default async function run(task: ProverTask): Promise<unknown> {
-  await ready;
-  if (task.kind === 'prove') {
-    return snarkjs.groth16.fullProve(task.input, { type: 'mem', data: wasm }, { type: 'mem', data: zkey });
-  }
+  const prover = await engine;
+  if (task.kind === 'prove') return prover.prove(task.input);
   return snarkjs.groth16.verify(data.vkey, task.publicSignals, task.proof);
 }

@@ -2,8 +2,10 @@
  * npm run bench:prover -- [--variant <name>] [--rounds 4] [--batch 4]
  * Proof throughput of the prover pool vs the stock `snarkjs groth16 fullprove` CLI on
  * the same inputs, alternating pool and CLI rounds in one run so both see the same
- * machine. The pool gets a batch of proofs at once (its workers prove in parallel);
- * the CLI proves them one process after another, as a script around it would.
+ * machine. The inputs are the service's workload: answers on two adapters, each
+ * answer with its own features. The pool gets a batch of proofs at once (its workers
+ * prove in parallel); the CLI proves them one process after another, as a script
+ * around it would.
  * Last line: ratio=<pool throughput / CLI throughput>.
  */
 import { execFile } from 'node:child_process';
@@ -29,7 +31,15 @@ const artifacts = await ensureVariant(variant, { progress });
 const snarkjsCli = join(dirname(createRequire(import.meta.url).resolve('snarkjs')), 'cli.cjs');
 
 const commitments = await Commitments.create();
-const inputs = Array.from({ length: rounds * batch }, (_, i) => buildWitness(commitments, variant, exampleClaim(variant, i + 1, variant.params.contributors).claim).input);
+// The service's workload: many answers on a few adapters. Two adapters with full
+// indexes; every answer has its own features t, nonce and hashes.
+const adapters = [1, 2].map((seed) => exampleClaim(variant, seed, variant.params.contributors).claim);
+const inputs = Array.from({ length: rounds * batch }, (_, i) => {
+  const base = adapters[i % adapters.length]!;
+  const own = exampleClaim(variant, 1000 + i, 1).claim; // a different answer direction
+  const t = base.t.map((x, k) => (x + own.t[k]!) / 2n);
+  return buildWitness(commitments, variant, { ...base, t, nonce: own.nonce, inputHash: own.inputHash, outputHash: own.outputHash }).input;
+});
 const dir = await mkdtemp(join(tmpdir(), 'zkpoa-bench-'));
 const files = await Promise.all(
   inputs.map(async (input, i) => {

@@ -85,6 +85,34 @@ describe('prover pool', () => {
     expect(bad.stdout).toMatch(/Invalid proof/);
   });
 
+  it('proofs through a cached witness reference verify, across interleaved adapters, also with the stock CLI', async () => {
+    const single = createProver(await loadProverKeys(testArtifacts()), { threads: 1 });
+    try {
+      const commitments = await getCommitments();
+      const claims = [
+        { ...sampleClaim(), nonce: 10n }, // first on adapter 7: becomes the reference
+        { ...sampleClaim(), nonce: 11n, t: sampleClaim().t.map((x, k) => (k === 0 ? -x : x)) }, // delta, with flipped bits
+        { ...sampleClaim(), adapterId: 8n, nonce: 12n }, // another binding: its own reference
+        { ...sampleClaim(), nonce: 13n, fee: 10n ** 17n, t: sampleClaim().t.map((x) => x / 3n) }, // delta again on adapter 7
+      ];
+      const proofs = [];
+      for (const c of claims) {
+        const w = buildWitness(commitments, TEST_VARIANT, c);
+        const r = await single.prove(w.input);
+        expect(r.publicSignals).toEqual(w.publicSignals.map(String));
+        expect(await single.verify(r.proof, r.publicSignals)).toBe(true);
+        proofs.push(r);
+      }
+      const last = proofs[3]!;
+      await writeFile(join(dir, 'proof.json'), JSON.stringify(last.proof));
+      await writeFile(join(dir, 'public.json'), JSON.stringify(last.publicSignals));
+      const { stdout } = await run(process.execPath, [SNARKJS_CLI, 'groth16', 'verify', testArtifacts().vkey, join(dir, 'public.json'), join(dir, 'proof.json')]);
+      expect(stdout).toMatch(/OK!/);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('exports calldata in the Solidity verifier order', () => {
     const cd = toSolidityCalldata(result.proof, result.publicSignals);
     expect(cd.input).toEqual(witness.publicSignals);
