@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { ZkpoaError } from '../attribution/errors.js';
+import { LAYERS, layerShape, type BaseModel, type LayerName } from './model.js';
+
+/**
+ * LoRA adapters on the base model's dense layers: W' = W + (α/r)·Aᵀ·Bᵀ applied as
+ * x·W + (α/r)·(x·Aᵀ)·Bᵀ, with A: r×in and B: out×r.
+ *
+ * File format (`.lora`), all little-endian:
+ *   "ZKLORA01" | u32 header length | header (JSON AdapterMeta) |
+ *   float32 payload: dense1.A, dense1.B, dense2.A, dense2.B |
+ *   SHA-256 of everything before it (32 bytes)
+ */
+export interface LoraWeights {
+  /** r × in, row-major */
+  a: Float32Array;
+  /** out × r, row-major */
+  b: Float32Array;
+}
+
+export interface AdapterMeta {
+  format: 'zkpoa-lora/1';
+  id: string;
+  /** SHA-256 version of the base model it was trained on */
+  baseModel: string;
+  rank: number;
+  alpha: number;
+  datanet: { id: string; versionRoot: string };
+  /** the fine-tuning spec it came from (no-code ModelFactory spec) */
+  training: Record<string, unknown>;
+  layers: { name: LayerName; inDim: number; outDim: number }[];
+}
+
+export interface Adapter {
+  meta: AdapterMeta;
+  layers: Record<LayerName, LoraWeights>;
+}
+
+const MAGIC = Buffer.from('ZKLORA01');
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function assertAdapterId(id: string): void {
+  if (typeof id !== 'string' || !ID_RE.test(id)) {
+    throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `adapter id must match ${ID_RE}: ${JSON.stringify(id)}`);
+  }
+}
+
+export function encodeAdapter(adapter: Adapter): Buffer {
+  assertAdapterId(adapter.meta.id);
+  const header = Buffer.from(JSON.stringify(adapter.meta));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(header.length);
+  const floats = LAYERS.flatMap((l) => [adapter.layers[l].a, adapter.layers[l].b]).map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength));
+  const body = Buffer.concat([MAGIC, len, header, ...floats]);
+  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+}
+
+const corrupt = (why: string) => new ZkpoaError('ZKPOA_ERR_ADAPTER_CORRUPT', `adapter file is corrupt: ${why}`);
+
+/** Decodes and validates an adapter file; with `base`, also its shapes and base model version. */
+export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' | 'spec'>): Adapter {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('not a zkpoa LoRA file');
+  const body = buf.subarray(0, buf.length - 32);
+  if (!createHash('sha256').update(body).digest().equals(buf.subarray(buf.length - 32))) throw corrupt('checksum mismatch');
+  const headerLen = buf.readUInt32LE(MAGIC.length);
+  const start = MAGIC.length + 4;
+  if (start + headerLen > body.length) throw corrupt('header length out of bounds');
+  let meta: AdapterMeta;
+  try {
+    meta = JSON.parse(body.subarray(start, start + headerLen).toString('utf8')) as AdapterMeta;
+  } catch {
+    throw corrupt('header is not JSON');
+  }
+  if (meta.format !== 'zkpoa-lora/1') throw corrupt(`unknown format ${JSON.stringify(meta.format)}`);
+  assertAdapterId(meta.id);
+  if (!Number.isInteger(meta.rank) || meta.rank < 1 || meta.rank > 256 || !(meta.alpha > 0)) throw corrupt('rank or alpha out of range');
+  const payload = body.subarray(start + headerLen);
+  if (payload.length % 4 !== 0) throw corrupt('payload is not float32');
+  const floats = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
+  let at = 0;
+  const take = (n: number) => {
+    if (at + n > floats.length) throw corrupt('payload shorter than the declared shapes');
+    return floats.slice(at, (at += n));
+  };
+  const layers = {} as Record<LayerName, LoraWeights>;
+  for (const name of LAYERS) {
+    const decl = meta.layers?.find((l) => l.name === name);
+    if (!decl) throw corrupt(`layer ${name} missing`);
+    layers[name] = { a: take(meta.rank * decl.inDim), b: take(decl.outDim * meta.rank) };
+    if (!layers[name].a.every(Number.isFinite) || !layers[name].b.every(Number.isFinite)) throw corrupt(`layer ${name} has non-finite weights`);
+  }
+  if (at !== floats.length) throw corrupt('payload longer than the declared shapes');
+  if (base) assertFitsBase(meta, base);
+  return { meta, layers };
+}
+
+export function assertFitsBase(meta: AdapterMeta, base: Pick<BaseModel, 'hash' | 'spec'>): void {
+  if (meta.baseModel !== base.hash) {
+    throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} was trained on base ${meta.baseModel.slice(0, 12)}…, this server runs ${base.hash.slice(0, 12)}…`);
+  }
+  for (const l of meta.layers) {
+    const want = layerShape(base.spec, l.name);
+    if (l.inDim !== want.inDim || l.outDim !== want.outDim) {
+      throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} layer ${l.name} is ${l.inDim}×${l.outDim}, the base has ${want.inDim}×${want.outDim}`);
+    }
+  }
+}
+
+/** A zero-effect adapter skeleton for the base (B = 0), with A from `randn` (LoRA's initialisation). */
+export function initAdapterLayers(base: Pick<BaseModel, 'spec'>, rank: number, randn: () => number): Record<LayerName, LoraWeights> {
+  const layers = {} as Record<LayerName, LoraWeights>;
+  for (const name of LAYERS) {
+    const { inDim, outDim } = layerShape(base.spec, name);
+    const a = new Float32Array(rank * inDim);
+    const std = 1 / Math.sqrt(inDim);
+    for (let i = 0; i < a.length; i++) a[i] = randn() * std;
+    layers[name] = { a, b: new Float32Array(outDim * rank) };
+  }
+  return layers;
+}

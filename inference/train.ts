@@ -1,0 +1,257 @@
+import { ZkpoaError } from '../attribution/errors.js';
+import { tf } from './backend.js';
+import { FEATURE_DIM, hashFeatures } from './features.js';
+import { forward, type AdapterTensors } from './forward.js';
+import { assertAdapterId, initAdapterLayers, type Adapter, type LoraWeights } from './lora.js';
+import { BaseModel, LAYERS, layerShape, type BaseModelSpec, type DenseWeights, type LayerName } from './model.js';
+import { gaussian, mulberry32, shuffled } from './random.js';
+
+/** A labelled example of a datanet; `contributor` says whose record it is. */
+export interface TrainingRecord {
+  text: string;
+  label: number;
+  contributor?: string;
+}
+
+export interface Progress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+}
+
+interface LoopOptions {
+  xs: Float32Array[];
+  labels: number[];
+  classes: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  onProgress?: (p: Progress) => void;
+  /** called after each epoch with that epoch's learning rate */
+  onEpoch?: (epoch: number, learningRate: number, meanLoss: number) => void;
+}
+
+/** Minibatch Adam on softmax cross-entropy, in a seeded, backend-independent order. */
+function trainLoop(vars: tf.Variable[], logitsOf: (x: tf.Tensor2D) => tf.Tensor2D, o: LoopOptions): void {
+  const optimizer = tf.train.adam(o.learningRate);
+  const order = mulberry32(o.seed ^ 0x5eed);
+  const steps = Math.ceil(o.xs.length / o.batchSize);
+  const dim = o.xs[0]!.length;
+  let step = 0;
+  for (let epoch = 1; epoch <= o.epochs; epoch++) {
+    const idx = shuffled([...o.xs.keys()], order);
+    let lossSum = 0;
+    for (let s = 0; s < steps; s++) {
+      const batch = idx.slice(s * o.batchSize, (s + 1) * o.batchSize);
+      const flat = new Float32Array(batch.length * dim);
+      batch.forEach((i, j) => flat.set(o.xs[i]!, j * dim));
+      const loss = tf.tidy(() => {
+        const x = tf.tensor2d(flat, [batch.length, dim]);
+        const y = tf.oneHot(tf.tensor1d(batch.map((i) => o.labels[i]!), 'int32'), o.classes);
+        const l = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, logitsOf(x)) as tf.Scalar, true, vars)!;
+        return l.dataSync()[0]!;
+      });
+      lossSum += loss;
+      step++;
+      o.onProgress?.({ epoch, epochs: o.epochs, step, steps: steps * o.epochs, loss });
+    }
+    o.onEpoch?.(epoch, o.learningRate, lossSum / steps);
+  }
+  optimizer.dispose();
+}
+
+function checkRecords(records: readonly TrainingRecord[], classes: number): void {
+  if (!Array.isArray(records) || records.length === 0) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'the datanet has no records');
+  records.forEach((r, i) => {
+    if (typeof r?.text !== 'string' || r.text.length === 0) throw new ZkpoaError('ZKPOA_ERR_TRAINING', `record ${i}: text must be a non-empty string`);
+    if (!Number.isInteger(r.label) || r.label < 0 || r.label >= classes) throw new ZkpoaError('ZKPOA_ERR_TRAINING', `record ${i}: label must be an integer in [0, ${classes})`);
+  });
+}
+
+export interface BaseTrainingOptions {
+  hidden?: number;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  seed?: number;
+  labels: string[];
+  onProgress?: (p: Progress) => void;
+}
+
+/** Trains the base model from scratch on labelled texts (deterministic for a seed and backend). */
+export function trainBaseModel(records: readonly TrainingRecord[], opts: BaseTrainingOptions): BaseModel {
+  const hidden = opts.hidden ?? 64;
+  const epochs = opts.epochs ?? 4;
+  const seed = opts.seed ?? 1;
+  checkRecords(records, opts.labels.length);
+  const spec: BaseModelSpec = {
+    format: 'zkpoa-base/1',
+    inputDim: FEATURE_DIM,
+    hidden,
+    labels: opts.labels,
+    features: { kind: 'hashed-ngrams', dim: FEATURE_DIM },
+    training: { records: records.length, epochs, batchSize: opts.batchSize ?? 32, learningRate: opts.learningRate ?? 0.003, seed, backend: tf.getBackend() },
+  };
+  const randn = gaussian(mulberry32(seed));
+  const init = (inDim: number, outDim: number) => {
+    const k = new Float32Array(inDim * outDim);
+    const std = Math.sqrt(2 / inDim);
+    for (let i = 0; i < k.length; i++) k[i] = randn() * std;
+    return k;
+  };
+  const vars = Object.fromEntries(
+    LAYERS.map((l) => {
+      const { inDim, outDim } = layerShape(spec, l);
+      return [l, { kernel: tf.variable(tf.tensor2d(init(inDim, outDim), [inDim, outDim])), bias: tf.variable(tf.zeros([outDim])) }];
+    }),
+  ) as Record<LayerName, { kernel: tf.Variable; bias: tf.Variable }>;
+  const logitsOf = (x: tf.Tensor2D) => {
+    const h = tf.relu(tf.add(tf.matMul(x, vars.dense1.kernel as tf.Tensor2D), vars.dense1.bias));
+    return tf.add(tf.matMul(h as tf.Tensor2D, vars.dense2.kernel as tf.Tensor2D), vars.dense2.bias) as tf.Tensor2D;
+  };
+  trainLoop(LAYERS.flatMap((l) => [vars[l].kernel, vars[l].bias]), logitsOf, {
+    xs: records.map((r) => hashFeatures(r.text)),
+    labels: records.map((r) => r.label),
+    classes: opts.labels.length,
+    epochs,
+    batchSize: opts.batchSize ?? 32,
+    learningRate: opts.learningRate ?? 0.003,
+    seed,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  const weights = Object.fromEntries(
+    LAYERS.map((l) => [l, { kernel: vars[l].kernel.dataSync() as Float32Array, bias: vars[l].bias.dataSync() as Float32Array }]),
+  ) as Record<LayerName, DenseWeights>;
+  LAYERS.forEach((l) => {
+    vars[l].kernel.dispose();
+    vars[l].bias.dispose();
+  });
+  return BaseModel.fromWeights(spec, weights);
+}
+
+/** A no-code fine-tuning job: which data, which hyper-parameters, which seed. */
+export interface FineTuneSpec {
+  adapterId: string;
+  datanet: { id: string; versionRoot: string; records: TrainingRecord[] };
+  hyper?: { rank?: number; alpha?: number; learningRate?: number; epochs?: number; batchSize?: number };
+  seed?: number;
+}
+
+/**
+ * A kept checkpoint: the adapter's weights at the end of an epoch and the learning rate
+ * used during it. TracIn-CP sums per-checkpoint gradient inner products weighted by
+ * these learning rates, so every epoch's end is kept.
+ */
+export interface Checkpoint {
+  epoch: number;
+  learningRate: number;
+  loss: number;
+  layers: Record<LayerName, LoraWeights>;
+}
+
+export interface FineTuneResult {
+  adapter: Adapter;
+  checkpoints: Checkpoint[];
+}
+
+export const FINE_TUNE_DEFAULTS = { rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32 } as const;
+
+/** Fine-tunes a LoRA adapter on the base (frozen) from a spec. Deterministic for a seed and backend. */
+export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: Progress) => void): FineTuneResult {
+  assertAdapterId(spec.adapterId);
+  const h = { ...FINE_TUNE_DEFAULTS, ...(spec.hyper ?? {}) };
+  const seed = spec.seed ?? 1;
+  if (!Number.isInteger(h.rank) || h.rank < 1 || h.rank > 64) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.rank must be an integer in [1, 64]');
+  if (!(h.alpha > 0) || !(h.learningRate > 0) || h.learningRate > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.alpha must be > 0 and hyper.learningRate in (0, 1]');
+  if (!Number.isInteger(h.epochs) || h.epochs < 1 || h.epochs > 100) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.epochs must be an integer in [1, 100]');
+  if (!Number.isInteger(h.batchSize) || h.batchSize < 1 || h.batchSize > 4096) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.batchSize must be an integer in [1, 4096]');
+  checkRecords(spec.datanet.records, base.spec.labels.length);
+
+  const scale = h.alpha / h.rank;
+  const init = initAdapterLayers(base, h.rank, gaussian(mulberry32(seed)));
+  const vars = Object.fromEntries(
+    LAYERS.map((l) => {
+      const { inDim, outDim } = layerShape(base.spec, l);
+      return [l, { a: tf.variable(tf.tensor2d(init[l].a, [h.rank, inDim])), b: tf.variable(tf.tensor2d(init[l].b, [outDim, h.rank])) }];
+    }),
+  ) as Record<LayerName, { a: tf.Variable; b: tf.Variable }>;
+  const scaled = (): AdapterTensors =>
+    Object.fromEntries(LAYERS.map((l) => [l, { a: vars[l].a as tf.Tensor2D, b: tf.mul(vars[l].b, scale) as tf.Tensor2D }])) as AdapterTensors;
+  const snapshot = () =>
+    Object.fromEntries(LAYERS.map((l) => [l, { a: vars[l].a.dataSync().slice() as Float32Array, b: vars[l].b.dataSync().slice() as Float32Array }])) as Record<LayerName, LoraWeights>;
+
+  const checkpoints: Checkpoint[] = [];
+  trainLoop(LAYERS.flatMap((l) => [vars[l].a, vars[l].b]), (x) => forward(base, x, scaled()), {
+    xs: spec.datanet.records.map((r) => hashFeatures(r.text)),
+    labels: spec.datanet.records.map((r) => r.label),
+    classes: base.spec.labels.length,
+    epochs: h.epochs,
+    batchSize: h.batchSize,
+    learningRate: h.learningRate,
+    seed,
+    ...(onProgress ? { onProgress } : {}),
+    onEpoch: (epoch, learningRate, loss) => checkpoints.push({ epoch, learningRate, loss, layers: snapshot() }),
+  });
+  const layers = snapshot();
+  LAYERS.forEach((l) => {
+    vars[l].a.dispose();
+    vars[l].b.dispose();
+  });
+  return {
+    checkpoints,
+    adapter: {
+      meta: {
+        format: 'zkpoa-lora/1',
+        id: spec.adapterId,
+        baseModel: base.hash,
+        rank: h.rank,
+        alpha: h.alpha,
+        datanet: { id: spec.datanet.id, versionRoot: spec.datanet.versionRoot },
+        training: { hyper: h, seed, records: spec.datanet.records.length, backend: tf.getBackend() },
+        layers: LAYERS.map((name) => ({ name, ...layerShape(base.spec, name) })),
+      },
+      layers,
+    },
+  };
+}
+
+/** Tensors of an adapter for the forward paths (B scaled by α/r). Caller disposes. */
+export function adapterTensors(adapter: Adapter): AdapterTensors {
+  const scale = adapter.meta.alpha / adapter.meta.rank;
+  return Object.fromEntries(
+    adapter.meta.layers.map((l) => {
+      const w = adapter.layers[l.name];
+      const b = new Float32Array(w.b.length);
+      for (let i = 0; i < b.length; i++) b[i] = w.b[i]! * scale;
+      return [l.name, { a: tf.tensor2d(w.a, [adapter.meta.rank, l.inDim]), b: tf.tensor2d(b, [l.outDim, adapter.meta.rank]) }];
+    }),
+  ) as AdapterTensors;
+}
+
+export function disposeAdapterTensors(t: AdapterTensors): void {
+  for (const l of LAYERS) {
+    t[l].a.dispose();
+    t[l].b.dispose();
+  }
+}
+
+/** Accuracy of (base + optional adapter) on labelled texts. */
+export function accuracy(base: BaseModel, records: readonly TrainingRecord[], adapter?: Adapter): number {
+  const t = adapter ? adapterTensors(adapter) : undefined;
+  try {
+    let correct = 0;
+    for (let i = 0; i < records.length; i += 256) {
+      const chunk = records.slice(i, i + 256);
+      const flat = new Float32Array(chunk.length * FEATURE_DIM);
+      chunk.forEach((r, j) => flat.set(hashFeatures(r.text), j * FEATURE_DIM));
+      const pred = tf.tidy(() => tf.argMax(forward(base, tf.tensor2d(flat, [chunk.length, FEATURE_DIM]), t), 1).dataSync());
+      chunk.forEach((r, j) => (correct += pred[j] === r.label ? 1 : 0));
+    }
+    return correct / records.length;
+  } finally {
+    if (t) disposeAdapterTensors(t);
+  }
+}
