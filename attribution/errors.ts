@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   ZKPOA_ERR_BATCH_TOO_LARGE: 413,
   ZKPOA_ERR_MODEL: 500,
   ZKPOA_ERR_TRAINING: 422,
+  ZKPOA_ERR_OVERLOADED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,7 +1,16 @@
 import { variantFor } from '../circuits/variants.js';
+import { initBackend } from '../inference/backend.js';
+import { ensureBaseModel } from '../inference/datasets.js';
 import { consoleProgress } from '../prover/progress.js';
 import { ensureVariant } from '../prover/setup.js';
 
+/** Builds what several test files share, once: the test circuit's keys and the base model. */
 export default async function setup(): Promise<void> {
-  await ensureVariant(variantFor('test'), { progress: consoleProgress() });
+  const progress = consoleProgress();
+  await ensureVariant(variantFor('test'), { progress });
+  const backend = await initBackend();
+  const step = progress.step(`base model (${backend.name} backend)`);
+  const model = await ensureBaseModel();
+  step.done(model.hash.slice(0, 12));
+  model.dispose();
 }

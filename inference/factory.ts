@@ -1,0 +1,67 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import { ZkpoaError } from '../attribution/errors.js';
+import { createTsPool } from '../lib/pool.js';
+import type { FineTuneTask } from './finetune-worker.js';
+import { decodeAdapter, type AdapterMeta } from './lora.js';
+import type { AdapterStore } from './store.js';
+import type { FineTuneSpec, Progress } from './train.js';
+
+/**
+ * ModelFactory: no-code fine-tuning. A JSON spec (datanet snapshot, hyper-parameters,
+ * seed) becomes a LoRA adapter in the store, trained in a worker thread so the
+ * serving loop never waits on it. The checkpoints TracIn-CP needs (the adapter at the
+ * end of every epoch, with that epoch's learning rate) are written beside it as
+ * `<checkpointsDir>/<adapter id>/epoch-<k>.lora`.
+ */
+export interface FineTuneOutcome {
+  meta: AdapterMeta;
+  checkpoints: { epoch: number; learningRate: number; loss: number; path: string }[];
+  durationMs: number;
+}
+
+export class ModelFactory {
+  private readonly pool;
+
+  constructor(
+    private readonly opts: { baseDir: string; store: AdapterStore; checkpointsDir: string; threads?: number },
+  ) {
+    this.pool = createTsPool(new URL('./finetune-worker.ts', import.meta.url), null, opts.threads ?? 1);
+  }
+
+  async fineTune(spec: FineTuneSpec, onProgress?: (p: Progress) => void): Promise<FineTuneOutcome> {
+    const started = performance.now();
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (p: Progress) => onProgress?.(p));
+    let out: Awaited<ReturnType<typeof import('./finetune-worker.js').default>>;
+    try {
+      const task: FineTuneTask = { spec, baseDir: this.opts.baseDir, port: port2 };
+      out = await this.pool.run(task, { transferList: [port2] });
+    } catch (err) {
+      if (err instanceof ZkpoaError || (err as { code?: string }).code?.startsWith('ZKPOA_')) {
+        const e = err as ZkpoaError;
+        throw new ZkpoaError(e.code ?? 'ZKPOA_ERR_TRAINING', e.message, { cause: err });
+      }
+      throw new ZkpoaError('ZKPOA_ERR_TRAINING', `fine-tuning failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      port1.close();
+    }
+    const adapter = decodeAdapter(out.adapter, this.opts.store.base);
+    await this.opts.store.put(adapter);
+    const dir = join(this.opts.checkpointsDir, adapter.meta.id);
+    await mkdir(dir, { recursive: true });
+    const checkpoints = [];
+    for (const c of out.checkpoints) {
+      const path = join(dir, `epoch-${c.epoch}.lora`);
+      await writeFile(`${path}.tmp`, c.adapter);
+      await rename(`${path}.tmp`, path);
+      checkpoints.push({ epoch: c.epoch, learningRate: c.learningRate, loss: c.loss, path });
+    }
+    return { meta: adapter.meta, checkpoints, durationMs: performance.now() - started };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
