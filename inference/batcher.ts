@@ -169,18 +169,21 @@ export class Batcher {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    // Load each adapter on its own so that one bad adapter fails only its requests.
+    // Load each non-resident adapter on its own so that one bad adapter fails only its requests.
     const ids = [...new Set(batch.map((p) => p.adapterId))];
-    const ok: string[] = [];
+    const failed = new Set<string>();
     await Promise.all(
-      ids.map((id) =>
-        this.store.get(id).then(
-          () => ok.push(id),
-          (err) => batch.filter((p) => p.adapterId === id).forEach((p) => p.reject(err)),
+      ids
+        .filter((id) => !this.store.isResident(id))
+        .map((id) =>
+          this.store.get(id).catch((err: unknown) => {
+            failed.add(id);
+            batch.filter((p) => p.adapterId === id).forEach((p) => p.reject(err));
+          }),
         ),
-      ),
     );
-    const live = batch.filter((p) => ok.includes(p.adapterId));
+    const ok = failed.size ? ids.filter((id) => !failed.has(id)) : ids;
+    const live = failed.size ? batch.filter((p) => !failed.has(p.adapterId)) : batch;
     if (live.length === 0) return;
     try {
       const tensors = await this.store.acquire(ok);

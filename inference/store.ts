@@ -64,6 +64,10 @@ export class AdapterStore {
     return [...this.ids];
   }
 
+  isResident(id: string): boolean {
+    return this.resident.has(id);
+  }
+
   residentIds(): string[] {
     return [...this.resident.keys()];
   }
@@ -135,9 +139,9 @@ export class AdapterStore {
       }
       this.resident.set(id, adapterTensors(loaded[i]!));
     }
+    this.stats.residentHits += ids.length - missing.length;
     return ids.map((id) => {
       const t = this.resident.get(id)!;
-      if (!missing.includes(id)) this.stats.residentHits++;
       this.touch(this.resident, id, t);
       return t;
     });

@@ -172,16 +172,22 @@ export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: P
 
   const scale = h.alpha / h.rank;
   const init = initAdapterLayers(base, h.rank, gaussian(mulberry32(seed)));
+  // trained in the forward layout (Aᵀ: in×r, Bᵀ: r×out); files keep LoRA's A: r×in, B: out×r
   const vars = Object.fromEntries(
     LAYERS.map((l) => {
       const { inDim, outDim } = layerShape(base.spec, l);
-      return [l, { a: tf.variable(tf.tensor2d(init[l].a, [h.rank, inDim])), b: tf.variable(tf.tensor2d(init[l].b, [outDim, h.rank])) }];
+      return [l, { a: tf.variable(tf.tensor2d(transpose(init[l].a, h.rank, inDim), [inDim, h.rank])), b: tf.variable(tf.tensor2d(transpose(init[l].b, outDim, h.rank), [h.rank, outDim])) }];
     }),
   ) as Record<LayerName, { a: tf.Variable; b: tf.Variable }>;
   const scaled = (): AdapterTensors =>
     Object.fromEntries(LAYERS.map((l) => [l, { a: vars[l].a as tf.Tensor2D, b: tf.mul(vars[l].b, scale) as tf.Tensor2D }])) as AdapterTensors;
   const snapshot = () =>
-    Object.fromEntries(LAYERS.map((l) => [l, { a: vars[l].a.dataSync().slice() as Float32Array, b: vars[l].b.dataSync().slice() as Float32Array }])) as Record<LayerName, LoraWeights>;
+    Object.fromEntries(
+      LAYERS.map((l) => {
+        const { inDim, outDim } = layerShape(base.spec, l);
+        return [l, { a: transpose(vars[l].a.dataSync() as Float32Array, inDim, h.rank), b: transpose(vars[l].b.dataSync() as Float32Array, h.rank, outDim) }];
+      }),
+    ) as Record<LayerName, LoraWeights>;
 
   const checkpoints: Checkpoint[] = [];
   trainLoop(LAYERS.flatMap((l) => [vars[l].a, vars[l].b]), (x) => forward(base, x, scaled()), {
@@ -218,15 +224,22 @@ export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: P
   };
 }
 
-/** Tensors of an adapter for the forward paths (B scaled by α/r). Caller disposes. */
+/** A row-major rows×cols matrix, transposed. */
+export function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j]!;
+  return out;
+}
+
+/** Tensors of an adapter for the forward paths (Aᵀ, and Bᵀ scaled by α/r). Caller disposes. */
 export function adapterTensors(adapter: Adapter): AdapterTensors {
-  const scale = adapter.meta.alpha / adapter.meta.rank;
+  const { rank, alpha } = adapter.meta;
   return Object.fromEntries(
     adapter.meta.layers.map((l) => {
       const w = adapter.layers[l.name];
-      const b = new Float32Array(w.b.length);
-      for (let i = 0; i < b.length; i++) b[i] = w.b[i]! * scale;
-      return [l.name, { a: tf.tensor2d(w.a, [adapter.meta.rank, l.inDim]), b: tf.tensor2d(b, [l.outDim, adapter.meta.rank]) }];
+      const bT = transpose(w.b, l.outDim, rank);
+      for (let i = 0; i < bT.length; i++) bT[i] = bT[i]! * (alpha / rank);
+      return [l.name, { a: tf.tensor2d(transpose(w.a, rank, l.inDim), [l.inDim, rank]), b: tf.tensor2d(bT, [rank, l.outDim]) }];
     }),
   ) as AdapterTensors;
 }
