@@ -4,7 +4,7 @@ import { FEATURE_DIM, hashFeatures } from './features.js';
 import { forward, type AdapterTensors } from './forward.js';
 import { assertAdapterId, initAdapterLayers, type Adapter, type LoraWeights } from './lora.js';
 import { BaseModel, LAYERS, layerShape, type BaseModelSpec, type DenseWeights, type LayerName } from './model.js';
-import { gaussian, mulberry32, shuffled } from './random.js';
+import { gaussian, mulberry32, shuffled } from '../lib/random.js';
 
 /** A labelled example of a datanet; `contributor` says whose record it is. */
 export interface TrainingRecord {

@@ -26,7 +26,7 @@ import { hashFeatures } from '../inference/features.js';
 import { forwardMerged } from '../inference/forward.js';
 import { initAdapterLayers, type Adapter } from '../inference/lora.js';
 import { LAYERS, layerShape, type BaseModel } from '../inference/model.js';
-import { gaussian, mulberry32 } from '../inference/random.js';
+import { gaussian, mulberry32 } from '../lib/random.js';
 import { AdapterStore } from '../inference/store.js';
 import { adapterTensors, disposeAdapterTensors } from '../inference/train.js';
 import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';

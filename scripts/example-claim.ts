@@ -1,5 +1,6 @@
 import { addressToField, quantize, type Leaf } from '../attribution/index.js';
 import type { CircuitVariant } from '../circuits/variants.js';
+import { gaussian, mulberry32 } from '../lib/random.js';
 import type { AttributionClaim } from '../prover/witness.js';
 
 /**
@@ -11,22 +12,9 @@ export interface NamedLeaf extends Leaf {
   name: string;
 }
 
-/** mulberry32: a small seeded PRNG so runs are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function exampleClaim(variant: CircuitVariant, seed = 1, contributors = Math.min(variant.params.contributors, 6)): { claim: AttributionClaim; leaves: NamedLeaf[] } {
   const K = variant.params.features;
-  const rand = rng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+  const gauss = gaussian(mulberry32(seed));
   const scale = { scale: 8000, bits: 16 };
   const direction = Array.from({ length: K }, gauss);
   const t = quantize(direction.map((x) => Math.max(-3.9, Math.min(3.9, x))), scale);

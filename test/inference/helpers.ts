@@ -5,7 +5,7 @@ import { initBackend } from '../../inference/backend.js';
 import { ensureBaseModel } from '../../inference/datasets.js';
 import { initAdapterLayers, type Adapter } from '../../inference/lora.js';
 import { LAYERS, layerShape, type BaseModel } from '../../inference/model.js';
-import { gaussian, mulberry32 } from '../../inference/random.js';
+import { gaussian, mulberry32 } from '../../lib/random.js';
 
 export async function base(): Promise<BaseModel> {
   await initBackend();
