@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Commitments, split } from '../../attribution/index.js';
+import { buildIndex, indexLeaves, queryFeatures, recordFeatures, type AttributionIndex, type IndexRecord } from '../../inference/attribution-index.js';
+import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
+import { hashFeatures } from '../../inference/features.js';
+import { GradientFeaturizer } from '../../inference/gradients.js';
+import type { BaseModel } from '../../inference/model.js';
+import { fineTune } from '../../inference/train.js';
+import { createProver, loadProverKeys, type Prover } from '../../prover/prover.js';
+import { buildWitness } from '../../prover/witness.js';
+import { TEST_VARIANT, testArtifacts } from '../helpers/fixtures.js';
+import { base } from './helpers.js';
+import { mulberry32, shuffled } from '../../lib/random.js';
+
+const ALICE = '0x' + 'a1'.repeat(20);
+const BOB = '0x' + 'b0'.repeat(20);
+const CAROL = '0x' + 'c0'.repeat(20);
+const DAVE = '0x' + 'd0'.repeat(20);
+const K_TEST_CIRCUIT = { k1: 2, k2: 4, seed: 17 }; // K = 8, what the test circuit takes
+const K_DEFAULT = { k1: 4, k2: 8, seed: 17 }; // K = 32, the default circuit's width (K = 8 is too coarse to rank well)
+
+let model: BaseModel;
+let prover: Prover;
+let pool: IndexRecord[];
+let queries: { text: string; label: number }[];
+
+function datanet({ extraAlice = 0, flipCarol = false } = {}): IndexRecord[] {
+  const take = (from: number, n: number, who: string, flip = false) =>
+    pool.slice(from, from + n).map((r) => ({ text: r.text, label: flip ? 1 - r.label : r.label, contributor: who }));
+  return [...take(0, 150 + extraAlice, ALICE), ...take(600, 100, BOB), ...take(800, 100, CAROL, flipCarol), ...take(1000, 60, DAVE)];
+}
+
+async function attribution(records: IndexRecord[], K = K_DEFAULT): Promise<{ index: AttributionIndex; featurizer: GradientFeaturizer; features: Float64Array[] }> {
+  const { checkpoints } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { epochs: 3, rank: 4, alpha: 8 }, seed: 2 });
+  const featurizer = new GradientFeaturizer(model, checkpoints.map((c) => ({ learningRate: c.learningRate, adapter: { meta: { format: 'zkpoa-lora/1', id: 'poa', baseModel: model.hash, rank: 4, alpha: 8, datanet: { id: 'dn', versionRoot: '0x01' }, training: {}, layers: [] }, layers: c.layers } })), K);
+  const features = recordFeatures(featurizer, records);
+  const index = await buildIndex(records, features, K, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01' }, capacity: 4 });
+  return { index, featurizer, features };
+}
+
+/** Each contributor's share of the pool, summed over the queries. */
+function shares(index: AttributionIndex, featurizer: GradientFeaturizer): Map<string, number> {
+  const total = new Map(index.contributors.map((c) => [c.address, 0]));
+  for (const q of queries) {
+    const { t } = queryFeatures(index, featurizer, hashFeatures(q.text));
+    const s = split(t, index.contributors.map((c) => c.g), 1_000_000n);
+    index.contributors.forEach((c, i) => total.set(c.address, total.get(c.address)! + Number(s.payouts[i]!) / 1e6 / queries.length));
+  }
+  return total;
+}
+
+beforeAll(async () => {
+  model = await base();
+  const corpus = await datanetCorpus();
+  // the corpus is ordered by collection: shuffle so every contributor holds ham and spam
+  pool = shuffled(corpus.filter((r) => !isHeldOut(r.id)), mulberry32(1)).map((r) => ({ text: r.text, label: r.label, contributor: '' }));
+  queries = shuffled(corpus.filter((r) => isHeldOut(r.id)), mulberry32(2)).slice(0, 60);
+  prover = createProver(await loadProverKeys(testArtifacts()), { threads: 1 });
+});
+
+afterAll(() => prover?.close());
+
+describe('proof of attribution', () => {
+  it('scores are linear: a contributor’s score is the sum of their records’ scores', async () => {
+    const records = datanet();
+    const { index, featurizer, features } = await attribution(records);
+    const { features: q } = featurizer.features(hashFeatures(queries[0]!.text));
+    const alice = records.map((r, i) => [r, features[i]!] as const).filter(([r]) => r.contributor === ALICE);
+    const summed = new Float64Array(q.length);
+    alice.forEach(([, f]) => f.forEach((v, j) => (summed[j]! += v)));
+    const whole = q.reduce((a, v, j) => a + v * summed[j]!, 0);
+    const parts = alice.reduce((a, [, f]) => a + q.reduce((b, v, j) => b + v * f[j]!, 0), 0);
+    expect(Math.abs(whole - parts)).toBeLessThan(1e-9 * Math.max(1, Math.abs(whole)));
+    expect(index.contributors.find((c) => c.address === ALICE)!.records).toBe(alice.length);
+  });
+
+  it('a contributor who adds helpful records gains share; one whose labels are flipped loses it', async () => {
+    const baseline = await attribution(datanet());
+    const s0 = shares(baseline.index, baseline.featurizer);
+    const more = await attribution(datanet({ extraAlice: 300 }));
+    expect(shares(more.index, more.featurizer).get(ALICE)!).toBeGreaterThan(s0.get(ALICE)!);
+    const flipped = await attribution(datanet({ flipCarol: true }));
+    expect(shares(flipped.index, flipped.featurizer).get(CAROL)!).toBeLessThan(s0.get(CAROL)!);
+  });
+
+  it('the index root is the circuit’s, and a witness from a real answer proves and verifies', async () => {
+    const { index, featurizer } = await attribution(datanet({ flipCarol: true }), K_TEST_CIRCUIT);
+    const answer = queries[3]!;
+    const { t } = queryFeatures(index, featurizer, hashFeatures(answer.text));
+    const w = buildWitness(await Commitments.create(), TEST_VARIANT, {
+      t,
+      leaves: indexLeaves(index),
+      adapterId: 1n,
+      chainId: 31337n,
+      settlement: 0x1234n,
+      fee: 10n ** 16n,
+      pool: 7n * 10n ** 15n,
+      nonce: 1n,
+      inputHash: 5n,
+      outputHash: 6n,
+    });
+    expect(w.root).toBe(index.root);
+    expect(w.split.total).toBeGreaterThan(0n);
+    const { proof, publicSignals } = await prover.prove(w.input);
+    expect(publicSignals).toEqual(w.publicSignals.map(String));
+    expect(await prover.verify(proof, publicSignals)).toBe(true);
+  });
+});
