@@ -145,12 +145,16 @@ function precondition(p: ArrayLike<number>, k: number, f: ArrayLike<number>): Fl
  * saturated at the int16 bounds (deterministic, so an auditor's replay agrees).
  */
 export function queryFeatures(index: AttributionIndex, featurizer: GradientFeaturizer, x: ArrayLike<number>): { t: bigint[]; predicted: number } {
-  const k = featurizer.dim;
   const { features, predicted } = featurizer.features(x);
+  return { t: quantizeQuery(index, features), predicted };
+}
+
+/** Preconditions and quantizes a query's gradient feature (from a featurizer or an AttributionPool). */
+export function quantizeQuery(index: AttributionIndex, features: ArrayLike<number>): bigint[] {
+  const k = features.length;
   const pre = precondition(index.preconditioner, k, features);
   const max = Number(FEATURE_MAX);
-  const t = quantize(Array.from(pre, (v) => Math.max(-max, Math.min(max, v * index.tScale))), { scale: 1, bits: 16 });
-  return { t, predicted };
+  return quantize(Array.from(pre, (v) => Math.max(-max, Math.min(max, v * index.tScale))), { scale: 1, bits: 16 });
 }
 
 export function indexLeaves(index: AttributionIndex): Leaf[] {

@@ -10,6 +10,13 @@ import { createProver, loadProverKeys, type Prover } from '../../prover/prover.j
 import { buildWitness } from '../../prover/witness.js';
 import { TEST_VARIANT, testArtifacts } from '../helpers/fixtures.js';
 import { base } from './helpers.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AttributionPool, keptCheckpoints } from '../../inference/attribution-pool.js';
+import { encodeAdapter } from '../../inference/lora.js';
+import { LAYERS, layerShape } from '../../inference/model.js';
+import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
 
 const ALICE = '0x' + 'a1'.repeat(20);
@@ -81,6 +88,29 @@ describe('proof of attribution', () => {
     expect(shares(more.index, more.featurizer).get(ALICE)!).toBeGreaterThan(s0.get(ALICE)!);
     const flipped = await attribution(datanet({ flipCarol: true }));
     expect(shares(flipped.index, flipped.featurizer).get(CAROL)!).toBeLessThan(s0.get(CAROL)!);
+  });
+
+  it('the worker pool gives the same features as the featurizer, bit for bit, with progress', async () => {
+    const records = datanet().slice(0, 150);
+    const { checkpoints } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { epochs: 2, rank: 4, alpha: 8 }, seed: 2 });
+    const dir = await mkdtemp(join(tmpdir(), 'zkpoa-ckpt-'));
+    const meta = { format: 'zkpoa-lora/1' as const, id: 'poa', baseModel: model.hash, rank: 4, alpha: 8, datanet: { id: 'dn', versionRoot: '0x01' }, layers: LAYERS.map((name) => ({ name, ...layerShape(model.spec, name) })) };
+    for (const c of checkpoints) {
+      await writeFile(join(dir, `epoch-${c.epoch}.lora`), encodeAdapter({ meta: { ...meta, training: { checkpoint: { epoch: c.epoch, learningRate: c.learningRate } } }, layers: c.layers }));
+    }
+    const kept = await keptCheckpoints(dir);
+    expect(kept.map((k) => k.epoch)).toEqual([1, 2]);
+    const pool = AttributionPool.create({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), checkpoints: kept, projection: K_DEFAULT, threads: 2 });
+    try {
+      const progress: number[] = [];
+      const viaPool = await pool.recordFeatures(records, (done) => progress.push(done), 32);
+      const local = new GradientFeaturizer(model, checkpoints.map((c) => ({ learningRate: c.learningRate, adapter: { meta: { ...meta, training: {} }, layers: c.layers } })), K_DEFAULT);
+      expect(viaPool).toEqual(recordFeatures(local, records));
+      expect(progress.at(-1)).toBe(records.length);
+      expect((await pool.query(queries[0]!.text)).features).toEqual(local.features(hashFeatures(queries[0]!.text)).features);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('the index root is the circuit’s, and a witness from a real answer proves and verifies', async () => {
