@@ -30,6 +30,8 @@ interface LoopOptions {
   learningRate: number;
   seed: number;
   onProgress?: (p: Progress) => void;
+  /** L2 penalty on the trained variables (keeps the optimum unique, so retraining is stable) */
+  weightDecay?: number;
   /** called after each epoch with that epoch's learning rate */
   onEpoch?: (epoch: number, learningRate: number, meanLoss: number) => void;
 }
@@ -51,7 +53,12 @@ function trainLoop(vars: tf.Variable[], logitsOf: (x: tf.Tensor2D) => tf.Tensor2
       const loss = tf.tidy(() => {
         const x = tf.tensor2d(flat, [batch.length, dim]);
         const y = tf.oneHot(tf.tensor1d(batch.map((i) => o.labels[i]!), 'int32'), o.classes);
-        const l = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, logitsOf(x)) as tf.Scalar, true, vars)!;
+        const objective = () => {
+          const ce = tf.losses.softmaxCrossEntropy(y, logitsOf(x)) as tf.Scalar;
+          if (!o.weightDecay) return ce;
+          return tf.add(ce, tf.mul(o.weightDecay, tf.addN(vars.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
+        };
+        const l = optimizer.minimize(objective, true, vars)!;
         return l.dataSync()[0]!;
       });
       lossSum += loss;
@@ -136,7 +143,7 @@ export function trainBaseModel(records: readonly TrainingRecord[], opts: BaseTra
 export interface FineTuneSpec {
   adapterId: string;
   datanet: { id: string; versionRoot: string; records: TrainingRecord[] };
-  hyper?: { rank?: number; alpha?: number; learningRate?: number; epochs?: number; batchSize?: number };
+  hyper?: { rank?: number; alpha?: number; learningRate?: number; epochs?: number; batchSize?: number; weightDecay?: number; checkpoints?: number };
   seed?: number;
 }
 
@@ -157,7 +164,8 @@ export interface FineTuneResult {
   checkpoints: Checkpoint[];
 }
 
-export const FINE_TUNE_DEFAULTS = { rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32 } as const;
+/** `checkpoints`: how many to keep, evenly spaced over the epochs and always including the last. */
+export const FINE_TUNE_DEFAULTS = { rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32, weightDecay: 0, checkpoints: 3 } as const;
 
 /** Fine-tunes a LoRA adapter on the base (frozen) from a spec. Deterministic for a seed and backend. */
 export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: Progress) => void): FineTuneResult {
@@ -167,7 +175,9 @@ export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: P
   if (!Number.isInteger(h.rank) || h.rank < 1 || h.rank > 64) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.rank must be an integer in [1, 64]');
   if (!(h.alpha > 0) || !(h.learningRate > 0) || h.learningRate > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.alpha must be > 0 and hyper.learningRate in (0, 1]');
   if (!Number.isInteger(h.epochs) || h.epochs < 1 || h.epochs > 100) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.epochs must be an integer in [1, 100]');
-  if (!Number.isInteger(h.batchSize) || h.batchSize < 1 || h.batchSize > 4096) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.batchSize must be an integer in [1, 4096]');
+  if (!Number.isInteger(h.batchSize) || h.batchSize < 1 || h.batchSize > 65536) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.batchSize must be an integer in [1, 65536]');
+  if (!(h.weightDecay >= 0) || h.weightDecay > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.weightDecay must be in [0, 1]');
+  if (!Number.isInteger(h.checkpoints) || h.checkpoints < 1 || h.checkpoints > 20) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.checkpoints must be an integer in [1, 20]');
   checkRecords(spec.datanet.records, base.spec.labels.length);
 
   const scale = h.alpha / h.rank;
@@ -199,7 +209,11 @@ export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: P
     learningRate: h.learningRate,
     seed,
     ...(onProgress ? { onProgress } : {}),
-    onEpoch: (epoch, learningRate, loss) => checkpoints.push({ epoch, learningRate, loss, layers: snapshot() }),
+    weightDecay: h.weightDecay,
+    onEpoch: (epoch, learningRate, loss) => {
+      const every = Math.ceil(h.epochs / h.checkpoints);
+      if (epoch % every === 0 || epoch === h.epochs) checkpoints.push({ epoch, learningRate, loss, layers: snapshot() });
+    },
   });
   const layers = snapshot();
   LAYERS.forEach((l) => {
