@@ -1,0 +1,165 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ZkpoaError } from '../../attribution/errors.js';
+import { DATANET_LIMITS, DatanetStore } from '../store/datanets.js';
+import type { Db } from '../store/db.js';
+import type { Host } from '../store/hosts.js';
+
+const Address = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$', description: 'payout address of the contributor' });
+const DatanetId = Type.String({ pattern: '^dn_[0-9a-f-]{36}$' });
+const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
+const Record = Type.Object(
+  {
+    contributor: Address,
+    text: Type.String({ minLength: 1, maxLength: DATANET_LIMITS.maxRecordBytes }),
+    label: Type.Integer({ minimum: 0, maximum: DATANET_LIMITS.maxLabels - 1 }),
+  },
+  { additionalProperties: false },
+);
+const StoredRecord = Type.Object({
+  id: Type.Integer(),
+  contributor: Type.String(),
+  text: Type.String(),
+  label: Type.Integer(),
+  status: Type.String(),
+  contentHash: Type.String(),
+  createdAt: Type.String(),
+});
+const Datanet = Type.Object({
+  id: Type.String(),
+  ownerHost: Type.Integer(),
+  name: Type.String(),
+  labels: Type.Array(Type.String()),
+  visibility: Type.String(),
+  maxRecords: Type.Integer(),
+  maxRecordBytes: Type.Integer(),
+  createdAt: Type.String(),
+});
+const Version = Type.Object({ datanetId: Type.String(), version: Type.Integer(), root: Type.String(), records: Type.Integer(), createdAt: Type.String() });
+const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply };
+
+/** Lone UTF-16 surrogates cannot be stored faithfully as UTF-8: refuse them. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+function wellFormed(s: string, what: string): void {
+  if (LONE_SURROGATE.test(s)) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `${what} contains an unpaired UTF-16 surrogate`);
+}
+
+export function datanetRoutes(db: Db): FastifyPluginAsyncTypebox {
+  const store = new DatanetStore(db);
+  const caller = (h: Host | undefined) => h!; // set by the auth hook on every route here
+  return async (app) => {
+    app.post(
+      '/datanets',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Create a datanet (the caller owns it)',
+          body: Type.Object(
+            {
+              name: Type.String({ minLength: 1, maxLength: 200 }),
+              labels: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 2, maxItems: DATANET_LIMITS.maxLabels }),
+              visibility: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('owner')])),
+              maxRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: DATANET_LIMITS.maxRecords })),
+              maxRecordBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: DATANET_LIMITS.maxRecordBytes })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: Datanet, ...errors },
+        },
+      },
+      async (req, reply) => {
+        wellFormed(req.body.name, 'name');
+        req.body.labels.forEach((l, i) => wellFormed(l, `labels[${i}]`));
+        return reply.status(201).send(store.create(caller(req.caller), req.body));
+      },
+    );
+
+    app.get(
+      '/datanets/:id',
+      { config: { auth: true }, schema: { summary: 'A datanet visible to the caller', params: Type.Object({ id: DatanetId }), response: { 200: Datanet, ...errors } } },
+      async (req) => store.get(caller(req.caller), req.params.id),
+    );
+
+    app.post(
+      '/datanets/:id/records',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Contribute records (all or none; duplicates by content are refused)',
+          params: Type.Object({ id: DatanetId }),
+          body: Type.Object({ records: Type.Array(Record, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false }),
+          response: { 201: Type.Object({ records: Type.Array(StoredRecord) }), ...errors },
+        },
+      },
+      async (req, reply) => {
+        req.body.records.forEach((r, i) => wellFormed(r.text, `records[${i}].text`));
+        return reply.status(201).send({ records: store.contribute(caller(req.caller), req.params.id, req.body.records) });
+      },
+    );
+
+    app.get(
+      '/datanets/:id/records',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Records, as the datanet’s visibility allows',
+          params: Type.Object({ id: DatanetId }),
+          querystring: Type.Object(
+            {
+              status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('rejected')])),
+              offset: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$' })),
+              limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ records: Type.Array(StoredRecord) }), ...errors },
+        },
+      },
+      async (req) => ({
+        records: store.records(caller(req.caller), req.params.id, {
+          ...(req.query.status ? { status: req.query.status } : {}),
+          offset: Number(req.query.offset ?? 0),
+          limit: Number(req.query.limit ?? 100),
+        }),
+      }),
+    );
+
+    app.post(
+      '/datanets/:id/records/:recordId/review',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Accept or reject a record (owner only)',
+          params: Type.Object({ id: DatanetId, recordId: Type.String({ pattern: '^[0-9]{1,15}$' }) }),
+          body: Type.Object({ decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]) }, { additionalProperties: false }),
+          response: { 200: StoredRecord, ...errors },
+        },
+      },
+      async (req) => store.review(caller(req.caller), req.params.id, Number(req.params.recordId), req.body.decision),
+    );
+
+    app.post(
+      '/datanets/:id/versions',
+      {
+        config: { auth: true },
+        schema: { summary: 'Publish the accepted records as a new version (owner only)', params: Type.Object({ id: DatanetId }), response: { 201: Version, ...errors } },
+      },
+      async (req, reply) => reply.status(201).send(store.publish(caller(req.caller), req.params.id)),
+    );
+
+    app.get(
+      '/datanets/:id/versions/:version',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'A published version and its Merkle root',
+          params: Type.Object({ id: DatanetId, version: Type.String({ pattern: '^[0-9]{1,9}$' }) }),
+          response: { 200: Version, ...errors },
+        },
+      },
+      async (req) => {
+        const { recordIds: _ids, ...v } = store.version(caller(req.caller), req.params.id, Number(req.params.version));
+        return v;
+      },
+    );
+  };
+}

@@ -1,0 +1,110 @@
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Registry, collectDefaultMetrics, Counter } from 'prom-client';
+import { ZkpoaError, type ErrorCode } from '../attribution/errors.js';
+import { datanetRoutes } from './routes/datanets.js';
+import { schemaVersion, type Db } from './store/db.js';
+import { authenticate, type Host } from './store/hosts.js';
+
+/**
+ * The HTTP API: fastify with TypeBox schemas (validation, types and the OpenAPI
+ * document at /docs from one schema), API-key authentication for /v1, body size and
+ * rate limits, security headers, and one error shape for every failure:
+ * `{ "error": { "code": "ZKPOA_ERR_…", "message": "…" } }` — never a stack trace.
+ */
+export interface ServerOptions {
+  db: Db;
+  logger?: FastifyServerOptions['logger'];
+  /** bytes (default 1 MiB) */
+  bodyLimit?: number;
+  /** requests per minute per API key (or address without one) */
+  rateLimitPerMinute?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Host;
+  }
+  interface FastifyContextConfig {
+    /** the route needs an authenticated host */
+    auth?: boolean;
+  }
+}
+
+export type App = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  import('fastify').FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+const errorBody = (code: ErrorCode, message: string) => ({ error: { code, message } });
+
+function bearer(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = /^Bearer (\S+)$/.exec(header);
+  return m?.[1];
+}
+
+export async function buildServer(opts: ServerOptions): Promise<App> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // bodies are validated as sent: no silent type coercion, no dropped fields
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({ name: 'zkpoa_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [metrics] });
+
+  await app.register(helmet);
+  await app.register(rateLimit, {
+    max: opts.rateLimitPerMinute ?? 6000,
+    timeWindow: '1 minute',
+    keyGenerator: (req) => bearer(req.headers.authorization)?.split('_').slice(0, 2).join('_') ?? req.ip,
+    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, ...errorBody('ZKPOA_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded`) }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'zkpoa', version: '0.1.0', description: 'Proof of Attribution: datanets, adapters, inference, proofs, settlement, audit' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (req) => {
+    if (!req.routeOptions.config?.auth) return;
+    const host = authenticate(opts.db, bearer(req.headers.authorization));
+    if (!host) throw new ZkpoaError('ZKPOA_ERR_UNAUTHORIZED', 'a valid API key is required (Authorization: Bearer zk_…)');
+    req.caller = host;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+  });
+
+  app.setErrorHandler((err: FastifyError | ZkpoaError, req, reply) => {
+    if (err instanceof ZkpoaError) return reply.status(err.statusCode).send(errorBody(err.code, err.message));
+    const fe = err as FastifyError;
+    if (fe.validation) return reply.status(400).send(errorBody('ZKPOA_ERR_VALIDATION', `${fe.validationContext ?? 'request'} ${fe.validation[0]?.instancePath ?? ''} ${fe.validation[0]?.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim()));
+    const status = fe.statusCode ?? 500;
+    if (status === 413) return reply.status(413).send(errorBody('ZKPOA_ERR_LIMIT', 'request body too large'));
+    if (status === 429) return reply.status(429).send(errorBody('ZKPOA_ERR_RATE_LIMITED', fe.message));
+    if (status >= 400 && status < 500) return reply.status(status).send(errorBody('ZKPOA_ERR_VALIDATION', fe.message));
+    req.log.error({ err }, 'unhandled error');
+    return reply.status(500).send(errorBody('ZKPOA_ERR_INTERNAL', 'internal error'));
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('ZKPOA_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', db: { schemaVersion: schemaVersion(opts.db) } }));
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  await app.register(datanetRoutes(opts.db), { prefix: '/v1' });
+  return app;
+}

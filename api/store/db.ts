@@ -1,0 +1,81 @@
+import Database from 'better-sqlite3';
+
+/**
+ * The embedded store: SQLite through better-sqlite3, in WAL mode, with versioned
+ * migrations applied in order inside one transaction each. Tables grow by new
+ * migrations only; an applied migration is never edited.
+ */
+export type Db = Database.Database;
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'hosts and datanets',
+    sql: `
+      CREATE TABLE hosts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_hash BLOB NOT NULL,        -- sha256 of the API key's secret part
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE datanets (
+        id TEXT PRIMARY KEY,
+        owner_host INTEGER NOT NULL REFERENCES hosts(id),
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,          -- JSON array of label names
+        visibility TEXT NOT NULL CHECK (visibility IN ('public', 'owner')),
+        max_records INTEGER NOT NULL,
+        max_record_bytes INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE records (
+        id INTEGER PRIMARY KEY,
+        datanet_id TEXT NOT NULL REFERENCES datanets(id),
+        contributor TEXT NOT NULL,     -- payout address, lower-case hex
+        text TEXT NOT NULL,
+        label INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,    -- sha256 of the normalized text and label
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected')),
+        submitted_by INTEGER NOT NULL REFERENCES hosts(id),
+        created_at TEXT NOT NULL,
+        UNIQUE (datanet_id, content_hash)
+      );
+      CREATE INDEX records_by_status ON records (datanet_id, status, id);
+      CREATE TABLE datanet_versions (
+        datanet_id TEXT NOT NULL REFERENCES datanets(id),
+        version INTEGER NOT NULL,
+        root TEXT NOT NULL,            -- Merkle root of the accepted records, hex
+        record_ids TEXT NOT NULL,      -- JSON array, leaf order
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (datanet_id, version)
+      );
+    `,
+  },
+];
+
+export function openDatabase(path = ':memory:'): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    })();
+  }
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  return (db.prepare('SELECT MAX(version) v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+}

@@ -1,0 +1,154 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer, type App } from '../../api/server.js';
+import { versionRoot } from '../../api/store/datanets.js';
+import { openDatabase, schemaVersion, type Db } from '../../api/store/db.js';
+import { createHost } from '../../api/store/hosts.js';
+
+let db: Db;
+let app: App;
+let owner: string;
+let other: string;
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+const ALICE = '0x' + 'a1'.repeat(20);
+const BOB = '0x' + 'b0'.repeat(20);
+
+beforeAll(async () => {
+  db = openDatabase(':memory:');
+  owner = createHost(db, 'owner').apiKey;
+  other = createHost(db, 'other').apiKey;
+  app = await buildServer({ db });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  db?.close();
+});
+
+async function createDatanet(key = owner, visibility: 'public' | 'owner' = 'owner') {
+  const res = await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(key), payload: { name: 'spam filter', labels: ['ham', 'spam'], visibility } });
+  expect(res.statusCode).toBe(201);
+  return res.json() as { id: string };
+}
+
+describe('datanets API', () => {
+  it('migrates the store to its schema version', () => {
+    expect(schemaVersion(db)).toBe(1);
+    expect(openDatabase(':memory:')).toBeTruthy();
+  });
+
+  it('create → contribute → review → publish gives a version whose root commits to the accepted records', async () => {
+    const { id } = await createDatanet();
+    const records = [
+      { contributor: ALICE, text: 'win a free cruise', label: 1 },
+      { contributor: BOB, text: 'meeting at ten', label: 0 },
+      { contributor: ALICE, text: 'cheap pills online', label: 1 },
+    ];
+    const added = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: auth(owner), payload: { records } });
+    expect(added.statusCode).toBe(201);
+    const ids = (added.json() as { records: { id: number; status: string }[] }).records.map((r) => r.id);
+    expect((added.json() as { records: { status: string }[] }).records.every((r) => r.status === 'pending')).toBe(true);
+
+    const dup = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: auth(owner), payload: { records: [{ ...records[0], contributor: BOB }] } });
+    expect(dup.statusCode).toBe(409);
+    expect(dup.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_DUPLICATE' } });
+
+    for (const [i, rid] of ids.entries()) {
+      const r = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records/${rid}/review`, headers: auth(owner), payload: { decision: i === 1 ? 'reject' : 'accept' } });
+      expect(r.statusCode).toBe(200);
+    }
+    const v = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/versions`, headers: auth(owner) });
+    expect(v.statusCode).toBe(201);
+    const accepted = (await app.inject({ method: 'GET', url: `/v1/datanets/${id}/records?status=accepted`, headers: auth(owner) })).json() as { records: { contentHash: string; contributor: string; label: number }[] };
+    expect(accepted.records).toHaveLength(2);
+    expect(v.json()).toMatchObject({ version: 1, records: 2, root: versionRoot(accepted.records) });
+    const again = await app.inject({ method: 'GET', url: `/v1/datanets/${id}/versions/1`, headers: auth(owner) });
+    expect(again.json()).toMatchObject({ root: (v.json() as { root: string }).root });
+  });
+
+  it('keeps an owner-only datanet invisible to other hosts, and review to its owner', async () => {
+    const privateDn = await createDatanet(owner, 'owner');
+    expect((await app.inject({ method: 'GET', url: `/v1/datanets/${privateDn.id}`, headers: auth(other) })).statusCode).toBe(404);
+    const publicDn = await createDatanet(owner, 'public');
+    expect((await app.inject({ method: 'GET', url: `/v1/datanets/${publicDn.id}`, headers: auth(other) })).statusCode).toBe(200);
+    const add = await app.inject({ method: 'POST', url: `/v1/datanets/${publicDn.id}/records`, headers: auth(other), payload: { records: [{ contributor: BOB, text: 'hello', label: 0 }] } });
+    expect(add.statusCode).toBe(201);
+    const rid = (add.json() as { records: { id: number }[] }).records[0]!.id;
+    const review = await app.inject({ method: 'POST', url: `/v1/datanets/${publicDn.id}/records/${rid}/review`, headers: auth(other), payload: { decision: 'accept' } });
+    expect(review.statusCode).toBe(403);
+    expect(review.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_FORBIDDEN' } });
+  });
+
+  it.each([
+    [{}, 'no key'],
+    [{ authorization: 'Bearer zk_1_' + 'x'.repeat(43) }, 'wrong secret'],
+    [{ authorization: 'Bearer zk_999_' + 'x'.repeat(43) }, 'unknown host'],
+    [{ authorization: 'Basic abc' }, 'wrong scheme'],
+    [{ authorization: `Bearer ${'zk_1_' + 'y'.repeat(43)}extra` }, 'malformed'],
+  ] as [Record<string, string>, string][])('refuses %o (%s) with 401', async (headers) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/datanets', headers, payload: { name: 'x', labels: ['a', 'b'] } });
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_UNAUTHORIZED' } });
+    expect(res.body).not.toContain('y'.repeat(43));
+  });
+
+  it('[fuzz] hostile input always gets a 4xx with an error code, and the server stays up', async () => {
+    const { id } = await createDatanet();
+    const url = fc.constantFrom('/v1/datanets', `/v1/datanets/${id}/records`, `/v1/datanets/${id}/records/1/review`, `/v1/datanets/${id}/versions/x`, '/v1/nope');
+    const strings = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'grapheme' }),
+      fc.constantFrom('\ud800', 'a\udfffb', '\u0000', '\u202e', 'x'.repeat(20_000), '💩'.repeat(5000), ''),
+    );
+    const value = fc.oneof(fc.jsonValue(), strings, fc.constantFrom(null, -1, 1e309, 2 ** 53 + 1, true));
+    const recordish = fc.record({ contributor: fc.oneof(value, fc.constant(ALICE)), text: fc.oneof(value, strings), label: fc.oneof(value, fc.integer({ min: -5, max: 70 })) }, { requiredKeys: [] });
+    const body = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.record({ records: fc.oneof(fc.array(recordish, { maxLength: 4 }), value) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+      fc.record({ name: value, labels: fc.oneof(fc.array(strings, { maxLength: 70 }), value), visibility: value, maxRecords: value }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+      fc.constantFrom('{', '{"records": [', 'NaN', '{"label": NaN}', '{"label": Infinity}', '{"a":1}{"b":2}', '\u0000', '[]', 'null', '"\\ud800"'),
+      fc.string(),
+    );
+    const headers = fc.oneof(
+      fc.constant(auth(owner)),
+      fc.constant({ ...auth(owner), 'content-type': 'text/plain' }),
+      fc.constant({ ...auth(owner), 'content-type': 'application/json; charset=latin1' }),
+      fc.constant({}),
+      fc.constant(auth('zk_1_' + '0'.repeat(43))),
+    );
+    let cases = 0;
+    await fc.assert(
+      fc.asyncProperty(url, body, headers, async (u, payload, h) => {
+        const res = await app.inject({ method: 'POST', url: u, payload, headers: { 'content-type': 'application/json', ...h } });
+        cases++;
+        if (res.statusCode < 300) return; // a random body may be valid; then it is served
+        expect(res.statusCode).toBeGreaterThanOrEqual(400);
+        expect(res.statusCode).toBeLessThan(500);
+        expect(res.json()).toMatchObject({ error: { code: expect.stringMatching(/^ZKPOA_ERR_/), message: expect.any(String) } });
+        expect(res.body).not.toMatch(/at .*\.ts:\d+/); // no stack traces
+      }),
+      { seed: 99, numRuns: 400 },
+    );
+    expect(cases).toBe(400);
+    const huge = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: { ...auth(owner), 'content-type': 'application/json' }, payload: JSON.stringify({ records: [{ contributor: ALICE, text: 'x'.repeat(2_000_000), label: 0 }] }) });
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_LIMIT' } });
+    expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('serves real HTTP, the OpenAPI document and metrics', async () => {
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const bad = await fetch(`${address}/v1/datanets`, { method: 'POST', headers: { ...auth(owner), 'content-type': 'application/json' }, body: '{"name": ' });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_VALIDATION' } });
+      const docs = await (await fetch(`${address}/docs/json`)).json() as { paths: Record<string, unknown> };
+      expect(Object.keys(docs.paths)).toContain('/v1/datanets/{id}/records');
+      expect(await (await fetch(`${address}/metrics`)).text()).toMatch(/zkpoa_http_requests_total/);
+      expect((await fetch(`${address}/health`)).headers.get('x-content-type-options')).toBe('nosniff');
+    } finally {
+      await app.server.close();
+    }
+  });
+});
