@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { JOBS_MIGRATION } from './jobs.js';
 
 /**
  * The embedded store: SQLite through better-sqlite3, in WAL mode, with versioned
@@ -57,6 +58,7 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  { version: 2, name: 'durable jobs', sql: JOBS_MIGRATION },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

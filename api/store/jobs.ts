@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { ZkpoaError } from '../../attribution/errors.js';
+import type { Db } from './db.js';
+
+/**
+ * Durable jobs (proofs, fine-tuning) behind a small interface, so that many prover
+ * hosts can share work on an existing engine (a BullMQ adapter implements the same
+ * interface); the embedded default keeps them in SQLite and needs no server.
+ *
+ * A worker claims a job with a lease and renews it while it works. A worker that dies
+ * (kill -9) stops renewing; once the lease expires the job is claimable again. A job's
+ * result is written once: completing an already-completed job is refused, so a
+ * receipt is never proven twice into the store.
+ */
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface Job<P = unknown, R = unknown> {
+  id: string;
+  kind: string;
+  /** unique per kind: enqueueing the same key again returns the existing job */
+  key: string;
+  status: JobStatus;
+  payload: P;
+  result?: R;
+  error?: string;
+  attempts: number;
+  progress?: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface JobQueue {
+  enqueue<P>(kind: string, key: string, payload: P): Job<P>;
+  get(id: string): Job | undefined;
+  byKey(kind: string, key: string): Job | undefined;
+  /** The oldest claimable job of a kind, leased to `worker` for `leaseMs`. */
+  claim(kind: string, worker: string, leaseMs: number): Job | undefined;
+  renew(id: string, worker: string, leaseMs: number, progress?: number): boolean;
+  complete<R>(id: string, worker: string, result: R): void;
+  fail(id: string, worker: string, error: string, retry: boolean): void;
+}
+
+type Row = Record<string, unknown>;
+
+export const JOBS_MIGRATION = `
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    payload TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 5,
+    progress REAL,
+    worker TEXT,
+    lease_until INTEGER,           -- epoch ms
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (kind, key)
+  );
+  CREATE INDEX jobs_claimable ON jobs (kind, status, created_at);
+`;
+
+const toJob = (r: Row): Job => ({
+  id: r.id as string,
+  kind: r.kind as string,
+  key: r.key as string,
+  status: r.status as JobStatus,
+  payload: JSON.parse(r.payload as string),
+  ...(r.result != null ? { result: JSON.parse(r.result as string) } : {}),
+  ...(r.error != null ? { error: r.error as string } : {}),
+  attempts: r.attempts as number,
+  ...(r.progress != null ? { progress: r.progress as number } : {}),
+  createdAt: r.created_at as string,
+  updatedAt: r.updated_at as string,
+});
+
+export class SqliteJobQueue implements JobQueue {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  enqueue<P>(kind: string, key: string, payload: P): Job<P> {
+    const ts = new Date(this.now()).toISOString();
+    this.db
+      .prepare("INSERT INTO jobs (id, kind, key, status, payload, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING")
+      .run(`job_${randomUUID()}`, kind, key, JSON.stringify(payload), ts, ts);
+    return this.byKey(kind, key) as Job<P>;
+  }
+
+  get(id: string): Job | undefined {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return r ? toJob(r) : undefined;
+  }
+
+  byKey(kind: string, key: string): Job | undefined {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE kind = ? AND key = ?').get(kind, key) as Row | undefined;
+    return r ? toJob(r) : undefined;
+  }
+
+  claim(kind: string, worker: string, leaseMs: number): Job | undefined {
+    const now = this.now();
+    return this.db.transaction(() => {
+      const r = this.db
+        .prepare("SELECT * FROM jobs WHERE kind = ? AND (status = 'queued' OR (status = 'running' AND lease_until < ?)) ORDER BY created_at LIMIT 1")
+        .get(kind, now) as Row | undefined;
+      if (!r) return undefined;
+      if ((r.attempts as number) >= (r.max_attempts as number)) {
+        this.db.prepare("UPDATE jobs SET status = 'failed', error = COALESCE(error, 'too many attempts'), updated_at = ? WHERE id = ?").run(new Date(now).toISOString(), r.id);
+        return undefined;
+      }
+      this.db
+        .prepare("UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?")
+        .run(worker, now + leaseMs, new Date(now).toISOString(), r.id);
+      return this.get(r.id as string);
+    })();
+  }
+
+  renew(id: string, worker: string, leaseMs: number, progress?: number): boolean {
+    const info = this.db
+      .prepare("UPDATE jobs SET lease_until = ?, progress = COALESCE(?, progress), updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
+      .run(this.now() + leaseMs, progress ?? null, new Date(this.now()).toISOString(), id, worker);
+    return info.changes === 1;
+  }
+
+  complete<R>(id: string, worker: string, result: R): void {
+    const info = this.db
+      .prepare("UPDATE jobs SET status = 'done', result = ?, progress = 1, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
+      .run(JSON.stringify(result), new Date(this.now()).toISOString(), id, worker);
+    if (info.changes !== 1) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `job ${id} is not held by ${worker} (its lease expired or it is finished)`);
+  }
+
+  fail(id: string, worker: string, error: string, retry: boolean): void {
+    this.db
+      .prepare("UPDATE jobs SET status = ?, error = ?, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
+      .run(retry ? 'queued' : 'failed', error, new Date(this.now()).toISOString(), id, worker);
+  }
+}

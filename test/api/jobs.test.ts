@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as snarkjs from 'snarkjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PROVE_JOB, type ProveJobResult } from '../../api/proof-worker.js';
+import { openDatabase } from '../../api/store/db.js';
+import { SqliteJobQueue } from '../../api/store/jobs.js';
+import { loadProverKeys } from '../../prover/prover.js';
+import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
+import { buildWitness } from '../../prover/witness.js';
+import { TEST_VARIANT, getCommitments, sampleClaim, testArtifacts } from '../helpers/fixtures.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await releaseSnarkjsThreads();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('durable job queue', () => {
+  it('leases, reclaims after a lease expires, de-duplicates by key, and refuses a stale completion', () => {
+    let now = 1_000;
+    const q = new SqliteJobQueue(openDatabase(':memory:'), () => now);
+    const a = q.enqueue('k', 'receipt-1', { n: 1 });
+    expect(q.enqueue('k', 'receipt-1', { n: 2 }).id).toBe(a.id); // same key, same job
+    expect(q.claim('k', 'w1', 100)?.id).toBe(a.id);
+    expect(q.claim('k', 'w2', 100)).toBeUndefined(); // leased
+    now += 101;
+    const again = q.claim('k', 'w2', 100)!;
+    expect(again).toMatchObject({ id: a.id, attempts: 2 });
+    expect(() => q.complete(a.id, 'w1', 'late')).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_CONFLICT' }));
+    q.complete(a.id, 'w2', 'proof');
+    expect(q.get(a.id)).toMatchObject({ status: 'done', result: 'proof' });
+    expect(() => q.complete(a.id, 'w2', 'twice')).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_CONFLICT' }));
+  });
+
+  it('gives up after the attempt limit and keeps failed jobs visible', () => {
+    let now = 0;
+    const q = new SqliteJobQueue(openDatabase(':memory:'), () => now);
+    const j = q.enqueue('k', 'x', {});
+    for (let i = 0; i < 5; i++) {
+      expect(q.claim('k', `w${i}`, 10)).toBeTruthy();
+      now += 11;
+    }
+    expect(q.claim('k', 'w9', 10)).toBeUndefined();
+    expect(q.get(j.id)).toMatchObject({ status: 'failed' });
+  });
+});
+
+function startWorker(dbPath: string): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'scripts/proof-worker.ts', '--db', dbPath, '--variant', TEST_VARIANT.name, '--lease', '1500', '--threads', '2'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+const waitFor = async (what: () => boolean, ms: number) => {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('proof jobs survive a crash', () => {
+  it('kill -9 mid-proof, restart: every job finishes, none is lost or stored twice', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zkpoa-jobs-'));
+    dirs.push(dir);
+    const dbPath = join(dir, 'zkpoa.sqlite');
+    const db = openDatabase(dbPath);
+    const q = new SqliteJobQueue(db);
+    const commitments = await getCommitments();
+    const keys = Array.from({ length: 8 }, (_, i) => `receipt-${i}`);
+    keys.forEach((key, i) => q.enqueue(PROVE_JOB, key, { variant: TEST_VARIANT.name, input: buildWitness(commitments, TEST_VARIANT, { ...sampleClaim(), nonce: BigInt(i + 1) }).input }));
+    const status = () => keys.map((k) => q.byKey(PROVE_JOB, k)!.status);
+
+    const first = startWorker(dbPath);
+    await waitFor(() => status().includes('done') && status().includes('running'), 60_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const interrupted = keys.filter((k) => q.byKey(PROVE_JOB, k)!.status === 'running');
+    expect(interrupted.length).toBeGreaterThan(0);
+
+    const second = startWorker(dbPath);
+    try {
+      await waitFor(() => status().every((s) => s === 'done'), 60_000);
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((r) => second.once('exit', r));
+    }
+    const vkey = (await loadProverKeys(testArtifacts())).vkey;
+    for (const k of keys) {
+      const job = q.byKey(PROVE_JOB, k)!;
+      const { proof, publicSignals } = job.result as ProveJobResult;
+      expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).toBe(true);
+    }
+    for (const k of interrupted) expect(q.byKey(PROVE_JOB, k)!.attempts).toBe(2);
+    expect((db.prepare('SELECT COUNT(*) n FROM jobs').get() as { n: number }).n).toBe(keys.length);
+    db.close();
+  }, 180_000);
+});
