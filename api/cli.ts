@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
+import { buildServer } from './server.js';
+import { openDatabase } from './store/db.js';
+import { createHost } from './store/hosts.js';
+
+/**
+ * `zkpoa`: the service and its operations. Long jobs (setup, demo, benchmarks) run
+ * the repository's scripts, which show progress bars.
+ */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_DB = join(DEFAULT_BUILD_DIR, 'zkpoa.sqlite');
+
+function script(name: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', `${name}.ts`), ...args], { stdio: 'inherit', cwd: ROOT });
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer in [0, 65535]');
+  return n;
+};
+
+const program = new Command('zkpoa').description('Proof of Attribution: prove how each answer’s fee is split among the contributors whose data shaped it');
+
+program
+  .command('serve')
+  .description('run the HTTP API (OpenAPI document at /docs)')
+  .option('--db <path>', 'SQLite database file', DEFAULT_DB)
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'port to listen on', port, 8080)
+  .action(async (o: { db: string; host: string; port: number }) => {
+    const db = openDatabase(o.db);
+    const app = await buildServer({ db, logger: { level: process.env.LOG_LEVEL ?? 'info' } });
+    const address = await app.listen({ host: o.host, port: o.port });
+    app.log.info(`zkpoa API on ${address} (db ${o.db})`);
+    const stop = async () => {
+      await app.close();
+      db.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+program
+  .command('hosts')
+  .description('manage model hosts')
+  .command('create <name>')
+  .description('create a host and print its API key (shown once; only its hash is stored)')
+  .option('--db <path>', 'SQLite database file', DEFAULT_DB)
+  .action((name: string, o: { db: string }) => {
+    const db = openDatabase(o.db);
+    const { host, apiKey } = createHost(db, name);
+    db.close();
+    console.log(JSON.stringify({ host, apiKey }, null, 2));
+  });
+
+for (const [name, file, description] of [
+  ['setup', 'setup', 'build circuit artifacts and keys (local development ceremony unless --ptau)'],
+  ['demo', 'demo', 'the main job, end to end on the embedded defaults'],
+  ['chain', 'chain', 'start a local anvil chain'],
+  ['deploy', 'deploy', 'deploy the contracts to an RPC (default: the local chain)'],
+  ['prover', 'proof-worker', 'run a proof worker on the job queue'],
+  ['finetune', 'finetune', 'fine-tune an adapter from a JSON spec (no code)'],
+] as const) {
+  program
+    .command(name)
+    .description(description)
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      process.exitCode = await script(file, args);
+    });
+}
+
+await program.parseAsync(process.argv);
