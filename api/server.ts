@@ -6,7 +6,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Registry, collectDefaultMetrics, Counter } from 'prom-client';
 import { ZkpoaError, type ErrorCode } from '../attribution/errors.js';
+import type { Batcher } from '../inference/batcher.js';
+import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
+import type { JobQueue } from './store/jobs.js';
 import { schemaVersion, type Db } from './store/db.js';
 import { authenticate, type Host } from './store/hosts.js';
 
@@ -18,6 +21,10 @@ import { authenticate, type Host } from './store/hosts.js';
  */
 export interface ServerOptions {
   db: Db;
+  /** serving and fine-tuning; without it the adapter and inference routes are absent */
+  inference?: { batcher: Batcher; queue: JobQueue };
+  /** extra facts for /health (tensor backend, chain, prover pool) */
+  health?: () => Record<string, unknown>;
   logger?: FastifyServerOptions['logger'];
   /** bytes (default 1 MiB) */
   bodyLimit?: number;
@@ -103,8 +110,9 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('ZKPOA_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
-  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', db: { schemaVersion: schemaVersion(opts.db) } }));
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', db: { schemaVersion: schemaVersion(opts.db) }, ...(opts.health?.() ?? {}) }));
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   await app.register(datanetRoutes(opts.db), { prefix: '/v1' });
+  if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher), { prefix: '/v1' });
   return app;
 }

@@ -59,6 +59,32 @@ const MIGRATIONS: Migration[] = [
     `,
   },
   { version: 2, name: 'durable jobs', sql: JOBS_MIGRATION },
+  {
+    version: 3,
+    name: 'adapters and receipts',
+    sql: `
+      CREATE TABLE adapters (
+        id TEXT PRIMARY KEY,
+        owner_host INTEGER NOT NULL REFERENCES hosts(id),
+        datanet_id TEXT NOT NULL REFERENCES datanets(id),
+        datanet_version INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('training', 'ready', 'failed')),
+        job_id TEXT NOT NULL,
+        spec TEXT NOT NULL,            -- the fine-tuning spec (JSON, without records)
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE receipts (
+        id TEXT PRIMARY KEY,
+        adapter_id TEXT NOT NULL REFERENCES adapters(id),
+        host INTEGER NOT NULL REFERENCES hosts(id),
+        input_hash TEXT NOT NULL,      -- sha256 of the input text
+        input TEXT NOT NULL,           -- kept for auditor replay
+        output TEXT NOT NULL,          -- JSON: label, probabilities
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX receipts_by_adapter ON receipts (adapter_id, created_at);
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

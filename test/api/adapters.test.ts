@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FineTuneRunner } from '../../api/finetune-runner.js';
+import { buildServer, type App } from '../../api/server.js';
+import { openDatabase, type Db } from '../../api/store/db.js';
+import { createHost } from '../../api/store/hosts.js';
+import { SqliteJobQueue } from '../../api/store/jobs.js';
+import { Batcher } from '../../inference/batcher.js';
+import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
+import { ModelFactory } from '../../inference/factory.js';
+import { AdapterStore } from '../../inference/store.js';
+import { mulberry32, shuffled } from '../../lib/random.js';
+import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
+import { base, tempDir } from '../inference/helpers.js';
+
+let db: Db;
+let app: App;
+let runner: FineTuneRunner;
+let factory: ModelFactory;
+let store: AdapterStore;
+let batcher: Batcher;
+let key: string;
+let otherKey: string;
+const auth = (k: string) => ({ authorization: `Bearer ${k}` });
+
+beforeAll(async () => {
+  const model = await base();
+  db = openDatabase(':memory:');
+  key = createHost(db, 'host').apiKey;
+  otherKey = createHost(db, 'other').apiKey;
+  store = await AdapterStore.open(await tempDir('zkpoa-api-adapters-'), model);
+  factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: await tempDir('zkpoa-api-ckpt-') });
+  const queue = new SqliteJobQueue(db);
+  runner = new FineTuneRunner(db, queue, factory, 20);
+  runner.start();
+  batcher = new Batcher(store, { maxBatchSize: 16, maxWaitMs: 5 });
+  app = await buildServer({ db, inference: { batcher, queue } });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await runner?.stop();
+  await batcher?.close();
+  await factory?.close();
+  store?.close();
+  db?.close();
+});
+
+describe('adapters and inference API', () => {
+  it('contribute → publish → fine-tune (async, with progress) → infer with receipts; hosts only use their own adapters', async () => {
+    const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(key), payload: { name: 'mail', labels: ['ham', 'spam'] } })).json() as { id: string };
+    const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(4));
+    const seen = new Set<string>();
+    const texts = corpus.filter((r) => !seen.has(r.text.slice(0, 2000)) && seen.add(r.text.slice(0, 2000))).slice(0, 240);
+    const records = texts.map((r, i) => ({ contributor: '0x' + (i % 3 ? 'a1' : 'b2').repeat(20), text: r.text.slice(0, 2000), label: r.label }));
+    const addedRes = await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records`, headers: auth(key), payload: { records } });
+    expect(addedRes.statusCode, addedRes.body).toBe(201);
+    const added = addedRes.json() as { records: { id: number }[] };
+    for (const r of added.records) await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records/${r.id}/review`, headers: auth(key), payload: { decision: 'accept' } });
+    expect((await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/versions`, headers: auth(key) })).statusCode).toBe(201);
+
+    const created = await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'mail-v1', datanetId: dn.id, version: 1, hyper: { epochs: 2 }, seed: 3 } });
+    expect(created.statusCode).toBe(202);
+    expect(created.json()).toMatchObject({ id: 'mail-v1', status: 'training' });
+    expect((await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'mail-v1', datanetId: dn.id, version: 1 } })).statusCode).toBe(409);
+
+    let adapter: { status: string; job?: { progress?: number } } = { status: 'training' };
+    for (let i = 0; i < 600 && adapter.status === 'training'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      adapter = (await app.inject({ method: 'GET', url: '/v1/adapters/mail-v1', headers: auth(key) })).json();
+    }
+    expect(adapter).toMatchObject({ status: 'ready', job: { status: 'done', progress: 1 } });
+
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/infer',
+      headers: auth(key),
+      payload: { requests: [{ adapter: 'mail-v1', text: 'Cheap meds, no prescription, click now!!!' }, { adapter: 'mail-v1', text: 'The patch is attached; can you review it before Friday?' }, { adapter: 'nope', text: 'x' }] },
+    });
+    expect(res.statusCode).toBe(200);
+    const results = (res.json() as { results: Record<string, unknown>[] }).results;
+    expect(results[0]).toMatchObject({ adapter: 'mail-v1', label: expect.stringMatching(/^(ham|spam)$/), receipt: expect.stringMatching(/^rc_/) });
+    expect(results[2]).toMatchObject({ error: { code: 'ZKPOA_ERR_UNKNOWN_ADAPTER' } });
+    expect((db.prepare('SELECT COUNT(*) n FROM receipts').get() as { n: number }).n).toBe(2);
+
+    const stolen = await app.inject({ method: 'POST', url: '/v1/infer', headers: auth(otherKey), payload: { requests: [{ adapter: 'mail-v1', text: 'hello' }] } });
+    expect((stolen.json() as { results: Record<string, unknown>[] }).results[0]).toMatchObject({ error: { code: 'ZKPOA_ERR_UNKNOWN_ADAPTER' } });
+  }, 120_000);
+
+  it('refuses to fine-tune on a version that does not exist', async () => {
+    const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(key), payload: { name: 'empty', labels: ['ham', 'spam'] } })).json() as { id: string };
+    const res = await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'x1', datanetId: dn.id, version: 1 } });
+    expect(res.statusCode).toBe(404);
+  });
+});
