@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { variantFor } from '../circuits/variants.js';
 import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
 import { initBackend } from '../inference/backend.js';
 import { Batcher } from '../inference/batcher.js';
@@ -54,7 +55,7 @@ program
     const store = await AdapterStore.open(o.adapters, model, { maxResidentAdapters: o.maxResidentAdapters });
     const factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: join(DEFAULT_BUILD_DIR, 'checkpoints') });
     const queue = new SqliteJobQueue(db);
-    const runner = new FineTuneRunner(db, queue, factory);
+    const runner = new FineTuneRunner(db, queue, factory, { variant: variantFor('default'), buildDir: DEFAULT_BUILD_DIR });
     const batcher = new Batcher(store);
     runner.start();
     const app = await buildServer({

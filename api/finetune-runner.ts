@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
+import type { CircuitVariant } from '../circuits/variants.js';
 import type { ModelFactory } from '../inference/factory.js';
+import { buildAdapterIndex } from './attribution-service.js';
 import type { FineTuneSpec } from '../inference/train.js';
 import { AdapterRegistryStore } from './store/adapters.js';
 import { DatanetStore } from './store/datanets.js';
@@ -27,6 +29,8 @@ export class FineTuneRunner {
     private readonly db: Db,
     private readonly queue: JobQueue,
     private readonly factory: ModelFactory,
+    /** the circuit variant the attribution index is built for, and where the base model lives */
+    private readonly attribution: { variant: CircuitVariant; buildDir: string },
     private readonly pollMs = 200,
   ) {}
 
@@ -60,8 +64,24 @@ export class FineTuneRunner {
           { adapterId: p.adapterId, datanet: { id: p.datanetId, versionRoot: root, records }, ...(p.hyper ? { hyper: p.hyper } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}) },
           (progress) => this.queue.renew(job.id, this.worker, lease, progress.step / progress.steps),
         );
+        // the attribution index: needed for proofs, not for answers, so its failure (say, more
+        // contributors than the circuit holds) leaves the adapter serving and says why
+        let index: { root: string; contributors: number } | { error: string };
+        try {
+          const built = await buildAdapterIndex(this.db, {
+            adapterId: p.adapterId,
+            datanet: { id: p.datanetId, versionRoot: root },
+            records,
+            checkpoints: out.checkpoints.map((c) => ({ path: c.path, learningRate: c.learningRate })),
+            variant: this.attribution.variant,
+            buildDir: this.attribution.buildDir,
+          });
+          index = { root: '0x' + built.index.root.toString(16), contributors: built.index.contributors.length };
+        } catch (err) {
+          index = { error: (err as Error).message };
+        }
         adapters.setStatus(p.adapterId, 'ready');
-        this.queue.complete(job.id, this.worker, { checkpoints: out.checkpoints.map((c) => ({ epoch: c.epoch, learningRate: c.learningRate })), durationMs: out.durationMs });
+        this.queue.complete(job.id, this.worker, { checkpoints: out.checkpoints.map((c) => ({ epoch: c.epoch, learningRate: c.learningRate })), durationMs: out.durationMs, index });
       } catch (err) {
         adapters.setStatus(p.adapterId, 'failed');
         this.queue.fail(job.id, this.worker, (err as Error).message, false);

@@ -160,3 +160,13 @@ export function quantizeQuery(index: AttributionIndex, features: ArrayLike<numbe
 export function indexLeaves(index: AttributionIndex): Leaf[] {
   return index.contributors.map((c) => ({ payee: addressToField(c.address), g: c.g }));
 }
+
+/** JSON form of an index (bigints as decimal strings). */
+export function serializeIndex(index: AttributionIndex): string {
+  return JSON.stringify(index, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+export function deserializeIndex(json: string): AttributionIndex {
+  const raw = JSON.parse(json) as Omit<AttributionIndex, 'root' | 'contributors'> & { root: string; contributors: { address: string; records: number; g: string[] }[] };
+  return { ...raw, root: BigInt(raw.root), contributors: raw.contributors.map((c) => ({ ...c, g: c.g.map(BigInt) })) };
+}

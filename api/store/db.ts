@@ -85,6 +85,19 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX receipts_by_adapter ON receipts (adapter_id, created_at);
     `,
   },
+  {
+    version: 4,
+    name: 'attribution indexes',
+    sql: `
+      CREATE TABLE attribution_indexes (
+        adapter_id TEXT PRIMARY KEY REFERENCES adapters(id),
+        variant TEXT NOT NULL,         -- circuit variant the index is padded for
+        checkpoints TEXT NOT NULL,     -- JSON: kept checkpoint files and learning rates
+        index_json TEXT NOT NULL,      -- the AttributionIndex (serializeIndex)
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

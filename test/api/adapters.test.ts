@@ -12,6 +12,10 @@ import { AdapterStore } from '../../inference/store.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
 import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
 import { base, tempDir } from '../inference/helpers.js';
+import { TEST_VARIANT } from '../helpers/fixtures.js';
+import { loadAdapterIndex } from '../../api/attribution-service.js';
+import { Commitments } from '../../attribution/index.js';
+import { indexLeaves } from '../../inference/attribution-index.js';
 
 let db: Db;
 let app: App;
@@ -31,7 +35,7 @@ beforeAll(async () => {
   store = await AdapterStore.open(await tempDir('zkpoa-api-adapters-'), model);
   factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: await tempDir('zkpoa-api-ckpt-') });
   const queue = new SqliteJobQueue(db);
-  runner = new FineTuneRunner(db, queue, factory, 20);
+  runner = new FineTuneRunner(db, queue, factory, { variant: TEST_VARIANT, buildDir: DEFAULT_BUILD_DIR }, 20);
   runner.start();
   batcher = new Batcher(store, { maxBatchSize: 16, maxWaitMs: 5 });
   app = await buildServer({ db, inference: { batcher, queue } });
@@ -71,6 +75,11 @@ describe('adapters and inference API', () => {
       adapter = (await app.inject({ method: 'GET', url: '/v1/adapters/mail-v1', headers: auth(key) })).json();
     }
     expect(adapter).toMatchObject({ status: 'ready', job: { status: 'done', progress: 1 } });
+    // the attribution index was built for the proofs: two contributors, its root the circuit's
+    const stored = loadAdapterIndex(db, 'mail-v1')!;
+    expect(stored.variant).toBe(TEST_VARIANT.name);
+    expect(stored.index.contributors).toHaveLength(2);
+    expect(stored.index.root).toBe((await Commitments.create()).indexRoot(indexLeaves(stored.index), TEST_VARIANT.params.contributors, TEST_VARIANT.params.features));
 
     const res = await app.inject({
       method: 'POST',
