@@ -9,6 +9,8 @@ import { ZkpoaError, type ErrorCode } from '../attribution/errors.js';
 import type { Batcher } from '../inference/batcher.js';
 import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
+import { receiptRoutes } from './routes/receipts.js';
+import type { ReceiptService } from './receipts.js';
 import type { JobQueue } from './store/jobs.js';
 import { schemaVersion, type Db } from './store/db.js';
 import { authenticate, type Host } from './store/hosts.js';
@@ -23,6 +25,8 @@ export interface ServerOptions {
   db: Db;
   /** serving and fine-tuning; without it the adapter and inference routes are absent */
   inference?: { batcher: Batcher; queue: JobQueue };
+  /** proofs and settlement of receipts */
+  receipts?: ReceiptService;
   /** extra facts for /health (tensor backend, chain, prover pool) */
   health?: () => Record<string, unknown>;
   logger?: FastifyServerOptions['logger'];
@@ -114,5 +118,6 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   await app.register(datanetRoutes(opts.db), { prefix: '/v1' });
   if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher), { prefix: '/v1' });
+  if (opts.receipts) await app.register(receiptRoutes(opts.receipts), { prefix: '/v1' });
   return app;
 }

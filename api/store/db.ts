@@ -98,6 +98,32 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'on-chain registrations and receipt proofs',
+    sql: `
+      CREATE TABLE onchain_adapters (
+        adapter_id TEXT PRIMARY KEY REFERENCES adapters(id),
+        chain_id TEXT NOT NULL,
+        settlement TEXT NOT NULL,
+        onchain_id TEXT NOT NULL,      -- the registry's adapter id
+        version INTEGER NOT NULL,
+        binding TEXT NOT NULL,
+        price TEXT NOT NULL,           -- wei
+        pool_bps INTEGER NOT NULL,
+        tx TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE receipt_proofs (
+        receipt_id TEXT PRIMARY KEY REFERENCES receipts(id),
+        job_id TEXT NOT NULL,
+        commitment TEXT NOT NULL,      -- the receipt commitment (public signal 0), hex
+        claim TEXT NOT NULL,           -- JSON: t, fee, pool, nonce, hashes (what an auditor replays)
+        settle_tx TEXT,
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

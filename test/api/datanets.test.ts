@@ -34,7 +34,7 @@ async function createDatanet(key = owner, visibility: 'public' | 'owner' = 'owne
 
 describe('datanets API', () => {
   it('migrates the store to its schema version', () => {
-    expect(schemaVersion(db)).toBe(4);
+    expect(schemaVersion(db)).toBe(5);
     expect(openDatabase(':memory:')).toBeTruthy();
   });
 

@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { Commitments, addressToField, hashToField } from '../attribution/index.js';
+import { ZkpoaError } from '../attribution/errors.js';
+import { variantByName } from '../circuits/variants.js';
+import type { SettlementClient } from '../contracts/client/settlement.js';
+import { indexLeaves, quantizeQuery } from '../inference/attribution-index.js';
+import { hashFeatures } from '../inference/features.js';
+import { GradientFeaturizer } from '../inference/gradients.js';
+import { decodeAdapter } from '../inference/lora.js';
+import type { BaseModel } from '../inference/model.js';
+import { flattenProof, toSolidityCalldata } from '../prover/calldata.js';
+import { buildWitness } from '../prover/witness.js';
+import { loadAdapterIndex, type StoredIndex } from './attribution-service.js';
+import { PROVE_JOB, type ProveJobPayload, type ProveJobResult } from './proof-worker.js';
+import { AdapterRegistryStore } from './store/adapters.js';
+import type { Db } from './store/db.js';
+import type { Host } from './store/hosts.js';
+import type { Job, JobQueue } from './store/jobs.js';
+
+/**
+ * From an answer to money: register an adapter's index on-chain, prove a receipt's
+ * split (a durable job for the proof workers), settle it. The witness is built here,
+ * from the stored input and the adapter's index and checkpoints, so it is exactly what
+ * an auditor can rebuild.
+ */
+export interface ChainContext {
+  client: SettlementClient;
+  chainId: bigint;
+  settlement: string;
+}
+
+export interface Registration {
+  adapterId: string;
+  chainId: string;
+  settlement: string;
+  onchainId: string;
+  version: number;
+  binding: string;
+  price: string;
+  poolBps: number;
+  tx: string;
+}
+
+type Row = Record<string, unknown>;
+
+export class ReceiptService {
+  private readonly featurizers = new Map<string, GradientFeaturizer>();
+  private readonly adapters: AdapterRegistryStore;
+  private commitments: Promise<Commitments> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly queue: JobQueue,
+    private readonly base: BaseModel,
+    private readonly chain?: ChainContext,
+  ) {
+    this.adapters = new AdapterRegistryStore(db);
+  }
+
+  private needChain(): ChainContext {
+    if (!this.chain) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', 'this server has no chain configured');
+    return this.chain;
+  }
+
+  private index(adapterId: string): StoredIndex {
+    const s = loadAdapterIndex(this.db, adapterId);
+    if (!s) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} has no attribution index (see its fine-tuning job)`);
+    return s;
+  }
+
+  registration(adapterId: string): Registration | undefined {
+    const r = this.db.prepare('SELECT * FROM onchain_adapters WHERE adapter_id = ?').get(adapterId) as Row | undefined;
+    return r
+      ? {
+          adapterId,
+          chainId: r.chain_id as string,
+          settlement: r.settlement as string,
+          onchainId: r.onchain_id as string,
+          version: r.version as number,
+          binding: r.binding as string,
+          price: r.price as string,
+          poolBps: r.pool_bps as number,
+          tx: r.tx as string,
+        }
+      : undefined;
+  }
+
+  /** Registers the adapter and its index in the on-chain registry (the host's price and fee shares). */
+  async register(host: Host, adapterId: string, terms: { price: bigint; ownerBps: number; protocolBps: number; poolBps: number }): Promise<Registration> {
+    const chain = this.needChain();
+    const adapter = this.adapters.get(host, adapterId);
+    if (adapter.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} is ${adapter.status}`);
+    if (this.registration(adapterId)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} is already registered`);
+    const stored = this.index(adapterId);
+    const reg = await chain.client.registerAdapter({
+      variantId: variantByName(stored.variant).id,
+      ...terms,
+      leaves: indexLeaves(stored.index),
+      datanetId: '0x' + hashToField(stored.index.datanet.id).toString(16).padStart(64, '0'),
+      datanetRoot: '0x' + BigInt(stored.index.datanet.versionRoot).toString(16).padStart(64, '0'),
+    });
+    const r: Registration = {
+      adapterId,
+      chainId: chain.chainId.toString(),
+      settlement: chain.settlement,
+      onchainId: reg.adapterId.toString(),
+      version: Number(reg.version),
+      binding: '0x' + reg.binding.toString(16),
+      price: terms.price.toString(),
+      poolBps: terms.poolBps,
+      tx: reg.tx.hash,
+    };
+    this.db
+      .prepare('INSERT INTO onchain_adapters (adapter_id, chain_id, settlement, onchain_id, version, binding, price, pool_bps, tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(adapterId, r.chainId, r.settlement, r.onchainId, r.version, r.binding, r.price, r.poolBps, r.tx, new Date().toISOString());
+    return r;
+  }
+
+  private featurizer(adapterId: string, stored: StoredIndex): GradientFeaturizer {
+    let f = this.featurizers.get(adapterId);
+    if (!f) {
+      const checkpoints = stored.checkpoints.map((c) => ({ learningRate: c.learningRate, adapter: decodeAdapter(readFileSync(c.path), this.base) }));
+      f = new GradientFeaturizer(this.base, checkpoints, stored.index.projection);
+      this.featurizers.set(adapterId, f);
+    }
+    return f;
+  }
+
+  private receipt(host: Host, receiptId: string): { id: string; adapterId: string; input: string; output: string } {
+    const r = this.db.prepare('SELECT * FROM receipts WHERE id = ? AND host = ?').get(receiptId, host.id) as Row | undefined;
+    if (!r) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `no receipt ${receiptId}`);
+    return { id: r.id as string, adapterId: r.adapter_id as string, input: r.input as string, output: r.output as string };
+  }
+
+  /** Builds the receipt's witness and queues its proof (once per receipt). */
+  async requestProof(host: Host, receiptId: string): Promise<Job> {
+    const rc = this.receipt(host, receiptId);
+    const existing = this.db.prepare('SELECT job_id FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { job_id: string } | undefined;
+    if (existing) return this.queue.get(existing.job_id)!;
+    const reg = this.registration(rc.adapterId);
+    if (!reg) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${rc.adapterId} is not registered on-chain`);
+    const stored = this.index(rc.adapterId);
+    const variant = variantByName(stored.variant);
+    const t = quantizeQuery(stored.index, this.featurizer(rc.adapterId, stored).features(hashFeatures(rc.input, this.base.spec.inputDim)).features);
+    const fee = BigInt(reg.price);
+    const claim = {
+      t,
+      leaves: indexLeaves(stored.index),
+      adapterId: BigInt(reg.onchainId),
+      chainId: BigInt(reg.chainId),
+      settlement: addressToField(reg.settlement),
+      fee,
+      pool: (fee * BigInt(reg.poolBps)) / 10_000n,
+      nonce: hashToField(rc.id),
+      inputHash: hashToField(rc.input),
+      outputHash: hashToField(rc.output),
+    };
+    this.commitments ??= Commitments.create();
+    const witness = buildWitness(await this.commitments, variant, claim);
+    const payload: ProveJobPayload & { hostId: number; receiptId: string } = { variant: variant.name, input: witness.input, hostId: host.id, receiptId };
+    const job = this.queue.enqueue(PROVE_JOB, receiptId, payload);
+    const replayable = JSON.stringify({ ...claim, leaves: undefined, t: t.map(String) }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    this.db
+      .prepare('INSERT INTO receipt_proofs (receipt_id, job_id, commitment, claim, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(receiptId, job.id, '0x' + witness.receipt.toString(16), replayable, new Date().toISOString());
+    return job;
+  }
+
+  /** A receipt's proof state: the job, and once proven the proof, public signals and settle calldata. */
+  proofOf(host: Host, receiptId: string) {
+    this.receipt(host, receiptId);
+    const row = this.db.prepare('SELECT * FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as Row | undefined;
+    if (!row) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `no proof was requested for receipt ${receiptId}`);
+    const job = this.queue.get(row.job_id as string)!;
+    const result = job.status === 'done' ? (job.result as ProveJobResult) : undefined;
+    const calldata = result ? toSolidityCalldata(result.proof, result.publicSignals) : undefined;
+    return {
+      receipt: receiptId,
+      commitment: row.commitment as string,
+      job: { id: job.id, status: job.status, attempts: job.attempts, ...(job.error ? { error: job.error } : {}) },
+      ...(result ? { proof: result.proof, publicSignals: result.publicSignals, calldata: { proof: flattenProof(calldata!).map(String), publicSignals: calldata!.input.map(String) } } : {}),
+      ...(row.settle_tx ? { settleTx: row.settle_tx as string } : {}),
+    };
+  }
+
+  /** Settles a proven receipt on-chain (once). */
+  async settle(host: Host, receiptId: string): Promise<{ tx: string; gasUsed: string }> {
+    const chain = this.needChain();
+    const state = this.proofOf(host, receiptId);
+    if (state.settleTx) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was settled in ${state.settleTx}`);
+    if (!state.calldata) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} is not proven yet (job ${state.job.status})`);
+    const rc = this.receipt(host, receiptId);
+    const reg = this.registration(rc.adapterId)!;
+    try {
+      const { tx } = await chain.client.settle(BigInt(reg.onchainId), state.calldata.proof.map(BigInt), state.calldata.publicSignals.map(BigInt));
+      this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(tx.hash, receiptId);
+      return { tx: tx.hash, gasUsed: tx.gasUsed.toString() };
+    } catch (err) {
+      const decoded = chain.client.decodeError(err);
+      if (decoded) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the settlement contract refused: ${decoded.name}(${decoded.args.map(String).join(', ')})`);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ReceiptService } from '../receipts.js';
+import type { Host } from '../store/hosts.js';
+
+const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
+const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ErrorReply };
+const ReceiptId = Type.String({ pattern: '^rc_[0-9a-f-]{36}$' });
+const Wei = Type.String({ pattern: '^[0-9]{1,25}$', description: 'an amount of OPEN in wei, as a decimal string' });
+const Bps = Type.Integer({ minimum: 0, maximum: 10_000 });
+
+export function receiptRoutes(service: ReceiptService): FastifyPluginAsyncTypebox {
+  const caller = (h: Host | undefined) => h!; // set by the auth hook on every route here
+  return async (app) => {
+    app.post(
+      '/adapters/:id/register',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Register the adapter and its attribution index on-chain with a price and fee shares',
+          params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' }) }),
+          body: Type.Object({ price: Wei, ownerBps: Bps, protocolBps: Bps, poolBps: Bps }, { additionalProperties: false }),
+          response: { 201: Type.Record(Type.String(), Type.Unknown()), ...errors },
+        },
+      },
+      async (req, reply) => reply.status(201).send({ ...(await service.register(caller(req.caller), req.params.id, { ...req.body, price: BigInt(req.body.price) })) }),
+    );
+
+    app.post(
+      '/receipts/:id/proof',
+      { config: { auth: true }, schema: { summary: 'Prove a receipt’s split (async job)', params: Type.Object({ id: ReceiptId }), response: { 202: Type.Record(Type.String(), Type.Unknown()), ...errors } } },
+      async (req, reply) => {
+        const job = await service.requestProof(caller(req.caller), req.params.id);
+        return reply.status(202).send({ job: { id: job.id, status: job.status } });
+      },
+    );
+
+    app.get(
+      '/receipts/:id/proof',
+      { config: { auth: true }, schema: { summary: 'The proof, public signals and settle calldata of a receipt', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Record(Type.String(), Type.Unknown()), ...errors } } },
+      async (req) => service.proofOf(caller(req.caller), req.params.id),
+    );
+
+    app.post(
+      '/receipts/:id/settle',
+      { config: { auth: true }, schema: { summary: 'Settle a proven receipt on-chain', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Object({ tx: Type.String(), gasUsed: Type.String() }), ...errors } } },
+      async (req) => service.settle(caller(req.caller), req.params.id),
+    );
+  };
+}

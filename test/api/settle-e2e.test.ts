@@ -1,0 +1,133 @@
+import { join } from 'node:path';
+import { Wallet } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FineTuneRunner } from '../../api/finetune-runner.js';
+import { ProofWorker } from '../../api/proof-worker.js';
+import { ReceiptService } from '../../api/receipts.js';
+import { buildServer, type App } from '../../api/server.js';
+import { openDatabase, type Db } from '../../api/store/db.js';
+import { createHost } from '../../api/store/hosts.js';
+import { SqliteJobQueue } from '../../api/store/jobs.js';
+import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil, type LocalChain } from '../../contracts/client/index.js';
+import { Batcher } from '../../inference/batcher.js';
+import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
+import { ModelFactory } from '../../inference/factory.js';
+import { AdapterStore } from '../../inference/store.js';
+import { mulberry32, shuffled } from '../../lib/random.js';
+import { createProver, ensureVariant, loadProverKeys, type Prover } from '../../prover/index.js';
+import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
+import { TEST_VARIANT } from '../helpers/fixtures.js';
+import { base, tempDir } from '../inference/helpers.js';
+
+/** Through HTTP on a real anvil: contribute → fine-tune → register → infer → prove → settle → withdraw. */
+let chain: LocalChain;
+let db: Db;
+let app: App;
+let runner: FineTuneRunner;
+let worker: ProofWorker;
+let prover: Prover;
+let factory: ModelFactory;
+let store: AdapterStore;
+let batcher: Batcher;
+let key: string;
+let client: SettlementClient;
+let contributor: Wallet;
+const auth = () => ({ authorization: `Bearer ${key}` });
+const PRICE = 10n ** 16n;
+
+beforeAll(async () => {
+  const model = await base();
+  chain = await startAnvil();
+  const provider = rpcProvider(chain.rpcUrl);
+  const [deployerKey, operatorKey, contributorKey] = anvilAccountKeys();
+  const deployer = new Wallet(deployerKey!, provider);
+  const deployment = await deployAll(deployer, { variants: [TEST_VARIANT] });
+  const operator = new Wallet(operatorKey!, provider);
+  contributor = new Wallet(contributorKey!, provider);
+  const admin = await SettlementClient.connect(deployment, deployer);
+  await (await admin.open.getFunction('transfer')(operator.address, 100n * PRICE)).wait();
+  client = admin.connect(operator);
+  await client.deposit(100n * PRICE);
+
+  db = openDatabase(':memory:');
+  key = createHost(db, 'host').apiKey;
+  store = await AdapterStore.open(await tempDir('zkpoa-e2e-adapters-'), model);
+  factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: await tempDir('zkpoa-e2e-ckpt-') });
+  const queue = new SqliteJobQueue(db);
+  runner = new FineTuneRunner(db, queue, factory, { variant: TEST_VARIANT, buildDir: DEFAULT_BUILD_DIR }, 20);
+  runner.start();
+  prover = createProver(await loadProverKeys(await ensureVariant(TEST_VARIANT)), { threads: 1 });
+  worker = new ProofWorker(queue, prover, { variant: TEST_VARIANT.name, pollMs: 20 });
+  worker.start();
+  batcher = new Batcher(store, { maxWaitMs: 5 });
+  const receipts = new ReceiptService(db, queue, model, { client, chainId: chain.chainId, settlement: deployment.settlement });
+  app = await buildServer({ db, inference: { batcher, queue }, receipts });
+  await app.ready();
+}, 300_000);
+
+afterAll(async () => {
+  await app?.close();
+  await worker?.stop();
+  await runner?.stop();
+  await prover?.close();
+  await batcher?.close();
+  await factory?.close();
+  store?.close();
+  db?.close();
+  await chain?.stop();
+});
+
+const poll = async <T>(f: () => Promise<T>, done: (t: T) => boolean, ms = 120_000): Promise<T> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (done(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe('end to end through HTTP on anvil', () => {
+  it('pays the contributors of an answer on-chain, once', async () => {
+    const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(), payload: { name: 'mail', labels: ['ham', 'spam'] } })).json() as { id: string };
+    const seen = new Set<string>();
+    const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(9)).filter((r) => !seen.has(r.text.slice(0, 1500)) && seen.add(r.text.slice(0, 1500)));
+    const who = [contributor.address, '0x' + 'b0'.repeat(20), '0x' + 'c0'.repeat(20)];
+    const records = corpus.slice(0, 180).map((r, i) => ({ contributor: who[i % 3]!, text: r.text.slice(0, 1500), label: r.label }));
+    const added = (await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records`, headers: auth(), payload: { records } })).json() as { records: { id: number }[] };
+    for (const r of added.records) await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records/${r.id}/review`, headers: auth(), payload: { decision: 'accept' } });
+    await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/versions`, headers: auth() });
+    expect((await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(), payload: { id: 'mail', datanetId: dn.id, version: 1, hyper: { epochs: 2 } } })).statusCode).toBe(202);
+    const ready = await poll(async () => (await app.inject({ method: 'GET', url: '/v1/adapters/mail', headers: auth() })).json() as { status: string }, (a) => a.status !== 'training');
+    expect(ready.status).toBe('ready');
+
+    const reg = await app.inject({ method: 'POST', url: '/v1/adapters/mail/register', headers: auth(), payload: { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 } });
+    expect(reg.statusCode, reg.body).toBe(201);
+    const onchainId = BigInt((reg.json() as { onchainId: string }).onchainId);
+
+    const inferred = (await app.inject({ method: 'POST', url: '/v1/infer', headers: auth(), payload: { requests: [{ adapter: 'mail', text: 'URGENT: claim your free prize now, click the link' }] } })).json() as { results: { receipt: string }[] };
+    const receipt = inferred.results[0]!.receipt;
+    expect((await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/proof`, headers: auth() })).statusCode).toBe(202);
+    const proven = await poll(
+      async () => (await app.inject({ method: 'GET', url: `/v1/receipts/${receipt}/proof`, headers: auth() })).json() as { job: { status: string }; calldata?: { publicSignals: string[] } },
+      (p) => p.job.status === 'done' || p.job.status === 'failed',
+    );
+    expect(proven.job.status).toBe('done');
+
+    const settled = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
+    expect(settled.statusCode, settled.body).toBe(200);
+    const again = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
+    expect(again.statusCode).toBe(409);
+
+    // the proof credited the pool (less dust) to the index's leaves; leaf 0 is the first contributor seen
+    const credits = await Promise.all([0, 1, 2].map((leaf) => client.credit(onchainId, 1n, leaf)));
+    const paid = credits.reduce((a, b) => a + b, 0n);
+    expect(paid).toBeGreaterThan(0n);
+    expect(paid).toBeLessThanOrEqual((PRICE * 7000n) / 10000n);
+    if (credits[0]! > 0n) {
+      const mine = client.connect(contributor);
+      await mine.claim(onchainId, 1n, [0]);
+      await mine.withdraw();
+      expect(await client.open.getFunction('balanceOf')(contributor.address)).toBe(credits[0]);
+    }
+  }, 300_000);
+});
