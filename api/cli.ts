@@ -92,6 +92,25 @@ program
     console.log(JSON.stringify({ host, apiKey }, null, 2));
   });
 
+program
+  .command('audit <receipt>')
+  .description('replay a receipt through a zkpoa server and report each check (exit 1 if any fails)')
+  .option('--url <url>', 'the zkpoa API', process.env.ZKPOA_URL ?? 'http://127.0.0.1:8080')
+  .option('--key <apiKey>', 'API key (or $ZKPOA_API_KEY)', process.env.ZKPOA_API_KEY)
+  .action(async (receipt: string, o: { url: string; key?: string }) => {
+    if (!o.key) throw new InvalidArgumentError('an API key is needed: --key or $ZKPOA_API_KEY');
+    const res = await fetch(`${o.url.replace(/\/$/, '')}/v1/audit/${encodeURIComponent(receipt)}`, { method: 'POST', headers: { authorization: `Bearer ${o.key}` } });
+    const body = (await res.json()) as { ok?: boolean; checks?: { name: string; ok: boolean; detail: string }[]; error?: { code: string; message: string } };
+    if (!res.ok || !body.checks) {
+      console.error(`audit refused: ${body.error?.code ?? res.status} ${body.error?.message ?? ''}`);
+      process.exitCode = 2;
+      return;
+    }
+    for (const c of body.checks) console.log(`${c.ok ? '✓' : '✗'} ${c.name.padEnd(26)} ${c.detail}`);
+    console.log(body.ok ? 'audit passed' : 'audit FAILED');
+    process.exitCode = body.ok ? 0 : 1;
+  });
+
 for (const [name, file, description] of [
   ['setup', 'setup', 'build circuit artifacts and keys (local development ceremony unless --ptau)'],
   ['demo', 'demo', 'the main job, end to end on the embedded defaults'],

@@ -10,6 +10,9 @@ import { decodeAdapter } from '../inference/lora.js';
 import type { BaseModel } from '../inference/model.js';
 import { flattenProof, toSolidityCalldata } from '../prover/calldata.js';
 import { buildWitness } from '../prover/witness.js';
+import * as snarkjs from 'snarkjs';
+import type { VerificationKey } from 'snarkjs';
+import type { Batcher } from '../inference/batcher.js';
 import { loadAdapterIndex, type StoredIndex } from './attribution-service.js';
 import { PROVE_JOB, type ProveJobPayload, type ProveJobResult } from './proof-worker.js';
 import { AdapterRegistryStore } from './store/adapters.js';
@@ -132,6 +135,11 @@ export class ReceiptService {
     return { id: r.id as string, adapterId: r.adapter_id as string, input: r.input as string, output: r.output as string };
   }
 
+  /** The circuit variant a receipt is proven with. */
+  variantOfReceipt(host: Host, receiptId: string): string {
+    return this.index(this.receipt(host, receiptId).adapterId).variant;
+  }
+
   /** Builds the receipt's witness and queues its proof (once per receipt). */
   async requestProof(host: Host, receiptId: string): Promise<Job> {
     const rc = this.receipt(host, receiptId);
@@ -181,6 +189,64 @@ export class ReceiptService {
       ...(result ? { proof: result.proof, publicSignals: result.publicSignals, calldata: { proof: flattenProof(calldata!).map(String), publicSignals: calldata!.input.map(String) } } : {}),
       ...(row.settle_tx ? { settleTx: row.settle_tx as string } : {}),
     };
+  }
+
+  /**
+   * Replays a receipt and reports each check: the answer (re-run on the served adapter,
+   * within `tolerance` on probabilities), the test features (bit for bit), the split and
+   * public signals (rebuilt witness), the proof (the exported verification key), and
+   * the on-chain settlement event.
+   */
+  async audit(host: Host, receiptId: string, deps: { batcher: Batcher; vkey: VerificationKey; tolerance?: number }): Promise<{ ok: boolean; checks: { name: string; ok: boolean; detail: string }[] }> {
+    const checks: { name: string; ok: boolean; detail: string }[] = [];
+    const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+    const rc = this.receipt(host, receiptId);
+    const state = this.proofOf(host, receiptId);
+    const stored = this.index(rc.adapterId);
+    const reg = this.registration(rc.adapterId);
+    const claimRow = this.db.prepare('SELECT claim FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { claim: string };
+    const claim = JSON.parse(claimRow.claim) as { t: string[]; fee: string; pool: string; nonce: string; inputHash: string; outputHash: string; adapterId: string; chainId: string; settlement: string };
+
+    const answer = await deps.batcher.infer({ adapterId: rc.adapterId, text: rc.input });
+    const recorded = JSON.parse(rc.output) as { label: string; probabilities: number[] };
+    const drift = Math.max(...answer.probabilities.map((p, i) => Math.abs(p - (recorded.probabilities[i] ?? Number.NaN))));
+    check('answer', answer.label === recorded.label && drift <= (deps.tolerance ?? 1e-4), `label ${answer.label} (recorded ${recorded.label}), max probability drift ${drift.toExponential(2)}`);
+
+    const inputHashOk = hashToField(rc.input).toString() === claim.inputHash && hashToField(rc.output).toString() === claim.outputHash;
+    check('input and output hashes', inputHashOk, inputHashOk ? 'the proven hashes are those of the stored input and output' : 'the stored input or output differs from what was proven');
+
+    const t = quantizeQuery(stored.index, this.featurizer(rc.adapterId, stored).features(hashFeatures(rc.input, this.base.spec.inputDim)).features);
+    const tOk = t.length === claim.t.length && t.every((v, i) => v.toString() === claim.t[i]);
+    check('test features', tOk, tOk ? `t replayed bit for bit (K = ${t.length})` : 't differs from the proven features');
+
+    this.commitments ??= Commitments.create();
+    const witness = buildWitness(await this.commitments, variantByName(stored.variant), {
+      t,
+      leaves: indexLeaves(stored.index),
+      adapterId: BigInt(claim.adapterId),
+      chainId: BigInt(claim.chainId),
+      settlement: BigInt(claim.settlement),
+      fee: BigInt(claim.fee),
+      pool: BigInt(claim.pool),
+      nonce: BigInt(claim.nonce),
+      inputHash: hashToField(rc.input),
+      outputHash: hashToField(rc.output),
+    });
+    const signals = state.publicSignals?.map(String) ?? [];
+    const signalsOk = signals.length > 0 && witness.publicSignals.every((v, i) => v.toString() === signals[i]);
+    check('split and public signals', signalsOk, signalsOk ? `receipt 0x${witness.receipt.toString(16).slice(0, 16)}…, payouts ${witness.split.payouts.join(', ')}, dust ${witness.split.dust}` : 'the replayed split does not give the proven public signals');
+
+    const proofOk = state.proof ? await snarkjs.groth16.verify(deps.vkey, state.publicSignals!, state.proof) : false;
+    check('proof', proofOk, proofOk ? 'verifies with the exported verification key' : 'no valid proof');
+
+    if (this.chain && reg && state.settleTx) {
+      const ev = await this.chain.client.findSettlement(witness.receipt);
+      const chainOk = !!ev && ev.txHash === state.settleTx && ev.fee === BigInt(claim.fee) && ev.pool === BigInt(claim.pool) && ev.adapterId === BigInt(reg.onchainId);
+      check('settlement', chainOk, ev ? `Settled in ${ev.txHash} (block ${ev.blockNumber}), fee ${ev.fee}, pool ${ev.pool}, dust ${ev.dust}` : 'no Settled event for this receipt');
+    } else {
+      check('settlement', false, 'not settled on-chain');
+    }
+    return { ok: checks.every((c) => c.ok), checks };
   }
 
   /** Settles a proven receipt on-chain (once). */

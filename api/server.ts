@@ -7,6 +7,9 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import { Registry, collectDefaultMetrics, Counter } from 'prom-client';
 import { ZkpoaError, type ErrorCode } from '../attribution/errors.js';
 import type { Batcher } from '../inference/batcher.js';
+import { variantByName } from '../circuits/variants.js';
+import { loadVerificationKey } from '../prover/prover.js';
+import { artifactPaths } from '../prover/setup.js';
 import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -118,6 +121,9 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   await app.register(datanetRoutes(opts.db), { prefix: '/v1' });
   if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher), { prefix: '/v1' });
-  if (opts.receipts) await app.register(receiptRoutes(opts.receipts), { prefix: '/v1' });
+  if (opts.receipts) {
+    const vkeyOf = (variant: string) => loadVerificationKey(artifactPaths(variantByName(variant)).vkey);
+    await app.register(receiptRoutes(opts.receipts, opts.inference ? { batcher: opts.inference.batcher, vkeyOf } : undefined), { prefix: '/v1' });
+  }
   return app;
 }

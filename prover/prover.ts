@@ -42,6 +42,15 @@ export async function loadProverKeys(paths: { wasm: string; zkey: string; vkey: 
   }
 }
 
+/** Only the verification key (what verifiers and auditors need). */
+export async function loadVerificationKey(path: string): Promise<VerificationKey> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as VerificationKey;
+  } catch (err) {
+    throw new ZkpoaError('ZKPOA_ERR_ARTIFACTS_MISSING', `verification key not readable (${(err as Error).message})`, { cause: err });
+  }
+}
+
 export function createProver(keys: ProverKeys, opts: ProverOptions = {}): Prover {
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) {

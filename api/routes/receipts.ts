@@ -1,4 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { VerificationKey } from 'snarkjs';
+import type { Batcher } from '../../inference/batcher.js';
 import type { ReceiptService } from '../receipts.js';
 import type { Host } from '../store/hosts.js';
 
@@ -8,7 +10,7 @@ const ReceiptId = Type.String({ pattern: '^rc_[0-9a-f-]{36}$' });
 const Wei = Type.String({ pattern: '^[0-9]{1,25}$', description: 'an amount of OPEN in wei, as a decimal string' });
 const Bps = Type.Integer({ minimum: 0, maximum: 10_000 });
 
-export function receiptRoutes(service: ReceiptService): FastifyPluginAsyncTypebox {
+export function receiptRoutes(service: ReceiptService, audit?: { batcher: Batcher; vkeyOf: (variant: string) => Promise<VerificationKey> }): FastifyPluginAsyncTypebox {
   const caller = (h: Host | undefined) => h!; // set by the auth hook on every route here
   return async (app) => {
     app.post(
@@ -39,6 +41,20 @@ export function receiptRoutes(service: ReceiptService): FastifyPluginAsyncTypebo
       { config: { auth: true }, schema: { summary: 'The proof, public signals and settle calldata of a receipt', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Record(Type.String(), Type.Unknown()), ...errors } } },
       async (req) => service.proofOf(caller(req.caller), req.params.id),
     );
+
+    if (audit) {
+      app.post(
+        '/audit/:id',
+        {
+          config: { auth: true },
+          schema: { summary: 'Replay a receipt: answer, features, split, proof and settlement, each checked', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Record(Type.String(), Type.Unknown()), ...errors } },
+        },
+        async (req) => {
+          const host = caller(req.caller);
+          return service.audit(host, req.params.id, { batcher: audit.batcher, vkey: await audit.vkeyOf(service.variantOfReceipt(host, req.params.id)) });
+        },
+      );
+    }
 
     app.post(
       '/receipts/:id/settle',

@@ -118,6 +118,25 @@ describe('end to end through HTTP on anvil', () => {
     const again = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
     expect(again.statusCode).toBe(409);
 
+    // the auditor's replay passes every check…
+    const audit = await app.inject({ method: 'POST', url: `/v1/audit/${receipt}`, headers: auth() });
+    expect(audit.statusCode, audit.body).toBe(200);
+    const report = audit.json() as { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] };
+    expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['answer', true],
+      ['input and output hashes', true],
+      ['test features', true],
+      ['split and public signals', true],
+      ['proof', true],
+      ['settlement', true],
+    ]);
+    expect(report.ok).toBe(true);
+    // …and fails on a tampered receipt
+    db.prepare("UPDATE receipts SET input = input || ' (edited)' WHERE id = ?").run(receipt);
+    const tampered = (await app.inject({ method: 'POST', url: `/v1/audit/${receipt}`, headers: auth() })).json() as typeof report;
+    expect(tampered.ok).toBe(false);
+    expect(tampered.checks.find((c) => c.name === 'input and output hashes')?.ok).toBe(false);
+
     // the proof credited the pool (less dust) to the index's leaves; leaf 0 is the first contributor seen
     const credits = await Promise.all([0, 1, 2].map((leaf) => client.credit(onchainId, 1n, leaf)));
     const paid = credits.reduce((a, b) => a + b, 0n);
