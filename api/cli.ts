@@ -99,7 +99,10 @@ program
   .option('--key <apiKey>', 'API key (or $ZKPOA_API_KEY)', process.env.ZKPOA_API_KEY)
   .action(async (receipt: string, o: { url: string; key?: string }) => {
     if (!o.key) throw new InvalidArgumentError('an API key is needed: --key or $ZKPOA_API_KEY');
-    const res = await fetch(`${o.url.replace(/\/$/, '')}/v1/audit/${encodeURIComponent(receipt)}`, { method: 'POST', headers: { authorization: `Bearer ${o.key}` } });
+    const res = await fetch(`${o.url.replace(/\/$/, '')}/v1/audit/${encodeURIComponent(receipt)}`, { method: 'POST', headers: { authorization: `Bearer ${o.key}` } }).catch((err: Error) => {
+      console.error(`cannot reach ${o.url}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      process.exit(2);
+    });
     const body = (await res.json()) as { ok?: boolean; checks?: { name: string; ok: boolean; detail: string }[]; error?: { code: string; message: string } };
     if (!res.ok || !body.checks) {
       console.error(`audit refused: ${body.error?.code ?? res.status} ${body.error?.message ?? ''}`);
