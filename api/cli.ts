@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { variantFor } from '../circuits/variants.js';
+import { releaseSnarkjsThreads } from '../prover/snarkjs-threads.js';
 import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
 import { initBackend } from '../inference/backend.js';
 import { Batcher } from '../inference/batcher.js';
@@ -73,6 +74,7 @@ program
       await factory.close();
       store.close();
       db.close();
+      await releaseSnarkjsThreads();
       process.exit(0);
     };
     process.on('SIGINT', stop);

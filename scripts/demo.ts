@@ -1,46 +1,185 @@
 /**
- * npm run demo -- [--variant <name>] [--ptau <file>]
- * The main job, end to end on the embedded defaults: build (or reuse) the circuit's
- * keys, attribute one answer's fee among an adapter's contributors, prove the split
- * with the prover pool, verify it, and print who earned what.
+ * npm run demo -- [--variant <name>] [--ptau <file>] [--answers 16] [--proofs 4]
+ *
+ * The main job, end to end on the embedded defaults, through the real service:
+ * a local anvil chain and the deployed contracts; two datanets built from the
+ * SpamAssassin corpus by several contributors over HTTP; two adapters fine-tuned on
+ * them (ModelFactory jobs) with their attribution indexes; both registered on-chain;
+ * a burst of mixed-adapter answers; proofs of some receipts (proof worker pool);
+ * settlement; an audit of each; and who earned what, linking receipt → proof → tx.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fieldToAddress } from '../attribution/index.js';
-import { Commitments } from '../attribution/commitments.js';
+import { Wallet } from 'ethers';
+import { FineTuneRunner } from '../api/finetune-runner.js';
+import { ProofWorker } from '../api/proof-worker.js';
+import { ReceiptService } from '../api/receipts.js';
+import { buildServer } from '../api/server.js';
+import { openDatabase } from '../api/store/db.js';
+import { createHost } from '../api/store/hosts.js';
+import { SqliteJobQueue } from '../api/store/jobs.js';
 import { variantByName, variantFor } from '../circuits/variants.js';
-import { buildWitness, consoleProgress, createProver, ensureVariant, loadProverKeys } from '../prover/index.js';
-import { exampleClaim } from './example-claim.js';
+import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil } from '../contracts/client/index.js';
+import { initBackend } from '../inference/backend.js';
+import { Batcher } from '../inference/batcher.js';
+import { datanetCorpus, ensureBaseModel, isHeldOut } from '../inference/datasets.js';
+import { ModelFactory } from '../inference/factory.js';
+import { AdapterStore } from '../inference/store.js';
+import { mulberry32, shuffled } from '../lib/random.js';
+import { DEFAULT_BUILD_DIR, consoleProgress, createProver, ensureVariant, loadProverKeys, releaseSnarkjsThreads } from '../prover/index.js';
 
-const { values } = parseArgs({ options: { variant: { type: 'string' }, ptau: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { variant: { type: 'string' }, ptau: { type: 'string' }, answers: { type: 'string', default: '16' }, proofs: { type: 'string', default: '4' } },
+});
 const variant = values.variant ? variantByName(values.variant) : variantFor('default');
 const progress = consoleProgress();
+const PRICE = 10n ** 16n; // 0.01 OPEN per answer
+const fmt = (wei: bigint) => (Number(wei) / 1e18).toFixed(6);
 
+// --- keys, chain, contracts ---------------------------------------------------------
 const artifacts = await ensureVariant(variant, { progress, ...(values.ptau ? { ptauFile: values.ptau } : {}) });
 progress.log(`circuit ${variant.name}: ${artifacts.manifest.constraints} constraints; ${artifacts.manifest.ceremony}`);
+let step = progress.step('local chain and contracts');
+const chain = await startAnvil();
+const provider = rpcProvider(chain.rpcUrl);
+const [deployerKey, operatorKey] = anvilAccountKeys();
+const deployment = await deployAll(new Wallet(deployerKey!, provider), { variants: [variant] });
+const admin = await SettlementClient.connect(deployment, new Wallet(deployerKey!, provider));
+const operator = new Wallet(operatorKey!, provider);
+await (await admin.open.getFunction('transfer')(operator.address, 1000n * PRICE)).wait();
+const host = admin.connect(operator);
+await host.deposit(1000n * PRICE);
+step.done(`anvil ${chain.rpcUrl}, settlement ${deployment.settlement}`);
 
-const { claim, leaves } = exampleClaim(variant);
-const witness = buildWitness(await Commitments.create(), variant, claim);
+// --- the service --------------------------------------------------------------------
+const demoDir = join(DEFAULT_BUILD_DIR, 'demo');
+await rm(demoDir, { recursive: true, force: true });
+const db = openDatabase(':memory:');
+const { apiKey } = createHost(db, 'demo host');
+const backend = await initBackend();
+step = progress.step(`base model (${backend.name} backend)`);
+const model = await ensureBaseModel({ onProgress: (p) => step.update(p.step, p.steps) });
+step.done(model.hash.slice(0, 12));
+const store = await AdapterStore.open(join(demoDir, 'adapters'), model);
+const factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: join(demoDir, 'checkpoints') });
+const queue = new SqliteJobQueue(db);
+const runner = new FineTuneRunner(db, queue, factory, { variant, buildDir: DEFAULT_BUILD_DIR }, 50);
 const prover = createProver(await loadProverKeys(artifacts));
-try {
-  const step = progress.step(`prove (${prover.threads} worker threads)`);
-  const started = performance.now();
-  const { proof, publicSignals } = await prover.prove(witness.input);
-  step.done(`${(performance.now() - started).toFixed(0)} ms`);
-  const ok = await prover.verify(proof, publicSignals);
-  const matches = publicSignals.every((s, i) => BigInt(s) === witness.publicSignals[i]);
+const worker = new ProofWorker(queue, prover, { variant: variant.name, pollMs: 50 });
+const batcher = new Batcher(store, { maxWaitMs: 5 });
+const receipts = new ReceiptService(db, queue, model, { client: host, chainId: chain.chainId, settlement: deployment.settlement });
+const app = await buildServer({ db, inference: { batcher, queue }, receipts, health: () => ({ backend: backend.name }) });
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+runner.start();
+worker.start();
+const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const json = (await res.json()) as T & { error?: { code: string; message: string } };
+  if (!res.ok) throw new Error(`${method} ${path}: ${json.error?.code} ${json.error?.message}`);
+  return json;
+};
+const poll = async <T>(f: () => Promise<T>, done: (t: T) => boolean): Promise<T> => {
+  for (;;) {
+    const v = await f();
+    if (done(v)) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
 
-  const fmt = (wei: bigint) => (Number(wei) / 1e18).toFixed(6);
-  console.log(`\nanswer fee ${fmt(claim.fee)} OPEN, contributors' pool ${fmt(claim.pool)} OPEN`);
-  console.log('contributor  payout address                               score          payout (OPEN)');
-  leaves.forEach((l, c) => {
-    console.log(`${l.name.padEnd(12)} ${fieldToAddress(l.payee)}  ${witness.split.scores[c]!.toString().padStart(13)}  ${fmt(witness.split.payouts[c]!)}`);
+try {
+  // --- datanets from a real corpus, several contributors --------------------------------
+  const people = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].slice(0, Math.min(6, variant.params.contributors - 1));
+  const addressOf = new Map(people.map((p, i) => [p, '0x' + (0xa1 + i).toString(16).repeat(20)]));
+  const corpus = await datanetCorpus();
+  const seen = new Set<string>();
+  const pool = shuffled(corpus.filter((r) => !isHeldOut(r.id)), mulberry32(2026)).filter((r) => !seen.has(r.text.slice(0, 1500)) && seen.add(r.text.slice(0, 1500)));
+  const datanets: { name: string; id: string }[] = [];
+  step = progress.step('datanets: contribute, review, publish');
+  for (const [d, spec] of [
+    { name: 'mail-general', from: 0, groups: (g: string) => g !== 'hard-ham-1' },
+    { name: 'mail-hard-cases', from: 2000, groups: (_g: string) => true },
+  ].entries()) {
+    const dn = await api<{ id: string }>('POST', '/v1/datanets', { name: spec.name, labels: ['ham', 'spam'], visibility: 'public' });
+    const records = pool
+      .filter((r) => spec.groups(r.group))
+      .slice(spec.from, spec.from + 240)
+      .map((r, i) => ({ contributor: addressOf.get(people[(i * (d + 1)) % people.length]!)!, text: r.text.slice(0, 1500), label: r.label }));
+    const added = await api<{ records: { id: number }[] }>('POST', `/v1/datanets/${dn.id}/records`, { records });
+    for (const r of added.records) await api('POST', `/v1/datanets/${dn.id}/records/${r.id}/review`, { decision: 'accept' });
+    await api('POST', `/v1/datanets/${dn.id}/versions`);
+    datanets.push({ name: spec.name, id: dn.id });
+  }
+  step.done(datanets.map((d) => d.name).join(', '));
+
+  // --- two adapters: fine-tune (no code), index, register on-chain ------------------------
+  const adapters = ['spam-general', 'spam-hard'];
+  for (const [i, id] of adapters.entries()) {
+    step = progress.step(`fine-tune ${id} and build its attribution index`);
+    await api('POST', '/v1/adapters', { id, datanetId: datanets[i]!.id, version: 1, hyper: { epochs: 3 }, seed: 7 + i });
+    const a = await poll(
+      () => api<{ status: string; job?: { progress?: number } }>('GET', `/v1/adapters/${id}`),
+      (x) => {
+        step.update(Math.round((x.job?.progress ?? 0) * 100), 100);
+        return x.status !== 'training';
+      },
+    );
+    if (a.status !== 'ready') throw new Error(`fine-tuning ${id} failed`);
+    const reg = await api<{ onchainId: string; tx: string }>('POST', `/v1/adapters/${id}/register`, { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 });
+    step.done(`on-chain adapter ${reg.onchainId} (tx ${reg.tx.slice(0, 12)}…)`);
+  }
+
+  // --- a burst of mixed-adapter answers ----------------------------------------------------
+  step = progress.step(`serve ${values.answers} answers on both adapters`);
+  const questions = shuffled(corpus.filter((r) => isHeldOut(r.id)), mulberry32(7)).slice(0, Number(values.answers));
+  const answers = await api<{ results: { adapter: string; label: string; receipt: string; batchSize: number }[] }>('POST', '/v1/infer', {
+    requests: questions.map((q, i) => ({ adapter: adapters[i % 2]!, text: q.text.slice(0, 5000) })),
   });
-  console.log(`dust returned ${witness.split.dust} wei`);
-  console.log(`\nindex root   0x${witness.root.toString(16)}`);
-  console.log(`binding      0x${witness.binding.toString(16)}`);
-  console.log(`receipt      0x${witness.receipt.toString(16)}`);
-  console.log(`proof verified: ${ok}; public signals match the TypeScript reference: ${matches}`);
-  if (!ok || !matches) process.exitCode = 1;
+  step.done(`batches up to ${Math.max(...answers.results.map((r) => r.batchSize))} answers`);
+
+  // --- prove, settle, audit ----------------------------------------------------------------
+  const chosen = answers.results.slice(0, Number(values.proofs));
+  step = progress.step(`prove ${chosen.length} receipts (${prover.threads} prover threads)`);
+  for (const r of chosen) await api('POST', `/v1/receipts/${r.receipt}/proof`);
+  let done = 0;
+  for (const r of chosen) {
+    const p = await poll(() => api<{ job: { status: string } }>('GET', `/v1/receipts/${r.receipt}/proof`), (x) => x.job.status === 'done' || x.job.status === 'failed');
+    if (p.job.status !== 'done') throw new Error(`proof of ${r.receipt} failed`);
+    step.update(++done, chosen.length);
+  }
+  step.done();
+  console.log('\nreceipt                                        adapter        answer  proof job                                     settle tx                 audit');
+  for (const r of chosen) {
+    const s = await api<{ tx: string }>('POST', `/v1/receipts/${r.receipt}/settle`);
+    const proof = await api<{ job: { id: string } }>('GET', `/v1/receipts/${r.receipt}/proof`);
+    const audit = await api<{ ok: boolean }>('POST', `/v1/audit/${r.receipt}`);
+    console.log(`${r.receipt}  ${r.adapter.padEnd(13)}  ${r.label.padEnd(6)}  ${proof.job.id}  ${s.tx.slice(0, 22)}…  ${audit.ok ? 'passed' : 'FAILED'}`);
+    if (!audit.ok) process.exitCode = 1;
+  }
+
+  // --- who earned what -------------------------------------------------------------------
+  console.log(`\nwho earned what (${chosen.length} settled answers × ${fmt(PRICE)} OPEN; 70% to contributors, 20% owner, 10% protocol):`);
+  const earned = new Map<string, bigint>(people.map((p) => [p, 0n]));
+  for (const id of adapters) {
+    const reg = receipts.registration(id)!;
+    for (let leaf = 0; leaf < variant.params.contributors; leaf++) {
+      const payee = (await host.settlement.getFunction('payee')(BigInt(reg.onchainId), reg.version, leaf)) as string;
+      const who = people.find((p) => addressOf.get(p)!.toLowerCase() === payee.toLowerCase());
+      if (who) earned.set(who, earned.get(who)! + (await host.credit(BigInt(reg.onchainId), BigInt(reg.version), leaf)));
+    }
+  }
+  for (const [who, wei] of earned) console.log(`  ${who.padEnd(8)} ${addressOf.get(who)}  ${fmt(wei)} OPEN`);
+  console.log(`  owner    ${operator.address}  ${fmt(await host.balanceOf(operator.address))} OPEN (incl. dust)`);
+  console.log(`  protocol ${deployment.treasury}  ${fmt(await host.balanceOf(deployment.treasury))} OPEN`);
 } finally {
+  await app.close();
+  await worker.stop();
+  await runner.stop();
   await prover.close();
+  await batcher.close();
+  await factory.close();
+  store.close();
+  db.close();
+  await chain.stop();
+  await releaseSnarkjsThreads(); // the audits verified proofs on snarkjs's threaded curve
 }
