@@ -2,17 +2,9 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { variantFor } from '../circuits/variants.js';
-import { releaseSnarkjsThreads } from '../prover/snarkjs-threads.js';
+import { variantByName, variantFor } from '../circuits/variants.js';
+import { startService } from './service.js';
 import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
-import { initBackend } from '../inference/backend.js';
-import { Batcher } from '../inference/batcher.js';
-import { ensureBaseModel } from '../inference/datasets.js';
-import { ModelFactory } from '../inference/factory.js';
-import { AdapterStore } from '../inference/store.js';
-import { FineTuneRunner } from './finetune-runner.js';
-import { buildServer } from './server.js';
-import { SqliteJobQueue } from './store/jobs.js';
 import { openDatabase } from './store/db.js';
 import { createHost } from './store/hosts.js';
 
@@ -47,34 +39,26 @@ program
   .option('--db <path>', 'SQLite database file', DEFAULT_DB)
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'port to listen on', port, 8080)
-  .option('--adapters <dir>', 'adapter store', join(DEFAULT_BUILD_DIR, 'adapters'))
+  .option('--data <dir>', 'where adapters and checkpoints are kept', DEFAULT_BUILD_DIR)
+  .option('--variant <name>', 'circuit variant for indexes and proofs')
+  .option('--external-provers', 'do not prove in this process (run `zkpoa prover` workers)')
   .option('--max-resident-adapters <n>', 'adapters kept as tensors', (v) => Number(v), 64)
-  .action(async (o: { db: string; host: string; port: number; adapters: string; maxResidentAdapters: number }) => {
+  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; maxResidentAdapters: number }) => {
     const db = openDatabase(o.db);
-    const backend = await initBackend();
-    const model = await ensureBaseModel();
-    const store = await AdapterStore.open(o.adapters, model, { maxResidentAdapters: o.maxResidentAdapters });
-    const factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: join(DEFAULT_BUILD_DIR, 'checkpoints') });
-    const queue = new SqliteJobQueue(db);
-    const runner = new FineTuneRunner(db, queue, factory, { variant: variantFor('default'), buildDir: DEFAULT_BUILD_DIR });
-    const batcher = new Batcher(store);
-    runner.start();
-    const app = await buildServer({
+    const service = await startService({
       db,
+      buildDir: DEFAULT_BUILD_DIR,
+      dataDir: o.data,
+      variant: o.variant ? variantByName(o.variant) : variantFor('default'),
+      proofWorker: !o.externalProvers,
+      maxResidentAdapters: o.maxResidentAdapters,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
-      inference: { batcher, queue },
-      health: () => ({ backend: backend.name, baseModel: model.hash, adapters: store.size, residentAdapters: store.residentIds().length }),
     });
-    const address = await app.listen({ host: o.host, port: o.port });
-    app.log.info(`zkpoa API on ${address} (db ${o.db}, tensor backend ${backend.name})`);
+    const address = await service.app.listen({ host: o.host, port: o.port });
+    service.app.log.info(`zkpoa API on ${address} (db ${o.db}, tensor backend ${service.backend.name})`);
     const stop = async () => {
-      await app.close();
-      await runner.stop();
-      await batcher.close();
-      await factory.close();
-      store.close();
+      await service.close();
       db.close();
-      await releaseSnarkjsThreads();
       process.exit(0);
     };
     process.on('SIGINT', stop);

@@ -17,10 +17,8 @@ import { SqliteJobQueue } from '../api/store/jobs.js';
 import { initBackend } from '../inference/backend.js';
 import { Batcher } from '../inference/batcher.js';
 import { datanetCorpus, ensureBaseModel, isHeldOut } from '../inference/datasets.js';
-import { initAdapterLayers } from '../inference/lora.js';
-import { LAYERS, layerShape } from '../inference/model.js';
 import { AdapterStore } from '../inference/store.js';
-import { gaussian, mulberry32 } from '../lib/random.js';
+import { randomAdapter } from '../inference/synthetic.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, connections: { type: 'string', default: '32' } } });
 const backend = await initBackend();
@@ -32,10 +30,7 @@ const store = await AdapterStore.open(await mkdtemp(join(tmpdir(), 'zkpoa-bench-
 db.prepare("INSERT INTO datanets (id, owner_host, name, labels, visibility, max_records, max_record_bytes, created_at) VALUES ('dn_bench', ?, 'bench', '[\"ham\",\"spam\"]', 'owner', 1, 1, '')").run(host.id);
 const registry = new AdapterRegistryStore(db);
 for (const [i, id] of ['a', 'b'].entries()) {
-  const randn = gaussian(mulberry32(i + 1));
-  const layers = initAdapterLayers(model, 8, randn);
-  for (const l of LAYERS) for (let k = 0; k < layers[l].b.length; k++) layers[l].b[k] = randn() * 0.1;
-  await store.put({ meta: { format: 'zkpoa-lora/1', id, baseModel: model.hash, rank: 8, alpha: 16, datanet: { id: 'dn_bench', versionRoot: '0x00' }, training: {}, layers: LAYERS.map((name) => ({ name, ...layerShape(model.spec, name) })) }, layers });
+  await store.put(randomAdapter(model, id, i + 1));
   registry.create(host, { id, datanetId: 'dn_bench', datanetVersion: 1, jobId: 'none', spec: {} });
   registry.setStatus(id, 'ready');
 }

@@ -24,9 +24,8 @@ import { datanetCorpus } from '../inference/datasets.js';
 import { ensureBaseModel } from '../inference/datasets.js';
 import { hashFeatures } from '../inference/features.js';
 import { forwardMerged } from '../inference/forward.js';
-import { initAdapterLayers, type Adapter } from '../inference/lora.js';
-import { LAYERS, layerShape, type BaseModel } from '../inference/model.js';
-import { gaussian, mulberry32 } from '../lib/random.js';
+import { mulberry32 } from '../lib/random.js';
+import { randomAdapter } from '../inference/synthetic.js';
 import { AdapterStore } from '../inference/store.js';
 import { adapterTensors, disposeAdapterTensors } from '../inference/train.js';
 import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';
@@ -48,20 +47,6 @@ const progress = consoleProgress();
 const backend = await initBackend();
 const model = await ensureBaseModel();
 progress.log(`backend ${backend.name}, base ${model.hash.slice(0, 12)}`);
-
-function randomAdapter(base: BaseModel, id: string, seed: number): Adapter {
-  const randn = gaussian(mulberry32(seed));
-  const layers = initAdapterLayers(base, 8, randn);
-  for (const l of LAYERS) for (let i = 0; i < layers[l].b.length; i++) layers[l].b[i] = randn() * 0.1;
-  return {
-    meta: {
-      format: 'zkpoa-lora/1', id, baseModel: base.hash, rank: 8, alpha: 16,
-      datanet: { id: 'bench', versionRoot: '0x00' }, training: { synthetic: true, seed },
-      layers: LAYERS.map((name) => ({ name, ...layerShape(base.spec, name) })),
-    },
-    layers,
-  };
-}
 
 // 1,000 adapters on disk, made once per base model.
 const dir = join(DEFAULT_BUILD_DIR, 'bench', 'adapters');

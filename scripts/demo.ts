@@ -12,22 +12,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
-import { FineTuneRunner } from '../api/finetune-runner.js';
-import { ProofWorker } from '../api/proof-worker.js';
-import { ReceiptService } from '../api/receipts.js';
-import { buildServer } from '../api/server.js';
 import { openDatabase } from '../api/store/db.js';
 import { createHost } from '../api/store/hosts.js';
-import { SqliteJobQueue } from '../api/store/jobs.js';
 import { variantByName, variantFor } from '../circuits/variants.js';
 import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil } from '../contracts/client/index.js';
-import { initBackend } from '../inference/backend.js';
-import { Batcher } from '../inference/batcher.js';
-import { datanetCorpus, ensureBaseModel, isHeldOut } from '../inference/datasets.js';
-import { ModelFactory } from '../inference/factory.js';
-import { AdapterStore } from '../inference/store.js';
+import { datanetCorpus, isHeldOut } from '../inference/datasets.js';
 import { mulberry32, shuffled } from '../lib/random.js';
-import { DEFAULT_BUILD_DIR, consoleProgress, createProver, ensureVariant, loadProverKeys, releaseSnarkjsThreads } from '../prover/index.js';
+import { DEFAULT_BUILD_DIR, consoleProgress, ensureVariant } from '../prover/index.js';
+import { startService } from '../api/service.js';
 
 const { values } = parseArgs({
   options: { variant: { type: 'string' }, ptau: { type: 'string' }, answers: { type: 'string', default: '16' }, proofs: { type: 'string', default: '4' } },
@@ -57,22 +49,11 @@ const demoDir = join(DEFAULT_BUILD_DIR, 'demo');
 await rm(demoDir, { recursive: true, force: true });
 const db = openDatabase(':memory:');
 const { apiKey } = createHost(db, 'demo host');
-const backend = await initBackend();
-step = progress.step(`base model (${backend.name} backend)`);
-const model = await ensureBaseModel({ onProgress: (p) => step.update(p.step, p.steps) });
-step.done(model.hash.slice(0, 12));
-const store = await AdapterStore.open(join(demoDir, 'adapters'), model);
-const factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: join(demoDir, 'checkpoints') });
-const queue = new SqliteJobQueue(db);
-const runner = new FineTuneRunner(db, queue, factory, { variant, buildDir: DEFAULT_BUILD_DIR }, 50);
-const prover = createProver(await loadProverKeys(artifacts));
-const worker = new ProofWorker(queue, prover, { variant: variant.name, pollMs: 50 });
-const batcher = new Batcher(store, { maxWaitMs: 5 });
-const receipts = new ReceiptService(db, queue, model, { client: host, chainId: chain.chainId, settlement: deployment.settlement });
-const app = await buildServer({ db, inference: { batcher, queue }, receipts, health: () => ({ backend: backend.name }) });
-const url = await app.listen({ host: '127.0.0.1', port: 0 });
-runner.start();
-worker.start();
+step = progress.step('the service (base model, adapter store, fine-tuning, prover pool, HTTP)');
+const service = await startService({ db, buildDir: DEFAULT_BUILD_DIR, dataDir: demoDir, variant, chain: { client: host, chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50 });
+const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
+step.done(`${url}, tensor backend ${service.backend.name}, ${service.prover?.threads} prover threads`);
+const { receipts } = service;
 const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
   const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
   const json = (await res.json()) as T & { error?: { code: string; message: string } };
@@ -139,7 +120,7 @@ try {
 
   // --- prove, settle, audit ----------------------------------------------------------------
   const chosen = answers.results.slice(0, Number(values.proofs));
-  step = progress.step(`prove ${chosen.length} receipts (${prover.threads} prover threads)`);
+  step = progress.step(`prove ${chosen.length} receipts`);
   for (const r of chosen) await api('POST', `/v1/receipts/${r.receipt}/proof`);
   let done = 0;
   for (const r of chosen) {
@@ -172,14 +153,7 @@ try {
   console.log(`  owner    ${operator.address}  ${fmt(await host.balanceOf(operator.address))} OPEN (incl. dust)`);
   console.log(`  protocol ${deployment.treasury}  ${fmt(await host.balanceOf(deployment.treasury))} OPEN`);
 } finally {
-  await app.close();
-  await worker.stop();
-  await runner.stop();
-  await prover.close();
-  await batcher.close();
-  await factory.close();
-  store.close();
+  await service.close();
   db.close();
   await chain.stop();
-  await releaseSnarkjsThreads(); // the audits verified proofs on snarkjs's threaded curve
 }

@@ -1,16 +1,14 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AdapterId, DatanetId, caller, errorReplies } from './common.js';
 import { ZkpoaError } from '../../attribution/errors.js';
 import type { Batcher } from '../../inference/batcher.js';
 import { FINETUNE_JOB, type FineTuneJobPayload } from '../finetune-runner.js';
 import { AdapterRegistryStore } from '../store/adapters.js';
 import { DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
-import type { Host } from '../store/hosts.js';
 import type { JobQueue } from '../store/jobs.js';
 
-const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
-const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ErrorReply };
-const AdapterId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' });
+const errors = errorReplies;
 const Adapter = Type.Object({
   id: Type.String(),
   datanetId: Type.String(),
@@ -24,7 +22,6 @@ const Adapter = Type.Object({
 export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): FastifyPluginAsyncTypebox {
   const adapters = new AdapterRegistryStore(db);
   const datanets = new DatanetStore(db);
-  const caller = (h: Host | undefined) => h!; // set by the auth hook on every route here
   const withJob = (a: ReturnType<AdapterRegistryStore['get']>) => {
     const j = queue.get(a.jobId);
     const { spec: _spec, ownerHost: _owner, ...rest } = a;
@@ -41,7 +38,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
           body: Type.Object(
             {
               id: AdapterId,
-              datanetId: Type.String({ pattern: '^dn_[0-9a-f-]{36}$' }),
+              datanetId: DatanetId,
               version: Type.Integer({ minimum: 1 }),
               seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
               hyper: Type.Optional(

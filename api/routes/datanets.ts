@@ -1,12 +1,10 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { DatanetId, caller, errorReplies } from './common.js';
 import { ZkpoaError } from '../../attribution/errors.js';
 import { DATANET_LIMITS, DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
-import type { Host } from '../store/hosts.js';
 
 const Address = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$', description: 'payout address of the contributor' });
-const DatanetId = Type.String({ pattern: '^dn_[0-9a-f-]{36}$' });
-const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 const Record = Type.Object(
   {
     contributor: Address,
@@ -35,7 +33,7 @@ const Datanet = Type.Object({
   createdAt: Type.String(),
 });
 const Version = Type.Object({ datanetId: Type.String(), version: Type.Integer(), root: Type.String(), records: Type.Integer(), createdAt: Type.String() });
-const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply };
+const errors = errorReplies;
 
 /** Lone UTF-16 surrogates cannot be stored faithfully as UTF-8: refuse them. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -45,7 +43,6 @@ function wellFormed(s: string, what: string): void {
 
 export function datanetRoutes(db: Db): FastifyPluginAsyncTypebox {
   const store = new DatanetStore(db);
-  const caller = (h: Host | undefined) => h!; // set by the auth hook on every route here
   return async (app) => {
     app.post(
       '/datanets',

@@ -1,17 +1,15 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AdapterId, caller, errorReplies } from './common.js';
 import type { VerificationKey } from 'snarkjs';
 import type { Batcher } from '../../inference/batcher.js';
 import type { ReceiptService } from '../receipts.js';
-import type { Host } from '../store/hosts.js';
 
-const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
-const errors = { 400: ErrorReply, 401: ErrorReply, 404: ErrorReply, 409: ErrorReply };
+const errors = errorReplies;
 const ReceiptId = Type.String({ pattern: '^rc_[0-9a-f-]{36}$' });
 const Wei = Type.String({ pattern: '^[0-9]{1,25}$', description: 'an amount of OPEN in wei, as a decimal string' });
 const Bps = Type.Integer({ minimum: 0, maximum: 10_000 });
 
 export function receiptRoutes(service: ReceiptService, audit?: { batcher: Batcher; vkeyOf: (variant: string) => Promise<VerificationKey> }): FastifyPluginAsyncTypebox {
-  const caller = (h: Host | undefined) => h!; // set by the auth hook on every route here
   return async (app) => {
     app.post(
       '/adapters/:id/register',
@@ -19,7 +17,7 @@ export function receiptRoutes(service: ReceiptService, audit?: { batcher: Batche
         config: { auth: true },
         schema: {
           summary: 'Register the adapter and its attribution index on-chain with a price and fee shares',
-          params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' }) }),
+          params: Type.Object({ id: AdapterId }),
           body: Type.Object({ price: Wei, ownerBps: Bps, protocolBps: Bps, poolBps: Bps }, { additionalProperties: false }),
           response: { 201: Type.Record(Type.String(), Type.Unknown()), ...errors },
         },

@@ -1,34 +1,21 @@
-import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FineTuneRunner } from '../../api/finetune-runner.js';
-import { ProofWorker } from '../../api/proof-worker.js';
-import { ReceiptService } from '../../api/receipts.js';
-import { buildServer, type App } from '../../api/server.js';
+import { startService, type Service } from '../../api/service.js';
+import type { App } from '../../api/server.js';
 import { openDatabase, type Db } from '../../api/store/db.js';
+import { tempDir } from '../inference/helpers.js';
 import { createHost } from '../../api/store/hosts.js';
-import { SqliteJobQueue } from '../../api/store/jobs.js';
 import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil, type LocalChain } from '../../contracts/client/index.js';
-import { Batcher } from '../../inference/batcher.js';
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
-import { ModelFactory } from '../../inference/factory.js';
-import { AdapterStore } from '../../inference/store.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
-import { createProver, ensureVariant, loadProverKeys, type Prover } from '../../prover/index.js';
 import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
 import { TEST_VARIANT } from '../helpers/fixtures.js';
-import { base, tempDir } from '../inference/helpers.js';
 
-/** Through HTTP on a real anvil: contribute → fine-tune → register → infer → prove → settle → withdraw. */
+/** Through HTTP on a real anvil: contribute → fine-tune → register → infer → prove → settle → audit → withdraw. */
 let chain: LocalChain;
 let db: Db;
+let service: Service;
 let app: App;
-let runner: FineTuneRunner;
-let worker: ProofWorker;
-let prover: Prover;
-let factory: ModelFactory;
-let store: AdapterStore;
-let batcher: Batcher;
 let key: string;
 let client: SettlementClient;
 let contributor: Wallet;
@@ -36,7 +23,6 @@ const auth = () => ({ authorization: `Bearer ${key}` });
 const PRICE = 10n ** 16n;
 
 beforeAll(async () => {
-  const model = await base();
   chain = await startAnvil();
   const provider = rpcProvider(chain.rpcUrl);
   const [deployerKey, operatorKey, contributorKey] = anvilAccountKeys();
@@ -51,28 +37,20 @@ beforeAll(async () => {
 
   db = openDatabase(':memory:');
   key = createHost(db, 'host').apiKey;
-  store = await AdapterStore.open(await tempDir('zkpoa-e2e-adapters-'), model);
-  factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: await tempDir('zkpoa-e2e-ckpt-') });
-  const queue = new SqliteJobQueue(db);
-  runner = new FineTuneRunner(db, queue, factory, { variant: TEST_VARIANT, buildDir: DEFAULT_BUILD_DIR }, 20);
-  runner.start();
-  prover = createProver(await loadProverKeys(await ensureVariant(TEST_VARIANT)), { threads: 1 });
-  worker = new ProofWorker(queue, prover, { variant: TEST_VARIANT.name, pollMs: 20 });
-  worker.start();
-  batcher = new Batcher(store, { maxWaitMs: 5 });
-  const receipts = new ReceiptService(db, queue, model, { client, chainId: chain.chainId, settlement: deployment.settlement });
-  app = await buildServer({ db, inference: { batcher, queue }, receipts });
+  service = await startService({
+    db,
+    buildDir: DEFAULT_BUILD_DIR,
+    dataDir: await tempDir('zkpoa-e2e-'),
+    variant: TEST_VARIANT,
+    chain: { client, chainId: chain.chainId, settlement: deployment.settlement },
+    pollMs: 20,
+  });
+  app = service.app;
   await app.ready();
 }, 300_000);
 
 afterAll(async () => {
-  await app?.close();
-  await worker?.stop();
-  await runner?.stop();
-  await prover?.close();
-  await batcher?.close();
-  await factory?.close();
-  store?.close();
+  await service?.close();
   db?.close();
   await chain?.stop();
 });

@@ -1,0 +1,77 @@
+import { hostname } from 'node:os';
+import type { Job, JobQueue } from './store/jobs.js';
+
+/**
+ * Claims jobs of one kind from a JobQueue and runs up to `concurrency` of them at once,
+ * renewing each lease while its handler works. The handler's value completes the job;
+ * a throw fails it, retried unless `retry(err)` says no. `stop` stops claiming and
+ * waits for the jobs in flight.
+ */
+export interface ConsumerOptions {
+  kind: string;
+  workerId?: string;
+  concurrency?: number;
+  leaseMs?: number;
+  pollMs?: number;
+  retry?: (err: unknown) => boolean;
+}
+
+export type JobHandler = (job: Job, progress: (fraction: number) => void) => Promise<unknown>;
+
+export class JobConsumer {
+  readonly workerId: string;
+  private running = false;
+  private loopDone: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly queue: JobQueue,
+    private readonly handler: JobHandler,
+    private readonly opts: ConsumerOptions,
+  ) {
+    this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${opts.kind}`;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loopDone;
+    await Promise.all(this.inFlight);
+  }
+
+  private async loop(): Promise<void> {
+    const lease = this.opts.leaseMs ?? 30_000;
+    while (this.running) {
+      if (this.inFlight.size < (this.opts.concurrency ?? 1)) {
+        const job = this.queue.claim(this.opts.kind, this.workerId, lease);
+        if (job) {
+          const p = this.run(job, lease).finally(() => this.inFlight.delete(p));
+          this.inFlight.add(p);
+          continue;
+        }
+      }
+      await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 200));
+    }
+  }
+
+  private async run(job: Job, lease: number): Promise<void> {
+    let progress: number | undefined;
+    const renew = setInterval(() => this.queue.renew(job.id, this.workerId, lease, progress), Math.max(50, lease / 3));
+    try {
+      const result = await this.handler(job, (f) => {
+        progress = f;
+        this.queue.renew(job.id, this.workerId, lease, f);
+      });
+      this.queue.complete(job.id, this.workerId, result);
+    } catch (err) {
+      this.queue.fail(job.id, this.workerId, (err as Error).message ?? String(err), this.opts.retry?.(err) ?? true);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+}

@@ -1,0 +1,11 @@
+import { Type } from '@fastify/type-provider-typebox';
+import type { Host } from '../store/hosts.js';
+
+/** What every route shares: the error body, the usual error replies, the caller. */
+export const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
+export const errorReplies = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply };
+export const AdapterId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' });
+export const DatanetId = Type.String({ pattern: '^dn_[0-9a-f-]{36}$' });
+
+/** The authenticated host; the auth hook sets it on every route that declares `config.auth`. */
+export const caller = (h: Host | undefined): Host => h!;
