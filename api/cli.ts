@@ -4,6 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { variantByName, variantFor } from '../circuits/variants.js';
 import { startService } from './service.js';
+import type { ChainContext } from './receipts.js';
+import { readFile } from 'node:fs/promises';
+import { Wallet } from 'ethers';
+import { SettlementClient, anvilAccountKeys, rpcProvider, type Deployment } from '../contracts/client/index.js';
 import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
 import { openDatabase } from './store/db.js';
 import { createHost } from './store/hosts.js';
@@ -43,8 +47,21 @@ program
   .option('--variant <name>', 'circuit variant for indexes and proofs')
   .option('--external-provers', 'do not prove in this process (run `zkpoa prover` workers)')
   .option('--max-resident-adapters <n>', 'adapters kept as tensors', (v) => Number(v), 64)
-  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; maxResidentAdapters: number }) => {
+  .option('--rpc <url>', 'chain RPC for registration and settlement (with --deployment)')
+  .option('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)')
+  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; maxResidentAdapters: number; rpc?: string; deployment?: string }) => {
     const db = openDatabase(o.db);
+    let chain: ChainContext | undefined;
+    if (o.rpc || o.deployment) {
+      if (!o.rpc || !o.deployment) throw new InvalidArgumentError('--rpc and --deployment go together');
+      const deployment = JSON.parse(await readFile(o.deployment, 'utf8')) as Deployment;
+      const provider = rpcProvider(o.rpc);
+      const { chainId } = await provider.getNetwork();
+      // the host's settlement wallet; anvil's public test key only on a local chain
+      const key = process.env.ZKPOA_OPERATOR_KEY ?? (chainId === 31337n ? anvilAccountKeys()[1] : undefined);
+      if (!key) throw new InvalidArgumentError('set ZKPOA_OPERATOR_KEY to the host wallet that escrows OPEN and settles');
+      chain = { client: await SettlementClient.connect(deployment, new Wallet(key, provider)), chainId, settlement: deployment.settlement };
+    }
     const service = await startService({
       db,
       buildDir: DEFAULT_BUILD_DIR,
@@ -53,6 +70,7 @@ program
       proofWorker: !o.externalProvers,
       maxResidentAdapters: o.maxResidentAdapters,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
+      ...(chain ? { chain } : {}),
     });
     const address = await service.app.listen({ host: o.host, port: o.port });
     service.app.log.info(`zkpoa API on ${address} (db ${o.db}, tensor backend ${service.backend.name})`);
