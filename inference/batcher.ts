@@ -152,19 +152,30 @@ export class Batcher {
     return this.running;
   }
 
-  /** The oldest requests, up to the batch size and the number of resident slots. */
+  /**
+   * The next batch: the oldest half-batch of requests first (so nothing waits long), then
+   * waiting requests for adapters already in the batch (each distinct adapter costs its
+   * own low-rank products), then the oldest of the rest; never more distinct adapters
+   * than there are resident slots.
+   */
   private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
+    const taken = new Array<boolean>(this.queue.length).fill(false);
     const adapters = new Set<string>();
-    const rest: Pending[] = [];
-    for (const p of this.queue) {
-      const fits = batch.length < this.maxBatchSize && (adapters.has(p.adapterId) || adapters.size < this.store.maxResident);
-      if (fits) {
-        batch.push(p);
-        adapters.add(p.adapterId);
-      } else rest.push(p);
-    }
-    this.queue = rest;
+    let size = 0;
+    const take = (i: number) => {
+      taken[i] = true;
+      adapters.add(this.queue[i]!.adapterId);
+      size++;
+    };
+    const fits = (p: Pending) => adapters.has(p.adapterId) || adapters.size < this.store.maxResident;
+    const pass = (limit: number, want: (p: Pending) => boolean) => {
+      for (let i = 0; i < this.queue.length && size < limit; i++) if (!taken[i] && want(this.queue[i]!) && fits(this.queue[i]!)) take(i);
+    };
+    pass(Math.ceil(this.maxBatchSize / 2), () => true);
+    pass(this.maxBatchSize, (p) => adapters.has(p.adapterId));
+    pass(this.maxBatchSize, () => true);
+    const batch = this.queue.filter((_, i) => taken[i]);
+    this.queue = this.queue.filter((_, i) => !taken[i]);
     return batch;
   }
 

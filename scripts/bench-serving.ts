@@ -140,7 +140,7 @@ async function p99For(workingSet: number): Promise<number> {
   await s.prefetch(set);
   const b = new Batcher(s, { maxBatchSize: 32, maxWaitMs: 2 });
   const r2 = mulberry32(workingSet);
-  const reqs = Array.from({ length: 1500 }, (_, i) => ({ adapterId: set[Math.floor(r2() * set.length)]!, features: features[i % features.length]! }));
+  const reqs = Array.from({ length: 4000 }, (_, i) => ({ adapterId: set[Math.floor(r2() * set.length)]!, features: features[i % features.length]! }));
   await closedLoop(b, reqs.slice(0, 300));
   const { latencies } = await closedLoop(b, reqs);
   await b.close();
