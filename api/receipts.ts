@@ -1,13 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Commitments, addressToField, hashToField } from '../attribution/index.js';
 import { ZkpoaError } from '../attribution/errors.js';
 import { variantByName } from '../circuits/variants.js';
 import type { SettlementClient } from '../contracts/client/settlement.js';
+import { AttributionPool } from '../inference/attribution-pool.js';
 import { indexLeaves, quantizeQuery } from '../inference/attribution-index.js';
-import { hashFeatures } from '../inference/features.js';
-import { GradientFeaturizer } from '../inference/gradients.js';
-import { decodeAdapter } from '../inference/lora.js';
-import type { BaseModel } from '../inference/model.js';
 import { flattenProof, toSolidityCalldata } from '../prover/calldata.js';
 import { buildWitness } from '../prover/witness.js';
 import * as snarkjs from 'snarkjs';
@@ -47,14 +43,16 @@ export interface Registration {
 type Row = Record<string, unknown>;
 
 export class ReceiptService {
-  private readonly featurizers = new Map<string, GradientFeaturizer>();
+  /** one small attribution pool per adapter, least recently used closed beyond 4 */
+  private readonly pools = new Map<string, AttributionPool>();
   private readonly adapters: AdapterRegistryStore;
   private commitments: Promise<Commitments> | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly queue: JobQueue,
-    private readonly base: BaseModel,
+    /** folder of the base model the attribution workers load */
+    private readonly baseDir: string,
     private readonly chain?: ChainContext,
   ) {
     this.adapters = new AdapterRegistryStore(db);
@@ -119,14 +117,23 @@ export class ReceiptService {
     return r;
   }
 
-  private featurizer(adapterId: string, stored: StoredIndex): GradientFeaturizer {
-    let f = this.featurizers.get(adapterId);
-    if (!f) {
-      const checkpoints = stored.checkpoints.map((c) => ({ learningRate: c.learningRate, adapter: decodeAdapter(readFileSync(c.path), this.base) }));
-      f = new GradientFeaturizer(this.base, checkpoints, stored.index.projection);
-      this.featurizers.set(adapterId, f);
+  /** An answer's test features t, computed in a worker so the serving loop never runs the gradient pass. */
+  private async testFeatures(adapterId: string, stored: StoredIndex, input: string): Promise<bigint[]> {
+    let pool = this.pools.get(adapterId);
+    if (pool) this.pools.delete(adapterId);
+    pool ??= AttributionPool.create({ baseDir: this.baseDir, checkpoints: stored.checkpoints, projection: stored.index.projection, threads: 1 });
+    this.pools.set(adapterId, pool);
+    while (this.pools.size > 4) {
+      const [oldest, p] = this.pools.entries().next().value!;
+      this.pools.delete(oldest);
+      await p.close();
     }
-    return f;
+    return quantizeQuery(stored.index, (await pool.query(input)).features);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
   }
 
   private receipt(host: Host, receiptId: string): { id: string; adapterId: string; input: string; output: string } {
@@ -149,7 +156,7 @@ export class ReceiptService {
     if (!reg) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${rc.adapterId} is not registered on-chain`);
     const stored = this.index(rc.adapterId);
     const variant = variantByName(stored.variant);
-    const t = quantizeQuery(stored.index, this.featurizer(rc.adapterId, stored).features(hashFeatures(rc.input, this.base.spec.inputDim)).features);
+    const t = await this.testFeatures(rc.adapterId, stored, rc.input);
     const fee = BigInt(reg.price);
     const claim = {
       t,
@@ -215,7 +222,7 @@ export class ReceiptService {
     const inputHashOk = hashToField(rc.input).toString() === claim.inputHash && hashToField(rc.output).toString() === claim.outputHash;
     check('input and output hashes', inputHashOk, inputHashOk ? 'the proven hashes are those of the stored input and output' : 'the stored input or output differs from what was proven');
 
-    const t = quantizeQuery(stored.index, this.featurizer(rc.adapterId, stored).features(hashFeatures(rc.input, this.base.spec.inputDim)).features);
+    const t = await this.testFeatures(rc.adapterId, stored, rc.input);
     const tOk = t.length === claim.t.length && t.every((v, i) => v.toString() === claim.t[i]);
     check('test features', tOk, tOk ? `t replayed bit for bit (K = ${t.length})` : 't differs from the proven features');
 

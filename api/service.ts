@@ -56,7 +56,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const queue = new SqliteJobQueue(opts.db);
   const runner = new FineTuneRunner(opts.db, queue, factory, { variant: opts.variant, buildDir: opts.buildDir }, opts.pollMs ?? 100);
   const batcher = new Batcher(store, { maxWaitMs: 5 });
-  const receipts = new ReceiptService(opts.db, queue, model, opts.chain);
+  const receipts = new ReceiptService(opts.db, queue, join(opts.buildDir, 'models', 'base'), opts.chain);
   let prover: Prover | undefined;
   let worker: ProofWorker | undefined;
   if (opts.proofWorker ?? true) {
@@ -92,6 +92,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await runner.stop();
       await prover?.close();
       await batcher.close();
+      await receipts.close();
       await factory.close();
       store.close();
       await releaseSnarkjsThreads(); // audits verify on snarkjs's threaded curve
