@@ -151,7 +151,8 @@ export class ReceiptService {
   async requestProof(host: Host, receiptId: string): Promise<Job> {
     const rc = this.receipt(host, receiptId);
     const existing = this.db.prepare('SELECT job_id FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { job_id: string } | undefined;
-    if (existing) return this.queue.get(existing.job_id)!;
+    // one proof per receipt; asking again after a failure retries the same job
+    if (existing) return this.queue.get(existing.job_id)?.status === 'failed' ? this.queue.requeue(existing.job_id)! : this.queue.get(existing.job_id)!;
     const reg = this.registration(rc.adapterId);
     if (!reg) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${rc.adapterId} is not registered on-chain`);
     const stored = this.index(rc.adapterId);

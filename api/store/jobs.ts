@@ -38,6 +38,8 @@ export interface JobQueue {
   renew(id: string, worker: string, leaseMs: number, progress?: number): boolean;
   complete<R>(id: string, worker: string, result: R): void;
   fail(id: string, worker: string, error: string, retry: boolean): void;
+  /** Puts a failed job back in the queue with a fresh attempt budget (an operator's or a client's retry). */
+  requeue(id: string): Job | undefined;
 }
 
 type Row = Record<string, unknown>;
@@ -131,6 +133,13 @@ export class SqliteJobQueue implements JobQueue {
       .prepare("UPDATE jobs SET status = 'done', result = ?, progress = 1, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
       .run(JSON.stringify(result), new Date(this.now()).toISOString(), id, worker);
     if (info.changes !== 1) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `job ${id} is not held by ${worker} (its lease expired or it is finished)`);
+  }
+
+  requeue(id: string): Job | undefined {
+    this.db
+      .prepare("UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'failed'")
+      .run(new Date(this.now()).toISOString(), id);
+    return this.get(id);
   }
 
   fail(id: string, worker: string, error: string, retry: boolean): void {

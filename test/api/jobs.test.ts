@@ -45,6 +45,8 @@ describe('durable job queue', () => {
     }
     expect(q.claim('k', 'w9', 10)).toBeUndefined();
     expect(q.get(j.id)).toMatchObject({ status: 'failed' });
+    expect(q.requeue(j.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(q.claim('k', 'w10', 10)).toMatchObject({ id: j.id, attempts: 1 });
   });
 });
 
