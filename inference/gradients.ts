@@ -127,11 +127,13 @@ export class GradientFeaturizer {
    */
   features(x: ArrayLike<number>, label?: number): { features: Float64Array; predicted: number } {
     const out = new Float64Array(this.dim);
+    const passes = this.checkpoints.map((ck) => forwardPass(ck.layers, x));
     // the answer's label is what the final adapter (the last checkpoint) predicts
-    const predicted = this.exampleGradient(this.checkpoints.at(-1)!.layers, x, 0).predicted;
+    const last = passes.at(-1)!.logits;
+    const predicted = last.indexOf(Math.max(...last));
     const target = label ?? predicted;
-    for (const ck of this.checkpoints) {
-      const g = this.exampleGradient(ck.layers, x, target);
+    for (const [ci, ck] of this.checkpoints.entries()) {
+      const g = this.exampleGradient(ck.layers, x, passes[ci]!, target);
       this.blocks.forEach((b, bi) => {
         const { u, v } = g.blocks[bi]!;
         const pu = mulMatVec(ck.q[bi]!.q1, this.projection.k1, b.m, u);
@@ -171,20 +173,15 @@ export class GradientFeaturizer {
     return this.blocks;
   }
 
-  /** Forward and backward pass of one example, returning each block's gradient as (u, v) with ∇ = u·vᵀ. */
-  private exampleGradient(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, target: number) {
+  /** Backward pass of one example from its forward pass, returning each block's gradient as (u, v) with ∇ = u·vᵀ. */
+  private exampleGradient(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, fwd: ForwardPass, target: number) {
     const l1 = p.dense1;
     const l2 = p.dense2;
-    const z1 = loraProject(l1, x); // A1·x (r)
-    const a1 = denseForward(l1, x, z1);
-    const h = a1.map((v) => (v > 0 ? v : 0));
-    const z2 = loraProject(l2, h);
-    const logits = denseForward(l2, h, z2);
+    const { z1, a1, h, z2, logits } = fwd;
     const max = Math.max(...logits);
     const e = logits.map((v) => Math.exp(v - max));
     const sum = e.reduce((s, v) => s + v, 0);
     const prob = e.map((v) => v / sum);
-    const predicted = logits.indexOf(max);
     const d2 = prob.map((v, k) => v - (k === target ? 1 : 0)); // ∂L/∂logits
     // ∂L/∂h = W2·d2 + s2·A2ᵀ·(B2ᵀ·d2), then through the relu
     const bt2 = transposeMul(l2.b, l2.outDim, l2.rank, d2); // B2ᵀ·d2 (r)
@@ -198,7 +195,6 @@ export class GradientFeaturizer {
     const bt1 = transposeMul(l1.b, l1.outDim, l1.rank, dh); // B1ᵀ·d1 (r)
     const scaled = (v: ArrayLike<number>, s: number) => Float64Array.from(v as ArrayLike<number>, (t) => t * s);
     return {
-      predicted,
       blocks: [
         { u: scaled(bt1, l1.scale), v: x }, // dense1.A
         { u: dh, v: scaled(z1, l1.scale) }, // dense1.B
@@ -207,6 +203,23 @@ export class GradientFeaturizer {
       ],
     };
   }
+}
+
+interface ForwardPass {
+  z1: Float64Array;
+  a1: number[];
+  h: number[];
+  z2: Float64Array;
+  logits: number[];
+}
+
+/** One example through both layers at a checkpoint (what its gradient and its prediction need). */
+function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): ForwardPass {
+  const z1 = loraProject(p.dense1, x); // A1·x (r)
+  const a1 = denseForward(p.dense1, x, z1);
+  const h = a1.map((v) => (v > 0 ? v : 0));
+  const z2 = loraProject(p.dense2, h);
+  return { z1, a1, h, z2, logits: denseForward(p.dense2, h, z2) };
 }
 
 /** z = A·x (r). */
