@@ -152,7 +152,10 @@ export class ReceiptService {
     const rc = this.receipt(host, receiptId);
     const existing = this.db.prepare('SELECT job_id FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { job_id: string } | undefined;
     // one proof per receipt; asking again after a failure retries the same job
-    if (existing) return this.queue.get(existing.job_id)?.status === 'failed' ? this.queue.requeue(existing.job_id)! : this.queue.get(existing.job_id)!;
+    if (existing) {
+      const job = this.queue.get(existing.job_id)!;
+      return job.status === 'failed' ? this.queue.requeue(job.id)! : job;
+    }
     const reg = this.registration(rc.adapterId);
     if (!reg) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${rc.adapterId} is not registered on-chain`);
     const stored = this.index(rc.adapterId);
