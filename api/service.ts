@@ -72,6 +72,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     health: () => ({
       backend: backend.name,
+      servingKernel: batcher.kernel,
       baseModel: model.hash,
       adapters: store.size,
       residentAdapters: store.residentIds().length,

@@ -2,13 +2,15 @@ import { ZkpoaError } from '../attribution/errors.js';
 import { tf } from './backend.js';
 import { hashFeatures } from './features.js';
 import { forwardMixed } from './forward.js';
-import type { AdapterStore } from './store.js';
+import { defaultKernel, forwardMixedHost, sparseRow, type MixedKernel } from './sgmv.js';
+import type { AdapterStore, ResidentAdapter } from './store.js';
 
 /**
  * Collects inference requests for any mix of adapters and runs them together: at most
  * `maxBatchSize` requests, waiting at most `maxWaitMs` for a batch to fill. The base
- * layers run once per batch, the adapters' low-rank deltas as batched products
- * (forwardMixed). A bad request fails alone, with a typed error; the batch goes on.
+ * layers run once per batch, the adapters' low-rank deltas as segmented products: the
+ * host SGMV kernel on the wasm/cpu backends, tensor products (forwardMixed) on native
+ * and GPU ones. A bad request fails alone, with a typed error; the batch goes on.
  */
 export interface InferRequest {
   adapterId: string;
@@ -34,6 +36,8 @@ export interface BatcherOptions {
   /** requests waiting beyond this are refused (backpressure) */
   maxQueue?: number;
   maxTextLength?: number;
+  /** how mixed batches are computed; by default the one suited to the backend (sgmv.ts) */
+  kernel?: MixedKernel;
 }
 
 interface Pending {
@@ -53,6 +57,7 @@ export class Batcher {
   readonly maxWaitMs: number;
   readonly maxQueue: number;
   readonly maxTextLength: number;
+  readonly kernel: MixedKernel;
   readonly stats: BatcherStats = { batches: 0, requests: 0 };
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -67,6 +72,8 @@ export class Batcher {
     this.maxWaitMs = opts.maxWaitMs ?? 2;
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.maxTextLength = opts.maxTextLength ?? 100_000;
+    this.kernel = opts.kernel ?? defaultKernel();
+    if (this.kernel !== 'host' && this.kernel !== 'tensor') throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', "kernel must be 'host' or 'tensor'");
     if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'maxBatchSize must be a positive integer');
     if (!(this.maxWaitMs >= 0)) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'maxWaitMs must be ≥ 0');
   }
@@ -197,15 +204,13 @@ export class Batcher {
     const live = failed.size ? batch.filter((p) => !failed.has(p.adapterId)) : batch;
     if (live.length === 0) return;
     try {
-      const tensors = await this.store.acquire(ok);
+      const resident = await this.store.acquire(ok);
       const slot = new Map(ok.map((id, i) => [id, i]));
       const dim = this.store.base.spec.inputDim;
       const flat = new Float32Array(live.length * dim);
       live.forEach((p, i) => flat.set(p.features, i * dim));
       const rows = Int32Array.from(live, (p) => slot.get(p.adapterId)!);
-      const logits = tf.tidy(() => forwardMixed(this.store.base, tf.tensor2d(flat, [live.length, dim]), tensors, rows));
-      const values = await logits.data();
-      logits.dispose();
+      const values = await this.logits(flat, live, resident, rows);
       const labels = this.store.base.spec.labels;
       const k = labels.length;
       this.stats.batches++;
@@ -220,6 +225,21 @@ export class Batcher {
       });
     } catch (err) {
       live.forEach((p) => p.reject(err));
+    }
+  }
+
+  private async logits(flat: Float32Array, live: Pending[], resident: ResidentAdapter[], rows: Int32Array): Promise<Float32Array> {
+    const base = this.store.base;
+    if (this.kernel === 'host') {
+      const sparse = live.map((p) => sparseRow(p.features));
+      return forwardMixedHost(base, flat, sparse, resident.map((r) => r.weights), rows);
+    }
+    const tensors = resident.map((r) => r.tensors()); // made outside tidy: they live in their slots
+    const logits = tf.tidy(() => forwardMixed(base, tf.tensor2d(flat, [live.length, base.spec.inputDim]), tensors, rows));
+    try {
+      return (await logits.data()) as Float32Array;
+    } finally {
+      logits.dispose();
     }
   }
 }

@@ -4,13 +4,15 @@ import { ZkpoaError } from '../attribution/errors.js';
 import type { AdapterTensors } from './forward.js';
 import { assertAdapterId, assertFitsBase, decodeAdapter, encodeAdapter, type Adapter } from './lora.js';
 import type { BaseModel } from './model.js';
-import { adapterTensors, disposeAdapterTensors } from './train.js';
+import { servingWeights, type ServingWeights } from './sgmv.js';
+import { disposeAdapterTensors, servingTensors } from './train.js';
 
 /**
  * Thousands of adapters in three tiers: files on disk (`<dir>/<id>.lora`), decoded
- * weights in host memory (an LRU of `maxHostAdapters`), and tensors in resident slots
- * (an LRU of `maxResidentAdapters`) that the batcher computes with. A miss loads just
- * in time; `prefetch` warms the host tier ahead of traffic.
+ * weights in host memory (an LRU of `maxHostAdapters`), and resident slots (an LRU of
+ * `maxResidentAdapters`) in the serving layout the batcher computes with — host arrays
+ * for the host SGMV kernel, tensors made on first use for the tensor kernel. A miss
+ * loads just in time; `prefetch` warms the host tier ahead of traffic.
  */
 export interface AdapterStoreOptions {
   maxResidentAdapters?: number;
@@ -24,13 +26,31 @@ export interface StoreStats {
   evictions: number;
 }
 
+/** An adapter in a resident slot. */
+export class ResidentAdapter {
+  private cached: AdapterTensors | undefined;
+
+  constructor(readonly weights: ServingWeights) {}
+
+  /** Its tensors (made once, freed on eviction). */
+  tensors(): AdapterTensors {
+    this.cached ??= servingTensors(this.weights);
+    return this.cached;
+  }
+
+  dispose(): void {
+    if (this.cached) disposeAdapterTensors(this.cached);
+    this.cached = undefined;
+  }
+}
+
 export class AdapterStore {
   readonly maxResident: number;
   readonly maxHost: number;
   readonly stats: StoreStats = { residentHits: 0, hostHits: 0, diskLoads: 0, evictions: 0 };
   private readonly ids = new Set<string>();
   private readonly host = new Map<string, Adapter>();
-  private readonly resident = new Map<string, AdapterTensors>();
+  private readonly resident = new Map<string, ResidentAdapter>();
   private readonly loading = new Map<string, Promise<Adapter>>();
 
   private constructor(
@@ -81,11 +101,8 @@ export class AdapterStore {
     await rename(`${path}.tmp`, path);
     this.ids.add(adapter.meta.id);
     this.host.delete(adapter.meta.id);
-    const t = this.resident.get(adapter.meta.id);
-    if (t) {
-      disposeAdapterTensors(t);
-      this.resident.delete(adapter.meta.id);
-    }
+    this.resident.get(adapter.meta.id)?.dispose();
+    this.resident.delete(adapter.meta.id);
   }
 
   /** Decoded adapter weights (host tier, then disk). Unknown or corrupt adapters are typed errors. */
@@ -119,10 +136,10 @@ export class AdapterStore {
   }
 
   /**
-   * Resident tensors for a batch's distinct adapters, loading misses and evicting the
+   * Resident slots for a batch's distinct adapters, loading misses and evicting the
    * least recently used adapters that the batch does not need.
    */
-  async acquire(ids: readonly string[]): Promise<AdapterTensors[]> {
+  async acquire(ids: readonly string[]): Promise<ResidentAdapter[]> {
     if (ids.length > this.maxResident) {
       throw new ZkpoaError('ZKPOA_ERR_BATCH_TOO_LARGE', `a batch may use at most ${this.maxResident} distinct adapters, got ${ids.length}`);
     }
@@ -133,11 +150,11 @@ export class AdapterStore {
       if (this.resident.has(id)) continue;
       while (this.resident.size >= this.maxResident) {
         const victim = [...this.resident.keys()].find((k) => !needed.has(k))!;
-        disposeAdapterTensors(this.resident.get(victim)!);
+        this.resident.get(victim)!.dispose();
         this.resident.delete(victim);
         this.stats.evictions++;
       }
-      this.resident.set(id, adapterTensors(loaded[i]!));
+      this.resident.set(id, new ResidentAdapter(servingWeights(loaded[i]!)));
     }
     this.stats.residentHits += ids.length - missing.length;
     return ids.map((id) => {
@@ -149,7 +166,7 @@ export class AdapterStore {
 
   /** Frees every resident tensor. */
   close(): void {
-    for (const t of this.resident.values()) disposeAdapterTensors(t);
+    for (const r of this.resident.values()) r.dispose();
     this.resident.clear();
     this.host.clear();
   }

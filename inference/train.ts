@@ -5,6 +5,7 @@ import { forward, type AdapterTensors } from './forward.js';
 import { assertAdapterId, initAdapterLayers, type Adapter, type LoraWeights } from './lora.js';
 import { BaseModel, LAYERS, layerShape, type BaseModelSpec, type DenseWeights, type LayerName } from './model.js';
 import { gaussian, mulberry32, shuffled } from '../lib/random.js';
+import { servingWeights, type ServingWeights } from './sgmv.js';
 
 /** A labelled example of a datanet; `contributor` says whose record it is. */
 export interface TrainingRecord {
@@ -247,13 +248,15 @@ export function transpose(m: Float32Array, rows: number, cols: number): Float32A
 
 /** Tensors of an adapter for the forward paths (Aᵀ, and Bᵀ scaled by α/r). Caller disposes. */
 export function adapterTensors(adapter: Adapter): AdapterTensors {
-  const { rank, alpha } = adapter.meta;
+  return servingTensors(servingWeights(adapter));
+}
+
+/** Tensors of an adapter already in serving layout. Caller disposes. */
+export function servingTensors(w: ServingWeights): AdapterTensors {
   return Object.fromEntries(
-    adapter.meta.layers.map((l) => {
-      const w = adapter.layers[l.name];
-      const bT = transpose(w.b, l.outDim, rank);
-      for (let i = 0; i < bT.length; i++) bT[i] = bT[i]! * (alpha / rank);
-      return [l.name, { a: tf.tensor2d(transpose(w.a, rank, l.inDim), [l.inDim, rank]), b: tf.tensor2d(bT, [rank, l.outDim]) }];
+    LAYERS.map((name) => {
+      const l = w[name];
+      return [name, { a: tf.tensor2d(l.a, [l.inDim, l.rank]), b: tf.tensor2d(l.b, [l.rank, l.outDim]) }];
     }),
   ) as AdapterTensors;
 }

@@ -1,5 +1,5 @@
 /**
- * npm run bench:serving -- [--adapters 1000] [--requests 2000] [--concurrency 64]
+ * npm run bench:serving -- [--adapters 1000] [--requests 10000] [--concurrency 64] [--kernel host|tensor]
  *
  * 1. Throughput: Zipf(1.1)-distributed traffic over 1,000 adapters (all resident), served (a) by the
  *    batcher (mixed-adapter batches, base layers once per batch, batched low-rank
@@ -26,6 +26,7 @@ import { hashFeatures } from '../inference/features.js';
 import { forwardMerged } from '../inference/forward.js';
 import { mulberry32 } from '../lib/random.js';
 import { randomAdapter } from '../inference/synthetic.js';
+import { type MixedKernel } from '../inference/sgmv.js';
 import { AdapterStore } from '../inference/store.js';
 import { adapterTensors, disposeAdapterTensors } from '../inference/train.js';
 import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';
@@ -33,15 +34,17 @@ import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';
 const { values } = parseArgs({
   options: {
     adapters: { type: 'string', default: '1000' },
-    requests: { type: 'string', default: '2000' },
+    requests: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '64' },
     slots: { type: 'string', default: '32' },
+    kernel: { type: 'string' },
   },
 });
 const N_ADAPTERS = Number(values.adapters);
 const N_REQUESTS = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
 const SLOTS = Number(values.slots);
+const KERNEL = values.kernel as MixedKernel | undefined;
 const progress = consoleProgress();
 
 const backend = await initBackend();
@@ -111,8 +114,8 @@ async function closedLoop(batcher: Batcher, reqs: typeof requests): Promise<{ se
 // resident (140 MB); the cliff experiment below is where slots run short.
 const store = await AdapterStore.open(dir, model, { maxResidentAdapters: N_ADAPTERS, maxHostAdapters: N_ADAPTERS });
 await store.prefetch(ids);
-const batcher = new Batcher(store, { maxBatchSize: 32, maxWaitMs: 2 });
-await closedLoop(batcher, requests.slice(0, 200)); // warm-up: kernels compiled
+const batcher = new Batcher(store, { maxBatchSize: 32, maxWaitMs: 2, kernel: KERNEL });
+await closedLoop(batcher, requests.slice(0, 1000)); // warm-up: kernels compiled, code optimized
 await store.acquire(ids); // steady state of a long-running server: every adapter resident
 const batched = await closedLoop(batcher, requests);
 await batcher.close();
@@ -138,10 +141,11 @@ async function p99For(workingSet: number): Promise<number> {
   const s = await AdapterStore.open(dir, model, { maxResidentAdapters: SLOTS, maxHostAdapters: N_ADAPTERS });
   const set = ids.slice(0, workingSet);
   await s.prefetch(set);
-  const b = new Batcher(s, { maxBatchSize: 32, maxWaitMs: 2 });
+  const b = new Batcher(s, { maxBatchSize: 32, maxWaitMs: 2, kernel: KERNEL });
   const r2 = mulberry32(workingSet);
-  const reqs = Array.from({ length: 4000 }, (_, i) => ({ adapterId: set[Math.floor(r2() * set.length)]!, features: features[i % features.length]! }));
-  await closedLoop(b, reqs.slice(0, 300));
+  // Enough requests that p99 is a tail of ~100 samples, not of a handful of GC pauses.
+  const reqs = Array.from({ length: 12_000 }, (_, i) => ({ adapterId: set[Math.floor(r2() * set.length)]!, features: features[i % features.length]! }));
+  await closedLoop(b, reqs.slice(0, 1000));
   const { latencies } = await closedLoop(b, reqs);
   await b.close();
   s.close();
@@ -152,7 +156,7 @@ const p99Cold = await p99For(4 * SLOTS);
 
 const batchedRps = requests.length / batched.seconds;
 const seqRps = sequentialLat.length / seqSeconds;
-console.log(`backend=${backend.name} adapters=${N_ADAPTERS} zipf=1.1 concurrency=${CONCURRENCY} batch<=32 wait<=2ms`);
+console.log(`backend=${backend.name} kernel=${batcher.kernel} adapters=${N_ADAPTERS} zipf=1.1 concurrency=${CONCURRENCY} batch<=32 wait<=2ms`);
 console.log('mode                         req/s      p50 ms     p99 ms');
 console.log(`batched (mixed adapters) ${batchedRps.toFixed(1).padStart(9)} ${pct(batched.latencies, 50).toFixed(2).padStart(11)} ${pct(batched.latencies, 99).toFixed(2).padStart(10)}`);
 console.log(`one at a time (merge)    ${seqRps.toFixed(1).padStart(9)} ${pct(sequentialLat, 50).toFixed(2).padStart(11)} ${pct(sequentialLat, 99).toFixed(2).padStart(10)}`);

@@ -9,6 +9,7 @@ import { decodeAdapter, encodeAdapter } from '../../inference/lora.js';
 import type { BaseModel } from '../../inference/model.js';
 import { AdapterStore } from '../../inference/store.js';
 import { adapterTensors, disposeAdapterTensors } from '../../inference/train.js';
+import { mulberry32 } from '../../lib/random.js';
 import { base, randomAdapter, tempDir } from './helpers.js';
 
 const TOLERANCE = 1e-4; // absolute, on logits: batched and per-request paths sum in different orders
@@ -47,8 +48,8 @@ describe('multi-adapter serving', () => {
     expect(['node-gpu', 'node', 'wasm']).toContain(info.name);
   });
 
-  it('a mixed batch gives each request what a lone request with its adapter gives', async () => {
-    const batcher = new Batcher(store, { maxBatchSize: 16, maxWaitMs: 20 });
+  it.each(['host', 'tensor'] as const)('a mixed batch gives each request what a lone request with its adapter gives (%s kernel)', async (kernel) => {
+    const batcher = new Batcher(store, { maxBatchSize: 16, maxWaitMs: 20, kernel });
     const reqs = Array.from({ length: 15 }, (_, i) => ({ adapterId: `a${(i * 7) % 3}`, text: texts[i % texts.length]! }));
     const results = await Promise.all(reqs.map((r) => batcher.infer(r)));
     expect(Math.max(...results.map((r) => r.batchSize))).toBeGreaterThan(1);
@@ -62,6 +63,30 @@ describe('multi-adapter serving', () => {
       expect(r.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     }
     await batcher.close();
+  });
+
+  it('the host and tensor kernels agree on mixed ranks and dense inputs, and the backend picks one', async () => {
+    const rand = mulberry32(5);
+    // dense random features (no zeros), and a sparse row with negative values
+    const inputs = [Float32Array.from({ length: model.spec.inputDim }, () => rand() - 0.5), hashFeatures('free money!!! $$$ act now'), new Float32Array(model.spec.inputDim)];
+    inputs[2]![7] = -3;
+    const reqs = Array.from({ length: 12 }, (_, i) => ({ adapterId: `a${i % 6}`, features: inputs[i % 3]! }));
+    const run = async (kernel: 'host' | 'tensor') => {
+      const batcher = new Batcher(store, { maxBatchSize: 12, maxWaitMs: 20, kernel });
+      const out = await Promise.all(reqs.map((r) => batcher.infer(r)));
+      await batcher.close();
+      return out;
+    };
+    const host = await run('host');
+    const tensor = await run('tensor');
+    host.forEach((r, i) => r.logits.forEach((v, k) => expect(Math.abs(v - tensor[i]!.logits[k]!)).toBeLessThan(TOLERANCE)));
+    // a resident adapter's tensors outlive the batch that made them
+    const again = new Batcher(store, { maxBatchSize: 1, maxWaitMs: 0, kernel: 'tensor' });
+    const once = await again.infer(reqs[0]!);
+    expect((await again.infer(reqs[0]!)).logits).toEqual(once.logits);
+    await again.close();
+    expect(new Batcher(store).kernel).toBe(['wasm', 'cpu'].includes(tf.getBackend()) ? 'host' : 'tensor');
+    expect(() => new Batcher(store, { kernel: 'gpu' as never })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' }));
   });
 
   it('evicting and reloading adapters gives identical outputs', async () => {
