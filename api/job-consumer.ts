@@ -14,6 +14,8 @@ export interface ConsumerOptions {
   leaseMs?: number;
   pollMs?: number;
   retry?: (err: unknown) => boolean;
+  /** the queue could not be reached (claim, renew or fail threw); default: a line on stderr */
+  onError?: (err: unknown) => void;
 }
 
 export type JobHandler = (job: Job, progress: (fraction: number) => void) => Promise<unknown>;
@@ -48,7 +50,8 @@ export class JobConsumer {
     const lease = this.opts.leaseMs ?? 30_000;
     while (this.running) {
       if (this.inFlight.size < (this.opts.concurrency ?? 1)) {
-        const job = this.queue.claim(this.opts.kind, this.workerId, lease);
+        // a queue that cannot be reached (a network-backed one) is tried again after a pause
+        const job = await this.queue.claim(this.opts.kind, this.workerId, lease).catch((err: unknown) => void this.report(err));
         if (job) {
           const p = this.run(job, lease).finally(() => this.inFlight.delete(p));
           this.inFlight.add(p);
@@ -61,17 +64,22 @@ export class JobConsumer {
 
   private async run(job: Job, lease: number): Promise<void> {
     let progress: number | undefined;
-    const renew = setInterval(() => this.queue.renew(job.id, this.workerId, lease, progress), Math.max(50, lease / 3));
+    const renew = () => void this.queue.renew(job.id, this.workerId, lease, progress).catch((err: unknown) => this.report(err));
+    const timer = setInterval(renew, Math.max(50, lease / 3));
     try {
       const result = await this.handler(job, (f) => {
         progress = f;
-        this.queue.renew(job.id, this.workerId, lease, f);
+        renew();
       });
-      this.queue.complete(job.id, this.workerId, result);
+      await this.queue.complete(job.id, this.workerId, result);
     } catch (err) {
-      this.queue.fail(job.id, this.workerId, (err as Error).message ?? String(err), this.opts.retry?.(err) ?? true);
+      await this.queue.fail(job.id, this.workerId, (err as Error).message ?? String(err), this.opts.retry?.(err) ?? true).catch((e: unknown) => this.report(e));
     } finally {
-      clearInterval(renew);
+      clearInterval(timer);
     }
+  }
+
+  private report(err: unknown): void {
+    (this.opts.onError ?? ((e) => console.error(`job consumer ${this.workerId}: ${(e as Error).message ?? String(e)}`)))(err);
   }
 }

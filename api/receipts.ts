@@ -147,14 +147,22 @@ export class ReceiptService {
     return this.index(this.receipt(host, receiptId).adapterId).variant;
   }
 
+  /** A receipt's proof job; the job records live in the queue (SQLite, or Redis with BullMQ). */
+  private async jobOf(jobId: string): Promise<Job> {
+    const job = await this.queue.get(jobId);
+    if (!job) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `proof job ${jobId} is no longer in the job queue`);
+    return job;
+  }
+
   /** Builds the receipt's witness and queues its proof (once per receipt). */
   async requestProof(host: Host, receiptId: string): Promise<Job> {
     const rc = this.receipt(host, receiptId);
     const existing = this.db.prepare('SELECT job_id FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { job_id: string } | undefined;
     // one proof per receipt; asking again after a failure retries the same job
     if (existing) {
-      const job = this.queue.get(existing.job_id)!;
-      return job.status === 'failed' ? this.queue.requeue(job.id)! : job;
+      const job = await this.queue.get(existing.job_id);
+      if (job) return job.status === 'failed' ? (await this.queue.requeue(job.id))! : job;
+      // the queue no longer has the job (a Redis that lost its data): queue the proof again below
     }
     const reg = this.registration(rc.adapterId);
     if (!reg) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${rc.adapterId} is not registered on-chain`);
@@ -177,20 +185,20 @@ export class ReceiptService {
     this.commitments ??= Commitments.create();
     const witness = buildWitness(await this.commitments, variant, claim);
     const payload: ProveJobPayload & { hostId: number; receiptId: string } = { variant: variant.name, input: witness.input, hostId: host.id, receiptId };
-    const job = this.queue.enqueue(PROVE_JOB, receiptId, payload);
+    const job = await this.queue.enqueue(PROVE_JOB, receiptId, payload);
     const replayable = JSON.stringify({ ...claim, leaves: undefined, t: t.map(String) }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
     this.db
-      .prepare('INSERT INTO receipt_proofs (receipt_id, job_id, commitment, claim, created_at) VALUES (?, ?, ?, ?, ?)')
+      .prepare('INSERT INTO receipt_proofs (receipt_id, job_id, commitment, claim, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (receipt_id) DO UPDATE SET job_id = excluded.job_id')
       .run(receiptId, job.id, '0x' + witness.receipt.toString(16), replayable, new Date().toISOString());
     return job;
   }
 
   /** A receipt's proof state: the job, and once proven the proof, public signals and settle calldata. */
-  proofOf(host: Host, receiptId: string) {
+  async proofOf(host: Host, receiptId: string) {
     this.receipt(host, receiptId);
     const row = this.db.prepare('SELECT * FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as Row | undefined;
     if (!row) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `no proof was requested for receipt ${receiptId}`);
-    const job = this.queue.get(row.job_id as string)!;
+    const job = await this.jobOf(row.job_id as string);
     const result = job.status === 'done' ? (job.result as ProveJobResult) : undefined;
     const calldata = result ? toSolidityCalldata(result.proof, result.publicSignals) : undefined;
     return {
@@ -212,7 +220,7 @@ export class ReceiptService {
     const checks: { name: string; ok: boolean; detail: string }[] = [];
     const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
     const rc = this.receipt(host, receiptId);
-    const state = this.proofOf(host, receiptId);
+    const state = await this.proofOf(host, receiptId);
     const stored = this.index(rc.adapterId);
     const reg = this.registration(rc.adapterId);
     const claimRow = this.db.prepare('SELECT claim FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { claim: string };
@@ -263,7 +271,7 @@ export class ReceiptService {
   /** Settles a proven receipt on-chain (once). */
   async settle(host: Host, receiptId: string): Promise<{ tx: string; gasUsed: string }> {
     const chain = this.needChain();
-    const state = this.proofOf(host, receiptId);
+    const state = await this.proofOf(host, receiptId);
     if (state.settleTx) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was settled in ${state.settleTx}`);
     if (!state.calldata) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} is not proven yet (job ${state.job.status})`);
     const rc = this.receipt(host, receiptId);

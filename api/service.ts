@@ -94,6 +94,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await prover?.close();
       await batcher.close();
       await receipts.close();
+      await queue.close();
       await factory.close();
       store.close();
       await releaseSnarkjsThreads(); // audits verify on snarkjs's threaded curve

@@ -22,8 +22,8 @@ const Adapter = Type.Object({
 export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): FastifyPluginAsyncTypebox {
   const adapters = new AdapterRegistryStore(db);
   const datanets = new DatanetStore(db);
-  const withJob = (a: ReturnType<AdapterRegistryStore['get']>) => {
-    const j = queue.get(a.jobId);
+  const withJob = async (a: ReturnType<AdapterRegistryStore['get']>) => {
+    const j = await queue.get(a.jobId);
     const { spec: _spec, ownerHost: _owner, ...rest } = a;
     return { ...rest, ...(j ? { job: { status: j.status, ...(j.progress !== undefined ? { progress: j.progress } : {}), ...(j.error ? { error: j.error } : {}) } } : {}) };
   };
@@ -64,15 +64,15 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
         const host = caller(req.caller);
         datanets.version(host, req.body.datanetId, req.body.version); // visible and published, or 404
         const payload: FineTuneJobPayload = { hostId: host.id, adapterId: req.body.id, datanetId: req.body.datanetId, version: req.body.version, ...(req.body.hyper ? { hyper: req.body.hyper } : {}), ...(req.body.seed !== undefined ? { seed: req.body.seed } : {}) };
-        if (queue.byKey(FINETUNE_JOB, req.body.id)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${req.body.id} already exists`);
-        const job = queue.enqueue(FINETUNE_JOB, req.body.id, payload);
+        if (await queue.byKey(FINETUNE_JOB, req.body.id)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${req.body.id} already exists`);
+        const job = await queue.enqueue(FINETUNE_JOB, req.body.id, payload);
         const a = adapters.create(host, { id: req.body.id, datanetId: req.body.datanetId, datanetVersion: req.body.version, jobId: job.id, spec: { hyper: req.body.hyper ?? {}, seed: req.body.seed ?? 1 } });
-        return reply.status(202).send(withJob(a));
+        return reply.status(202).send(await withJob(a));
       },
     );
 
     app.get('/adapters', { config: { auth: true }, schema: { summary: 'The caller’s adapters', response: { 200: Type.Object({ adapters: Type.Array(Adapter) }), ...errors } } }, async (req) => ({
-      adapters: adapters.list(caller(req.caller)).map(withJob),
+      adapters: await Promise.all(adapters.list(caller(req.caller)).map(withJob)),
     }));
 
     app.get(
@@ -131,7 +131,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
         schema: { summary: 'A job of the caller', params: Type.Object({ id: Type.String({ pattern: '^job_[0-9a-f-]{36}$' }) }), response: { 200: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), attempts: Type.Integer(), progress: Type.Optional(Type.Number()), error: Type.Optional(Type.String()) }), ...errors } },
       },
       async (req) => {
-        const j = queue.get(req.params.id);
+        const j = await queue.get(req.params.id);
         if (!j || (j.payload as { hostId?: number }).hostId !== caller(req.caller).id) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `no job ${req.params.id}`);
         return { id: j.id, kind: j.kind, status: j.status, attempts: j.attempts, ...(j.progress !== undefined ? { progress: j.progress } : {}), ...(j.error ? { error: j.error } : {}) };
       },

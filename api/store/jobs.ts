@@ -4,8 +4,9 @@ import type { Db } from './db.js';
 
 /**
  * Durable jobs (proofs, fine-tuning) behind a small interface, so that many prover
- * hosts can share work on an existing engine (a BullMQ adapter implements the same
- * interface); the embedded default keeps them in SQLite and needs no server.
+ * hosts can share work on an existing engine (`BullmqJobQueue` in bullmq-queue.ts, on
+ * Redis); the embedded default keeps them in SQLite and needs no server. Every method
+ * is asynchronous so that a network-backed queue can implement it.
  *
  * A worker claims a job with a lease and renews it while it works. A worker that dies
  * (kill -9) stops renewing; once the lease expires the job is claimable again. A job's
@@ -30,16 +31,22 @@ export interface Job<P = unknown, R = unknown> {
 }
 
 export interface JobQueue {
-  enqueue<P>(kind: string, key: string, payload: P): Job<P>;
-  get(id: string): Job | undefined;
-  byKey(kind: string, key: string): Job | undefined;
+  /** Adds a job, or returns the existing job of this (kind, key) whatever its state. */
+  enqueue<P>(kind: string, key: string, payload: P): Promise<Job<P>>;
+  get(id: string): Promise<Job | undefined>;
+  byKey(kind: string, key: string): Promise<Job | undefined>;
   /** The oldest claimable job of a kind, leased to `worker` for `leaseMs`. */
-  claim(kind: string, worker: string, leaseMs: number): Job | undefined;
-  renew(id: string, worker: string, leaseMs: number, progress?: number): boolean;
-  complete<R>(id: string, worker: string, result: R): void;
-  fail(id: string, worker: string, error: string, retry: boolean): void;
+  claim(kind: string, worker: string, leaseMs: number): Promise<Job | undefined>;
+  /** Extends `worker`'s lease (and records progress); false once the worker no longer holds the job. */
+  renew(id: string, worker: string, leaseMs: number, progress?: number): Promise<boolean>;
+  /** Stores the result once; refused (ZKPOA_ERR_CONFLICT) unless `worker` holds the job. */
+  complete<R>(id: string, worker: string, result: R): Promise<void>;
+  /** Back to the queue (`retry`) or failed for good; ignored unless `worker` holds the job. */
+  fail(id: string, worker: string, error: string, retry: boolean): Promise<void>;
   /** Puts a failed job back in the queue with a fresh attempt budget (an operator's or a client's retry). */
-  requeue(id: string): Job | undefined;
+  requeue(id: string): Promise<Job | undefined>;
+  /** Releases the queue's own connections (never the database it was given). */
+  close(): Promise<void>;
 }
 
 type Row = Record<string, unknown>;
@@ -79,31 +86,34 @@ const toJob = (r: Row): Job => ({
   updatedAt: r.updated_at as string,
 });
 
+/**
+ * The embedded queue. Each method does its work synchronously (better-sqlite3), inside
+ * one transaction where it reads and writes, and only hands back a settled promise, so
+ * it stays atomic across processes sharing the database file.
+ */
 export class SqliteJobQueue implements JobQueue {
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
   ) {}
 
-  enqueue<P>(kind: string, key: string, payload: P): Job<P> {
+  async enqueue<P>(kind: string, key: string, payload: P): Promise<Job<P>> {
     const ts = new Date(this.now()).toISOString();
     this.db
       .prepare("INSERT INTO jobs (id, kind, key, status, payload, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING")
       .run(`job_${randomUUID()}`, kind, key, JSON.stringify(payload), ts, ts);
-    return this.byKey(kind, key) as Job<P>;
+    return this.byKeySync(kind, key) as Job<P>;
   }
 
-  get(id: string): Job | undefined {
-    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
-    return r ? toJob(r) : undefined;
+  async get(id: string): Promise<Job | undefined> {
+    return this.getSync(id);
   }
 
-  byKey(kind: string, key: string): Job | undefined {
-    const r = this.db.prepare('SELECT * FROM jobs WHERE kind = ? AND key = ?').get(kind, key) as Row | undefined;
-    return r ? toJob(r) : undefined;
+  async byKey(kind: string, key: string): Promise<Job | undefined> {
+    return this.byKeySync(kind, key);
   }
 
-  claim(kind: string, worker: string, leaseMs: number): Job | undefined {
+  async claim(kind: string, worker: string, leaseMs: number): Promise<Job | undefined> {
     const now = this.now();
     return this.db.transaction(() => {
       const r = this.db
@@ -117,34 +127,47 @@ export class SqliteJobQueue implements JobQueue {
       this.db
         .prepare("UPDATE jobs SET status = 'running', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?")
         .run(worker, now + leaseMs, new Date(now).toISOString(), r.id);
-      return this.get(r.id as string);
+      return this.getSync(r.id as string);
     })();
   }
 
-  renew(id: string, worker: string, leaseMs: number, progress?: number): boolean {
+  async renew(id: string, worker: string, leaseMs: number, progress?: number): Promise<boolean> {
     const info = this.db
       .prepare("UPDATE jobs SET lease_until = ?, progress = COALESCE(?, progress), updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
       .run(this.now() + leaseMs, progress ?? null, new Date(this.now()).toISOString(), id, worker);
     return info.changes === 1;
   }
 
-  complete<R>(id: string, worker: string, result: R): void {
+  async complete<R>(id: string, worker: string, result: R): Promise<void> {
     const info = this.db
       .prepare("UPDATE jobs SET status = 'done', result = ?, progress = 1, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
       .run(JSON.stringify(result), new Date(this.now()).toISOString(), id, worker);
     if (info.changes !== 1) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `job ${id} is not held by ${worker} (its lease expired or it is finished)`);
   }
 
-  requeue(id: string): Job | undefined {
+  async requeue(id: string): Promise<Job | undefined> {
     this.db
       .prepare("UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'failed'")
       .run(new Date(this.now()).toISOString(), id);
-    return this.get(id);
+    return this.getSync(id);
   }
 
-  fail(id: string, worker: string, error: string, retry: boolean): void {
+  async fail(id: string, worker: string, error: string, retry: boolean): Promise<void> {
     this.db
       .prepare("UPDATE jobs SET status = ?, error = ?, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
       .run(retry ? 'queued' : 'failed', error, new Date(this.now()).toISOString(), id, worker);
+  }
+
+  /** The database belongs to the caller, who closes it. */
+  async close(): Promise<void> {}
+
+  private getSync(id: string): Job | undefined {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return r ? toJob(r) : undefined;
+  }
+
+  private byKeySync(kind: string, key: string): Job | undefined {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE kind = ? AND key = ?').get(kind, key) as Row | undefined;
+    return r ? toJob(r) : undefined;
   }
 }

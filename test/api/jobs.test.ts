@@ -19,34 +19,34 @@ afterAll(async () => {
 });
 
 describe('durable job queue', () => {
-  it('leases, reclaims after a lease expires, de-duplicates by key, and refuses a stale completion', () => {
+  it('leases, reclaims after a lease expires, de-duplicates by key, and refuses a stale completion', async () => {
     let now = 1_000;
     const q = new SqliteJobQueue(openDatabase(':memory:'), () => now);
-    const a = q.enqueue('k', 'receipt-1', { n: 1 });
-    expect(q.enqueue('k', 'receipt-1', { n: 2 }).id).toBe(a.id); // same key, same job
-    expect(q.claim('k', 'w1', 100)?.id).toBe(a.id);
-    expect(q.claim('k', 'w2', 100)).toBeUndefined(); // leased
+    const a = await q.enqueue('k', 'receipt-1', { n: 1 });
+    expect((await q.enqueue('k', 'receipt-1', { n: 2 })).id).toBe(a.id); // same key, same job
+    expect((await q.claim('k', 'w1', 100))?.id).toBe(a.id);
+    expect(await q.claim('k', 'w2', 100)).toBeUndefined(); // leased
     now += 101;
-    const again = q.claim('k', 'w2', 100)!;
+    const again = (await q.claim('k', 'w2', 100))!;
     expect(again).toMatchObject({ id: a.id, attempts: 2 });
-    expect(() => q.complete(a.id, 'w1', 'late')).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_CONFLICT' }));
-    q.complete(a.id, 'w2', 'proof');
-    expect(q.get(a.id)).toMatchObject({ status: 'done', result: 'proof' });
-    expect(() => q.complete(a.id, 'w2', 'twice')).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_CONFLICT' }));
+    await expect(q.complete(a.id, 'w1', 'late')).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
+    await q.complete(a.id, 'w2', 'proof');
+    expect(await q.get(a.id)).toMatchObject({ status: 'done', result: 'proof' });
+    await expect(q.complete(a.id, 'w2', 'twice')).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
   });
 
-  it('gives up after the attempt limit and keeps failed jobs visible', () => {
+  it('gives up after the attempt limit and keeps failed jobs visible', async () => {
     let now = 0;
     const q = new SqliteJobQueue(openDatabase(':memory:'), () => now);
-    const j = q.enqueue('k', 'x', {});
+    const j = await q.enqueue('k', 'x', {});
     for (let i = 0; i < 5; i++) {
-      expect(q.claim('k', `w${i}`, 10)).toBeTruthy();
+      expect(await q.claim('k', `w${i}`, 10)).toBeTruthy();
       now += 11;
     }
-    expect(q.claim('k', 'w9', 10)).toBeUndefined();
-    expect(q.get(j.id)).toMatchObject({ status: 'failed' });
-    expect(q.requeue(j.id)).toMatchObject({ status: 'queued', attempts: 0 });
-    expect(q.claim('k', 'w10', 10)).toMatchObject({ id: j.id, attempts: 1 });
+    expect(await q.claim('k', 'w9', 10)).toBeUndefined();
+    expect(await q.get(j.id)).toMatchObject({ status: 'failed' });
+    expect(await q.requeue(j.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(await q.claim('k', 'w10', 10)).toMatchObject({ id: j.id, attempts: 1 });
   });
 });
 
@@ -57,9 +57,9 @@ function startWorker(dbPath: string): ChildProcess {
   });
 }
 
-const waitFor = async (what: () => boolean, ms: number) => {
+const waitFor = async (what: () => Promise<boolean>, ms: number) => {
   const end = Date.now() + ms;
-  while (!what()) {
+  while (!(await what())) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -74,30 +74,34 @@ describe('proof jobs survive a crash', () => {
     const q = new SqliteJobQueue(db);
     const commitments = await getCommitments();
     const keys = Array.from({ length: 8 }, (_, i) => `receipt-${i}`);
-    keys.forEach((key, i) => q.enqueue(PROVE_JOB, key, { variant: TEST_VARIANT.name, input: buildWitness(commitments, TEST_VARIANT, { ...sampleClaim(), nonce: BigInt(i + 1) }).input }));
-    const status = () => keys.map((k) => q.byKey(PROVE_JOB, k)!.status);
+    for (const [i, key] of keys.entries()) await q.enqueue(PROVE_JOB, key, { variant: TEST_VARIANT.name, input: buildWitness(commitments, TEST_VARIANT, { ...sampleClaim(), nonce: BigInt(i + 1) }).input });
+    const job = async (k: string) => (await q.byKey(PROVE_JOB, k))!;
+    const status = async () => Promise.all(keys.map(async (k) => (await job(k)).status));
 
     const first = startWorker(dbPath);
-    await waitFor(() => status().includes('done') && status().includes('running'), 60_000);
+    await waitFor(async () => {
+      const s = await status();
+      return s.includes('done') && s.includes('running');
+    }, 60_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    const interrupted = keys.filter((k) => q.byKey(PROVE_JOB, k)!.status === 'running');
+    const interrupted: string[] = [];
+    for (const k of keys) if ((await job(k)).status === 'running') interrupted.push(k);
     expect(interrupted.length).toBeGreaterThan(0);
 
     const second = startWorker(dbPath);
     try {
-      await waitFor(() => status().every((s) => s === 'done'), 60_000);
+      await waitFor(async () => (await status()).every((s) => s === 'done'), 60_000);
     } finally {
       second.kill('SIGTERM');
       await new Promise((r) => second.once('exit', r));
     }
     const vkey = (await loadProverKeys(testArtifacts())).vkey;
     for (const k of keys) {
-      const job = q.byKey(PROVE_JOB, k)!;
-      const { proof, publicSignals } = job.result as ProveJobResult;
+      const { proof, publicSignals } = (await job(k)).result as ProveJobResult;
       expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).toBe(true);
     }
-    for (const k of interrupted) expect(q.byKey(PROVE_JOB, k)!.attempts).toBe(2);
+    for (const k of interrupted) expect((await job(k)).attempts).toBe(2);
     expect((db.prepare('SELECT COUNT(*) n FROM jobs').get() as { n: number }).n).toBe(keys.length);
     db.close();
   }, 180_000);
