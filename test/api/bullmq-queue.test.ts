@@ -1,0 +1,137 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BullmqJobQueue, bullmqJobId } from '../../api/store/bullmq-queue.js';
+import { openDatabase, type Db } from '../../api/store/db.js';
+import { SqliteJobQueue } from '../../api/store/jobs.js';
+import { describeJobQueue, openJobQueue } from '../../api/store/open-queue.js';
+import { jobQueueContract } from '../helpers/job-queue-contract.js';
+
+/**
+ * The same JobQueue contract on the embedded SQLite queue and on BullMQ with a real
+ * redis-server (started here on a free port, without persistence, and stopped by its
+ * pid). Without redis-server on PATH the BullMQ half is skipped and says why.
+ */
+const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!hasRedis) console.warn('redis-server is not on PATH: the BullMQ job queue tests are skipped (apt-get install redis-server)');
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+jobQueueContract('SQLite', {
+  store: async () => {
+    // a file, so that the two handles are two connections, as two processes would have
+    const dir = await mkdtemp(join(tmpdir(), 'zkpoa-queue-'));
+    dirs.push(dir);
+    const dbs: Db[] = [];
+    return {
+      open: async () => {
+        const db = openDatabase(join(dir, 'jobs.sqlite'));
+        dbs.push(db);
+        return new SqliteJobQueue(db);
+      },
+      close: async () => dbs.forEach((db) => db.close()),
+    };
+  },
+});
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+let redis: ChildProcess | undefined;
+let redisUrl = '';
+
+describe.skipIf(!hasRedis)('BullMQ on a real redis-server', () => {
+  beforeAll(async () => {
+    const port = await freePort();
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
+      redis!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      redis!.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited (${code}): ${out}`));
+      });
+    });
+    redisUrl = `redis://127.0.0.1:${port}`;
+  });
+
+  afterAll(async () => {
+    if (redis?.pid && redis.exitCode === null) {
+      const exited = new Promise((r) => redis!.once('exit', r));
+      process.kill(redis.pid, 'SIGTERM');
+      await exited;
+    }
+  });
+
+  let stores = 0;
+  jobQueueContract('BullMQ', {
+    // a fresh prefix is a fresh store on the same server
+    store: async () => {
+      const prefix = `t${process.pid}-${stores++}`;
+      return { open: async () => new BullmqJobQueue({ url: redisUrl, prefix }) };
+    },
+  });
+
+  describe('BullMQ specifics', () => {
+    it('names a job by (kind, key) with an id BullMQ accepts and the API routes match', () => {
+      const id = bullmqJobId('prove', 'rcp_1');
+      expect(id).toBe(bullmqJobId('prove', 'rcp_1'));
+      expect(id).not.toBe(bullmqJobId('finetune', 'rcp_1'));
+      expect(id).not.toBe(bullmqJobId('prove', 'rcp_2'));
+      expect(id).toMatch(/^job_[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(id).not.toContain(':');
+    });
+
+    it('keeps prefixes apart, refuses kinds BullMQ cannot name, and takes the prefix from the URL', async () => {
+      const a = new BullmqJobQueue({ url: redisUrl, prefix: 'deploy-a' });
+      const b = new BullmqJobQueue({ url: `${redisUrl}?prefix=deploy-b` });
+      try {
+        expect(b.prefix).toBe('deploy-b');
+        const j = await a.enqueue('prove', 'same-key', { from: 'a' });
+        expect(await b.get(j.id)).toBeUndefined();
+        expect(await b.enqueue('prove', 'same-key', { from: 'b' })).toMatchObject({ id: j.id, payload: { from: 'b' } });
+        expect(await a.get(j.id)).toMatchObject({ payload: { from: 'a' } });
+        await expect(a.enqueue('pro:ve', 'k', {})).rejects.toMatchObject({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' });
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('openJobQueue picks BullMQ for redis:// and SQLite otherwise; /health never shows a password', async () => {
+      const db = openDatabase(':memory:');
+      const q = await openJobQueue(db, `${redisUrl}?prefix=factory`);
+      try {
+        expect(q).toBeInstanceOf(BullmqJobQueue);
+        expect(await openJobQueue(db)).toBeInstanceOf(SqliteJobQueue);
+        expect(await openJobQueue(db, 'sqlite')).toBeInstanceOf(SqliteJobQueue);
+        await expect(openJobQueue(db, 'amqp://x')).rejects.toMatchObject({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' });
+        await expect(openJobQueue(undefined)).rejects.toMatchObject({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' });
+        expect(describeJobQueue('redis://user:secret@10.0.0.5:6380/2?prefix=x')).toBe('bullmq redis://10.0.0.5:6380/2 (prefix x)');
+        expect(describeJobQueue(undefined)).toBe('sqlite');
+      } finally {
+        await q.close();
+        db.close();
+      }
+    });
+  });
+});
