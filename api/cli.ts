@@ -11,6 +11,7 @@ import { SettlementClient, anvilAccountKeys, rpcProvider, type Deployment } from
 import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
 import { openDatabase } from './store/db.js';
 import { createHost } from './store/hosts.js';
+import { QUEUE_URL_ENV, describeJobQueue } from './store/open-queue.js';
 
 /**
  * `zkpoa`: the service and its operations. Long jobs (setup, demo, benchmarks) run
@@ -46,11 +47,13 @@ program
   .option('--data <dir>', 'where adapters and checkpoints are kept', DEFAULT_BUILD_DIR)
   .option('--variant <name>', 'circuit variant for indexes and proofs')
   .option('--external-provers', 'do not prove in this process (run `zkpoa prover` workers)')
+  .option('--queue <url>', `job queue: redis://… (BullMQ) to share proofs with \`zkpoa prover --queue\` workers on other hosts; default $${QUEUE_URL_ENV}, else SQLite in --db`)
   .option('--max-resident-adapters <n>', 'adapters kept as tensors', (v) => Number(v), 64)
   .option('--rpc <url>', 'chain RPC for registration and settlement (with --deployment)')
   .option('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)')
-  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; maxResidentAdapters: number; rpc?: string; deployment?: string }) => {
+  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string }) => {
     const db = openDatabase(o.db);
+    const queueUrl = o.queue ?? process.env[QUEUE_URL_ENV]; // read here so that --help never prints a password
     let chain: ChainContext | undefined;
     if (o.rpc || o.deployment) {
       if (!o.rpc || !o.deployment) throw new InvalidArgumentError('--rpc and --deployment go together');
@@ -68,12 +71,13 @@ program
       dataDir: o.data,
       variant: o.variant ? variantByName(o.variant) : variantFor('default'),
       proofWorker: !o.externalProvers,
+      ...(queueUrl ? { queueUrl } : {}),
       maxResidentAdapters: o.maxResidentAdapters,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
       ...(chain ? { chain } : {}),
     });
     const address = await service.app.listen({ host: o.host, port: o.port });
-    service.app.log.info(`zkpoa API on ${address} (db ${o.db}, tensor backend ${service.backend.name})`);
+    service.app.log.info(`zkpoa API on ${address} (db ${o.db}, job queue ${describeJobQueue(queueUrl)}, tensor backend ${service.backend.name})`);
     const stop = async () => {
       await service.close();
       db.close();

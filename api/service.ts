@@ -15,7 +15,7 @@ import { ProofWorker } from './proof-worker.js';
 import { ReceiptService, type ChainContext } from './receipts.js';
 import { buildServer, type App } from './server.js';
 import type { Db } from './store/db.js';
-import { SqliteJobQueue } from './store/jobs.js';
+import { describeJobQueue, openJobQueue } from './store/open-queue.js';
 
 /**
  * The service assembled in one place: base model and tensor backend, adapter store,
@@ -32,6 +32,11 @@ export interface ServiceOptions {
   chain?: ChainContext;
   /** run a proof worker in this process (default true) */
   proofWorker?: boolean;
+  /**
+   * where the job records live: unset for the SQLite queue in `db`, `redis://…` for BullMQ
+   * on Redis so that `zkpoa prover` workers on other hosts share the proofs
+   */
+  queueUrl?: string;
   maxResidentAdapters?: number;
   logger?: FastifyServerOptions['logger'];
   pollMs?: number;
@@ -53,7 +58,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const dataDir = opts.dataDir ?? opts.buildDir;
   const store = await AdapterStore.open(join(dataDir, 'adapters'), model, { maxResidentAdapters: opts.maxResidentAdapters ?? 64 });
   const factory = new ModelFactory({ baseDir: join(opts.buildDir, 'models', 'base'), store, checkpointsDir: join(dataDir, 'checkpoints') });
-  const queue = new SqliteJobQueue(opts.db);
+  const queue = await openJobQueue(opts.db, opts.queueUrl);
   const runner = new FineTuneRunner(opts.db, queue, factory, { variant: opts.variant, buildDir: opts.buildDir }, opts.pollMs ?? 100);
   const batcher = new Batcher(store, { maxWaitMs: 5 });
   const receipts = new ReceiptService(opts.db, queue, join(opts.buildDir, 'models', 'base'), opts.chain);
@@ -78,6 +83,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       residentAdapters: store.residentIds().length,
       prover: prover ? { variant: opts.variant.name, threads: prover.threads } : 'external workers',
       chain: opts.chain ? { chainId: opts.chain.chainId.toString(), settlement: opts.chain.settlement } : 'none',
+      jobQueue: describeJobQueue(opts.queueUrl),
     }),
   });
   return {
