@@ -94,14 +94,21 @@ export class BullmqJobQueue implements JobQueue {
   private readonly onError: (err: Error) => void;
   private readonly queues = new Map<string, Queue>();
   private readonly workers = new Map<string, Promise<Worker>>();
+  /** job id → kind, a cache of the Redis hash (bounded: cleared past 10,000 entries) */
   private readonly kinds = new Map<string, string>();
   private readonly redis: Redis;
   private readonly kindsKey: string;
 
   constructor(private readonly opts: BullmqQueueOptions) {
-    const url = new URL(opts.url);
+    let url: URL;
+    try {
+      url = new URL(opts.url);
+    } catch {
+      throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'the job queue URL is not a URL (redis://host:port)');
+    }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `a BullMQ queue needs a redis:// or rediss:// URL, not ${url.protocol}`);
     this.prefix = opts.prefix ?? url.searchParams.get('prefix') ?? 'zkpoa';
+    if (!this.prefix) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'the job queue prefix is empty');
     url.searchParams.delete('prefix');
     this.url = url.toString();
     this.maxAttempts = opts.maxAttempts ?? 5;
@@ -147,8 +154,13 @@ export class BullmqJobQueue implements JobQueue {
     const known = this.kinds.get(id);
     if (known) return known;
     const kind = (await this.redis.hget(this.kindsKey, id)) ?? undefined;
-    if (kind) this.kinds.set(id, kind);
+    if (kind) this.remember(id, kind);
     return kind;
+  }
+
+  private remember(id: string, kind: string): void {
+    if (this.kinds.size >= 10_000) this.kinds.clear();
+    this.kinds.set(id, kind);
   }
 
   private async toJob(job: BullJob, state?: JobState | 'unknown'): Promise<Job | undefined> {
@@ -176,7 +188,7 @@ export class BullmqJobQueue implements JobQueue {
     const q = this.queue(kind);
     const id = bullmqJobId(kind, key);
     await this.redis.hsetnx(this.kindsKey, id, kind);
-    this.kinds.set(id, kind);
+    this.remember(id, kind);
     // an existing id is left as it is (BullMQ adds nothing): read back what is stored
     await q.add(kind, { key, payload } satisfies Data, { jobId: id, attempts: this.maxAttempts, removeOnComplete: false, removeOnFail: false });
     return (await this.byKey(kind, key)) as Job<P>;
@@ -200,7 +212,7 @@ export class BullmqJobQueue implements JobQueue {
     const w = await this.worker(kind, leaseMs);
     const job = await w.getNextJob(worker, { block: false });
     if (!job) return undefined;
-    this.kinds.set(job.id!, kind);
+    this.remember(job.id!, kind);
     if (job.attemptsStarted > this.maxAttempts || job.deferredFailure) {
       await job.moveToFailed(new UnrecoverableError(job.failedReason || job.deferredFailure || 'too many attempts'), worker, false);
       return undefined;

@@ -134,6 +134,7 @@ describe.skipIf(!hasRedis)('BullMQ on a real redis-server', () => {
         expect(await openJobQueue(db, 'sqlite')).toBeInstanceOf(SqliteJobQueue);
         await expect(openJobQueue(db, 'amqp://x')).rejects.toMatchObject({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' });
         await expect(openJobQueue(undefined)).rejects.toMatchObject({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' });
+        await expect(openJobQueue(db, 'redis://[nope')).rejects.toMatchObject({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' });
         expect(describeJobQueue('redis://user:secret@10.0.0.5:6380/2?prefix=x')).toBe('bullmq redis://10.0.0.5:6380/2 (prefix x)');
         expect(describeJobQueue(undefined)).toBe('sqlite');
       } finally {
