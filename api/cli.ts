@@ -122,6 +122,42 @@ program
     process.exitCode = body.ok ? 0 : 1;
   });
 
+/** A settlement client over an RPC and a deployment file, signing with `key` if given. */
+async function chainClient(o: { rpc: string; deployment: string }, key?: string): Promise<SettlementClient> {
+  const deployment = JSON.parse(await readFile(o.deployment, 'utf8').catch((err: Error) => {
+    throw new InvalidArgumentError(`cannot read the deployment file: ${err.message}`);
+  })) as Deployment;
+  const provider = rpcProvider(o.rpc);
+  return SettlementClient.connect(deployment, key ? new Wallet(key, provider) : provider);
+}
+
+const OPEN = (wei: bigint) => `${wei / 10n ** 18n}.${(wei % 10n ** 18n).toString().padStart(18, '0')} OPEN`;
+const chainOptions = (c: Command) =>
+  c.requiredOption('--rpc <url>', 'chain RPC').requiredOption('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)');
+
+chainOptions(
+  program
+    .command('earnings <address>')
+    .description('a contributor’s earnings, read from the chain alone: every index leaf that pays it, its unclaimed credit, and its claimed balance'),
+).action(async (address: string, o: { rpc: string; deployment: string }) => {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new InvalidArgumentError('the address must be 0x and 40 hex digits');
+  const e = await (await chainClient(o)).earnings(address);
+  for (const p of e.positions) console.log(`adapter ${p.adapterId} version ${p.version} leaf ${p.leaf}: ${OPEN(p.credit)} unclaimed`);
+  const unclaimed = e.positions.reduce((a, p) => a + p.credit, 0n);
+  console.log(`${e.positions.length} leaves, ${OPEN(unclaimed)} unclaimed, ${OPEN(e.balance)} claimed and withdrawable`);
+});
+
+chainOptions(
+  program
+    .command('claim')
+    .description('claim every credit that pays your wallet and withdraw it (key from $ZKPOA_CONTRIBUTOR_KEY, never a command-line argument)'),
+).action(async (o: { rpc: string; deployment: string }) => {
+  const key = process.env.ZKPOA_CONTRIBUTOR_KEY;
+  if (!key) throw new InvalidArgumentError('set ZKPOA_CONTRIBUTOR_KEY to the contributor wallet’s private key');
+  const r = await (await chainClient(o, key)).claimAll();
+  console.log(`claimed ${OPEN(r.claimed)}, withdrew ${OPEN(r.withdrawn)}${r.txs.length ? `; transactions ${r.txs.join(', ')}` : ' (nothing to claim)'}`);
+});
+
 for (const [name, file, description] of [
   ['setup', 'setup', 'build circuit artifacts and keys (local development ceremony unless --ptau)'],
   ['demo', 'demo', 'the main job, end to end on the embedded defaults'],
@@ -141,4 +177,9 @@ for (const [name, file, description] of [
     });
 }
 
-await program.parseAsync(process.argv);
+// A refused input or an unreachable chain is a one-line error, not a stack trace.
+await program.parseAsync(process.argv).catch((err: Error) => {
+  const cause = (err.cause as Error | undefined)?.message;
+  console.error(`zkpoa: ${err.message}${cause ? ` (${cause})` : ''}`);
+  process.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+});

@@ -29,6 +29,22 @@ export interface SettledEvent {
   blockNumber: number;
 }
 
+/** Where an account is a payee, and what is credited to it there. */
+export interface Earning {
+  adapterId: bigint;
+  version: bigint;
+  leaf: number;
+  /** credited by settlements, not yet claimed (OPEN wei) */
+  credit: bigint;
+}
+
+export interface Earnings {
+  account: string;
+  positions: Earning[];
+  /** claimed and not yet withdrawn (OPEN wei) */
+  balance: bigint;
+}
+
 const toAddress = (x: bigint) => '0x' + x.toString(16).padStart(40, '0');
 
 /** The settlement contract and OPEN through ethers v6; ABIs come from the forge build. */
@@ -101,6 +117,49 @@ export class SettlementClient {
 
   async isSettled(receipt: bigint): Promise<boolean> {
     return (await this.settlement.getFunction('settled')(receipt)) as boolean;
+  }
+
+  /**
+   * Every index leaf that pays `account` (from the IndexVersioned events and the
+   * registered payees, so it needs no service), with its unclaimed credit, and the
+   * account's claimed balance.
+   */
+  async earnings(account: string, fromBlock = 0): Promise<Earnings> {
+    const versions = await this.settlement.queryFilter(this.settlement.filters.IndexVersioned!(), fromBlock);
+    const payee = this.settlement.getFunction('payee');
+    const positions: Earning[] = [];
+    for (const log of versions as EventLog[]) {
+      const [adapterId, version, , , , , contributors] = log.args as unknown as [bigint, bigint, bigint, bigint, string, string, bigint];
+      for (let leaf = 0; leaf < Number(contributors); leaf++) {
+        if (((await payee(adapterId, version, leaf)) as string).toLowerCase() !== account.toLowerCase()) continue;
+        positions.push({ adapterId, version, leaf, credit: await this.credit(adapterId, version, leaf) });
+      }
+    }
+    return { account, positions, balance: await this.balanceOf(account) };
+  }
+
+  /**
+   * The signer's pull payment in full: claims every credited leaf that pays it (one
+   * transaction per adapter version), then withdraws the balance to its wallet.
+   */
+  async claimAll(fromBlock = 0): Promise<{ claimed: bigint; withdrawn: bigint; txs: string[] }> {
+    const runner = this.settlement.runner as { getAddress?: () => Promise<string> } | null;
+    if (!runner?.getAddress) throw new Error('claimAll needs a signer');
+    const { positions } = await this.earnings(await runner.getAddress(), fromBlock);
+    const byVersion = new Map<string, Earning[]>();
+    for (const p of positions.filter((x) => x.credit > 0n)) {
+      const k = `${p.adapterId}:${p.version}`;
+      byVersion.set(k, [...(byVersion.get(k) ?? []), p]);
+    }
+    const txs: string[] = [];
+    let claimed = 0n;
+    for (const ps of byVersion.values()) {
+      txs.push((await this.claim(ps[0]!.adapterId, ps[0]!.version, ps.map((p) => p.leaf))).hash);
+      claimed += ps.reduce((a, p) => a + p.credit, 0n);
+    }
+    const withdrawn = await this.balanceOf(await runner.getAddress());
+    if (withdrawn > 0n) txs.push((await this.withdraw()).hash);
+    return { claimed, withdrawn, txs };
   }
 
   /** The Settled event of a receipt commitment, for auditors (undefined if not settled). */

@@ -77,11 +77,17 @@ describe('settlement on anvil', () => {
     expect(payouts[0]).toBeGreaterThan(0n);
     expect(tx.gasUsed).toBeGreaterThan(200_000n);
 
-    // the contributor claims and withdraws real OPEN
+    // the contributor finds its earnings on-chain, claims and withdraws real OPEN
     const mine = admin.connect(contributor);
-    await mine.claim(adapterId, 1n, [0]);
-    await mine.withdraw();
+    expect(await mine.earnings(contributor.address)).toEqual({ account: contributor.address, positions: [{ adapterId, version: 1n, leaf: 0, credit: payouts[0] }], balance: 0n });
+    const paid = await mine.claimAll();
+    expect(paid).toMatchObject({ claimed: payouts[0], withdrawn: payouts[0] });
+    expect(paid.txs).toHaveLength(2);
     expect(await admin.open.getFunction('balanceOf')(contributor.address)).toBe(payouts[0]);
+    expect(await mine.earnings(contributor.address)).toMatchObject({ positions: [{ leaf: 0, credit: 0n }], balance: 0n });
+    // an account that earned nothing has nothing to claim, and no transaction is sent
+    const stranger = admin.connect(new Wallet(anvilAccountKeys()[3]!, provider));
+    expect(await stranger.claimAll()).toEqual({ claimed: 0n, withdrawn: 0n, txs: [] });
 
     // the auditor finds the settlement by receipt
     expect((await host.findSettlement(witness.receipt))?.txHash).toBe(tx.hash);
