@@ -168,6 +168,17 @@ export class GradientFeaturizer {
     return out;
   }
 
+  /**
+   * The unprojected loss gradient of one example at a checkpoint, per parameter block
+   * as (u, v) with ∇ = u·vᵀ (blocks in `blockShapes` order): the reference that
+   * projected features are checked against, and what an exact (unprojected) estimator
+   * would use.
+   */
+  gradientBlocks(checkpoint: number, x: ArrayLike<number>, label: number): { u: ArrayLike<number>; v: ArrayLike<number> }[] {
+    const layers = this.checkpoints[checkpoint]!.layers;
+    return this.exampleGradient(layers, x, forwardPass(layers, x), label).blocks;
+  }
+
   /** The parameter blocks in projection order: dense1.A, dense1.B, dense2.A, dense2.B. */
   get blockShapes(): readonly Block[] {
     return this.blocks;

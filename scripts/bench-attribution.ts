@@ -213,17 +213,71 @@ for (const [k1, k2] of [[4, 8], [8, 8]] as const) {
   }
 }
 
+// A reference without projection: TracIn-CP on the full LoRA gradients (every parameter),
+// to tell what the K-dimensional projection loses from what the estimator itself misses.
+{
+  step = progress.step('reference: TracIn-CP on unprojected gradients');
+  t0 = performance.now();
+  const featurizer = new GradientFeaturizer(model, checkpoints, { k1: 1, k2: 1, seed: 1 });
+  const shapes = featurizer.blockShapes;
+  const size = shapes.reduce((acc, b) => acc + b.m * b.n, 0);
+  const addGradient = (ci: number, x: ArrayLike<number>, label: number, out: Float64Array) => {
+    let off = 0;
+    featurizer.gradientBlocks(ci, x, label).forEach(({ u, v }, bi) => {
+      const { m, n } = shapes[bi]!;
+      for (let a = 0; a < m; a++) for (let b = 0; b < n; b++) out[off + a * n + b]! += u[a]! * v[b]!;
+      off += m * n;
+    });
+  };
+  const all = records();
+  const owner = all.map((r) => contributors.findIndex((c) => c.address === r.contributor));
+  const scores = contributors.map(() => new Array<number>(queries.length).fill(0));
+  checkpoints.forEach((ck, ci) => {
+    const g = contributors.map(() => new Float64Array(size));
+    all.forEach((r, i) => addGradient(ci, hashFeatures(r.text), r.label, g[owner[i]!]!));
+    queryX.forEach((x, q) => {
+      const gq = new Float64Array(size);
+      addGradient(ci, x, featurizer.features(x).predicted, gq);
+      g.forEach((gc, c) => (scores[c]![q]! += ck.learningRate * dot64(gq, gc)));
+    });
+    step.update(ci + 1, checkpoints.length);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  step.done(`${size} parameters, ${seconds.toFixed(1)} s`);
+  const agg = scores.map(sum);
+  rows.push({
+    name: 'TracIn-CP, unprojected (reference)',
+    k: size,
+    spearman: spearman(agg, effect.map(sum)),
+    spearmanQuery: queries.reduce((s, _, q) => s + spearman(byQuery(scores, q), byQuery(effect, q)), 0) / queries.length,
+    flippedLowest: agg[FLIPPED] === Math.min(...agg),
+    auc: auc(scores),
+    indexSeconds: seconds,
+    answerMs: Number.NaN,
+  });
+}
+function dot64(a: Float64Array, b: Float64Array): number {
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc += a[i]! * b[i]!;
+  return acc;
+}
+
 console.log(`\nbackend=${backend.name} contributors=${contributors.length} records=${records().length} queries=${queries.length}`);
 console.log('ground truth, aggregate effect per contributor (Σ over queries of Δloss when removed):');
 contributors.forEach((c, i) => console.log(`  ${c.name.padEnd(22)} ${sum(effect[i]!).toFixed(3)}`));
-console.log('\nestimator                          K  spearman  spearman_query  flipped_lowest    auc  index s  answer ms');
+console.log('\nestimator                              K  spearman  spearman_query  flipped_lowest    auc  index s  answer ms');
 for (const r of rows) {
-  console.log(`${r.name.padEnd(33)} ${String(r.k).padStart(3)} ${r.spearman.toFixed(3).padStart(9)} ${r.spearmanQuery.toFixed(3).padStart(15)} ${String(r.flippedLowest ? 1 : 0).padStart(15)} ${r.auc.toFixed(3).padStart(6)} ${r.indexSeconds.toFixed(1).padStart(8)} ${r.answerMs.toFixed(2).padStart(10)}`);
+  console.log(`${r.name.padEnd(34)} ${String(r.k).padStart(6)} ${r.spearman.toFixed(3).padStart(9)} ${r.spearmanQuery.toFixed(3).padStart(15)} ${String(r.flippedLowest ? 1 : 0).padStart(15)} ${r.auc.toFixed(3).padStart(6)} ${r.indexSeconds.toFixed(1).padStart(8)} ${(Number.isNaN(r.answerMs) ? '—' : r.answerMs.toFixed(2)).padStart(10)}`);
 }
 console.log(`auc of the ground truth itself (ceiling): ${aucTruth.toFixed(3)}; retraining ground truth: ${retrainSeconds.toFixed(1)} s`);
 console.log(
   `ground truth of one seed vs another seed: spearman ${spearman(perSeed[0]!.map(sum), effectOtherSeed.map(sum)).toFixed(3)}, per query ${(queries.reduce((a, _, q) => a + spearman(byQuery(perSeed[0]!, q), byQuery(effectOtherSeed, q)), 0) / queries.length).toFixed(3)} (the truth used is the mean over ${seeds.length} seed(s))`,
 );
+if (perSeed.length > 2) {
+  // how well one training run's effects predict the mean of the others: a ceiling for any estimator computed from one trained model
+  const others = perSeed[0]!.map((row, c) => row.map((_, q) => perSeed.slice(1).reduce((a, e) => a + e[c]![q]!, 0) / (perSeed.length - 1)));
+  console.log(`ground truth of one seed vs the mean of the other ${perSeed.length - 1}: spearman ${spearman(perSeed[0]!.map(sum), others.map(sum)).toFixed(3)}, per query ${(queries.reduce((a, _, q) => a + spearman(byQuery(perSeed[0]!, q), byQuery(others, q)), 0) / queries.length).toFixed(3)}`);
+}
 // the default circuit is K = 32: choose the estimator that agrees best per query there
 const chosen = rows.filter((r) => r.k === 32).sort((a, b) => b.spearmanQuery - a.spearmanQuery)[0]!;
 console.log(`chosen: ${chosen.name}, K=${chosen.k}`);

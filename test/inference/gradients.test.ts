@@ -63,6 +63,14 @@ describe('gradient features', () => {
       });
       const got = f.features(x, label).features;
       got.forEach((v, k) => expect(v).toBeCloseTo(expected[k]!, 4));
+      // the unprojected gradient blocks (u·vᵀ) are autodiff's gradients too
+      checkpoints.forEach((c, ci) => {
+        const auto = autodiffGradients(base, c.adapter, x, label);
+        f.gradientBlocks(ci, x, label).forEach(({ u, v }, bi) => {
+          const { m, n } = f.blockShapes[bi]!;
+          for (let a = 0; a < m; a++) for (let b = 0; b < n; b++) expect(u[a]! * v[b]!).toBeCloseTo(auto[bi]![a * n + b]!, 5);
+        });
+      });
       expect(Math.max(...got.map(Math.abs))).toBeGreaterThan(1e-3);
     }
   });
