@@ -122,26 +122,42 @@ program
     process.exitCode = body.ok ? 0 : 1;
   });
 
-/** A settlement client over an RPC and a deployment file, signing with `key` if given. */
-async function chainClient(o: { rpc: string; deployment: string }, key?: string): Promise<SettlementClient> {
-  const deployment = JSON.parse(await readFile(o.deployment, 'utf8').catch((err: Error) => {
-    throw new InvalidArgumentError(`cannot read the deployment file: ${err.message}`);
-  })) as Deployment;
+/** A settlement client over an RPC and a deployment file, signing with `key` if given; `use` runs with it, then the provider is closed. */
+async function withChain<T>(o: { rpc: string; deployment: string }, key: string | undefined, use: (c: SettlementClient, deployment: Deployment) => Promise<T>): Promise<T> {
+  const deployment = JSON.parse(
+    await readFile(o.deployment, 'utf8').catch((err: Error) => {
+      throw new InvalidArgumentError(`cannot read the deployment file: ${err.message}`);
+    }),
+  ) as Deployment;
   const provider = rpcProvider(o.rpc);
-  return SettlementClient.connect(deployment, key ? new Wallet(key, provider) : provider);
+  try {
+    return await use(await SettlementClient.connect(deployment, key ? new Wallet(key, provider) : provider), deployment);
+  } finally {
+    provider.destroy(); // else ethers keeps retrying an unreachable RPC and the command never exits
+  }
 }
 
 const OPEN = (wei: bigint) => `${wei / 10n ** 18n}.${(wei % 10n ** 18n).toString().padStart(18, '0')} OPEN`;
+const blockNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a block number is an integer ≥ 0');
+  return n;
+};
 const chainOptions = (c: Command) =>
-  c.requiredOption('--rpc <url>', 'chain RPC').requiredOption('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)');
+  c
+    .requiredOption('--rpc <url>', 'chain RPC')
+    .requiredOption('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)')
+    .option('--from-block <n>', 'first block to scan for index versions (default: the deployment block, if the file records it)', blockNumber);
+type ChainOpts = { rpc: string; deployment: string; fromBlock?: number };
+const fromBlockOf = (o: ChainOpts, d: Deployment) => o.fromBlock ?? d.deployedAtBlock ?? 0;
 
 chainOptions(
   program
     .command('earnings <address>')
     .description('a contributor’s earnings, read from the chain alone: every index leaf that pays it, its unclaimed credit, and its claimed balance'),
-).action(async (address: string, o: { rpc: string; deployment: string }) => {
+).action(async (address: string, o: ChainOpts) => {
   if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new InvalidArgumentError('the address must be 0x and 40 hex digits');
-  const e = await (await chainClient(o)).earnings(address);
+  const e = await withChain(o, undefined, (c, d) => c.earnings(address, fromBlockOf(o, d)));
   for (const p of e.positions) console.log(`adapter ${p.adapterId} version ${p.version} leaf ${p.leaf}: ${OPEN(p.credit)} unclaimed`);
   const unclaimed = e.positions.reduce((a, p) => a + p.credit, 0n);
   console.log(`${e.positions.length} leaves, ${OPEN(unclaimed)} unclaimed, ${OPEN(e.balance)} claimed and withdrawable`);
@@ -151,10 +167,12 @@ chainOptions(
   program
     .command('claim')
     .description('claim every credit that pays your wallet and withdraw it (key from $ZKPOA_CONTRIBUTOR_KEY, never a command-line argument)'),
-).action(async (o: { rpc: string; deployment: string }) => {
-  const key = process.env.ZKPOA_CONTRIBUTOR_KEY;
+).action(async (o: ChainOpts) => {
+  const key = process.env.ZKPOA_CONTRIBUTOR_KEY?.trim();
   if (!key) throw new InvalidArgumentError('set ZKPOA_CONTRIBUTOR_KEY to the contributor wallet’s private key');
-  const r = await (await chainClient(o, key)).claimAll();
+  // checked here so that no error message can ever carry the key itself
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) throw new InvalidArgumentError('ZKPOA_CONTRIBUTOR_KEY is not a private key (64 hex digits, optionally 0x-prefixed)');
+  const r = await withChain(o, key, (c, d) => c.claimAll(fromBlockOf(o, d)));
   console.log(`claimed ${OPEN(r.claimed)}, withdrew ${OPEN(r.withdrawn)}${r.txs.length ? `; transactions ${r.txs.join(', ')}` : ' (nothing to claim)'}`);
 });
 

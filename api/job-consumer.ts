@@ -64,7 +64,28 @@ export class JobConsumer {
 
   private async run(job: Job, lease: number): Promise<void> {
     let progress: number | undefined;
-    const renew = () => void this.queue.renew(job.id, this.workerId, lease, progress).catch((err: unknown) => this.report(err));
+    // One renewal in flight at a time, and at most one more with the latest progress:
+    // progress reports come faster than a network queue answers, and out-of-order
+    // renewals would move the progress backwards.
+    let inFlight = false;
+    let again = false;
+    const renew = (): void => {
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      void this.queue
+        .renew(job.id, this.workerId, lease, progress)
+        .catch((err: unknown) => this.report(err))
+        .finally(() => {
+          inFlight = false;
+          if (again) {
+            again = false;
+            renew();
+          }
+        });
+    };
     const timer = setInterval(renew, Math.max(50, lease / 3));
     try {
       const result = await this.handler(job, (f) => {

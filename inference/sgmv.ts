@@ -98,8 +98,12 @@ export async function forwardMixedHost(base: BaseModel, dense: Float32Array, spa
   const rows = sparse.length;
   const { inputDim, hidden } = base.spec;
   const h1 = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(dense, [rows, inputDim]), base.tensors.dense1.kernel), base.tensors.dense1.bias));
-  const h = (await h1.data()) as Float32Array;
-  h1.dispose();
+  let h: Float32Array;
+  try {
+    h = (await h1.data()) as Float32Array;
+  } finally {
+    h1.dispose();
+  }
   addDeltas(h, rows, (u) => adapters[u]!.dense1, rowAdapter, (i, l, p) => {
     const { index, value } = sparse[i]!;
     const { a, rank } = l;

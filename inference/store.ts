@@ -29,11 +29,13 @@ export interface StoreStats {
 /** An adapter in a resident slot. */
 export class ResidentAdapter {
   private cached: AdapterTensors | undefined;
+  private disposed = false;
 
   constructor(readonly weights: ServingWeights) {}
 
   /** Its tensors (made once, freed on eviction). */
   tensors(): AdapterTensors {
+    if (this.disposed) throw new ZkpoaError('ZKPOA_ERR_INTERNAL', 'an evicted adapter slot was used');
     this.cached ??= servingTensors(this.weights);
     return this.cached;
   }
@@ -41,6 +43,7 @@ export class ResidentAdapter {
   dispose(): void {
     if (this.cached) disposeAdapterTensors(this.cached);
     this.cached = undefined;
+    this.disposed = true;
   }
 }
 

@@ -116,7 +116,8 @@ const store = await AdapterStore.open(dir, model, { maxResidentAdapters: N_ADAPT
 await store.prefetch(ids);
 const batcher = new Batcher(store, { maxBatchSize: 32, maxWaitMs: 2, kernel: KERNEL });
 await closedLoop(batcher, requests.slice(0, 1000)); // warm-up: kernels compiled, code optimized
-await store.acquire(ids); // steady state of a long-running server: every adapter resident
+// steady state of a long-running server: every adapter resident (with its tensors, for the tensor kernel)
+for (const r of await store.acquire(ids)) if (batcher.kernel === 'tensor') r.tensors();
 const batched = await closedLoop(batcher, requests);
 await batcher.close();
 

@@ -15,6 +15,8 @@ export interface Deployment {
   poseidon: Record<string, string>;
   verifiers: { variantId: number; name: string; address: string; contributors: number; features: number }[];
   deployedAt: string;
+  /** the settlement contract's deployment block: where scans for its events start (older files lack it) */
+  deployedAtBlock?: number;
 }
 
 export interface DeployOptions extends SetupOptions {
@@ -79,6 +81,7 @@ export async function deployAll(signer: Signer, opts: DeployOptions): Promise<De
     chainId: network.chainId.toString(),
     open: await open.getAddress(),
     settlement: await settlement.getAddress(),
+    deployedAtBlock: (await settlement.deploymentTransaction()?.wait())?.blockNumber ?? 0,
     treasury,
     admin,
     poseidon,

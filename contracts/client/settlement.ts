@@ -129,11 +129,12 @@ export class SettlementClient {
     const payee = this.settlement.getFunction('payee');
     const positions: Earning[] = [];
     for (const log of versions as EventLog[]) {
-      const [adapterId, version, , , , , contributors] = log.args as unknown as [bigint, bigint, bigint, bigint, string, string, bigint];
-      for (let leaf = 0; leaf < Number(contributors); leaf++) {
-        if (((await payee(adapterId, version, leaf)) as string).toLowerCase() !== account.toLowerCase()) continue;
-        positions.push({ adapterId, version, leaf, credit: await this.credit(adapterId, version, leaf) });
-      }
+      const [adapterId, version, , , , , contributors] = log.args as unknown as [bigint, bigint, bigint, bigint, string, string, bigint]; // IndexVersioned(adapterId, version, indexRoot, binding, datanetId, datanetRoot, contributors)
+      const leaves = Array.from({ length: Number(contributors) }, (_, leaf) => leaf);
+      const payees = (await Promise.all(leaves.map((leaf) => payee(adapterId, version, leaf)))) as string[];
+      const mine = leaves.filter((leaf) => payees[leaf]!.toLowerCase() === account.toLowerCase());
+      const credits = await Promise.all(mine.map((leaf) => this.credit(adapterId, version, leaf)));
+      mine.forEach((leaf, i) => positions.push({ adapterId, version, leaf, credit: credits[i]! }));
     }
     return { account, positions, balance: await this.balanceOf(account) };
   }
@@ -154,8 +155,9 @@ export class SettlementClient {
     const txs: string[] = [];
     let claimed = 0n;
     for (const ps of byVersion.values()) {
-      txs.push((await this.claim(ps[0]!.adapterId, ps[0]!.version, ps.map((p) => p.leaf))).hash);
-      claimed += ps.reduce((a, p) => a + p.credit, 0n);
+      const tx = await this.claim(ps[0]!.adapterId, ps[0]!.version, ps.map((p) => p.leaf));
+      txs.push(tx.hash);
+      claimed += this.events(tx, 'Claimed').reduce((a, ev) => a + (ev.args[3] as bigint), 0n); // what was claimed, settlements since the read included
     }
     const withdrawn = await this.balanceOf(await runner.getAddress());
     if (withdrawn > 0n) txs.push((await this.withdraw()).hash);
