@@ -191,6 +191,13 @@ for (const [name, file, description] of [
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
+      if (args.includes('--help') || args.includes('-h')) {
+        // the script's own header documents its options
+        const source = await readFile(join(ROOT, 'scripts', `${file}.ts`), 'utf8');
+        const header = /^\/\*\*([\s\S]*?)\*\//.exec(source)?.[1] ?? '';
+        console.log(`zkpoa ${name}: ${description}\n\n${header.replace(/^ ?\* ?/gm, '').trim()}`);
+        return;
+      }
       process.exitCode = await script(file, args);
     });
 }
