@@ -10,6 +10,10 @@
  * deterministic training); the effect on a query is the change of its test loss (at its
  * true label) when the contributor is removed (positive: the contributor helped).
  * Scores: ⟨t, G_c⟩ from the quantized K-dimensional features the circuit uses.
+ * Aggregated over the test set, each answer's scores are first divided by their L1
+ * norm: every answer carries one fee and its split is scale-free, whereas raw scores
+ * scale with the query's gradient norm, so a handful of confidently wrong queries would
+ * outweigh the rest (the raw sum is printed beside it as spearman_raw).
  * Prints a table for each estimator and K, how reproducible the ground truth is under
  * another training seed, then, for the estimator chosen at K = 32 (the default
  * circuit's width; the best per-query agreement), the lines spearman=,
@@ -159,10 +163,20 @@ function auc(m: number[][]): number {
 const aucTruth = auc(effect);
 
 // --- scores for each estimator and K ---------------------------------------------------
+/** Σ over answers of each answer's scores divided by their L1 norm (each answer weighs as its fee does). */
+function aggregate(scores: number[][]): number[] {
+  const out = scores.map(() => 0);
+  for (let q = 0; q < queries.length; q++) {
+    const norm = scores.reduce((a, row) => a + Math.abs(row[q]!), 0);
+    if (norm > 0) scores.forEach((row, c) => (out[c]! += row[q]! / norm));
+  }
+  return out;
+}
 interface Row {
   name: string;
   k: number;
   spearman: number;
+  spearmanRaw: number;
   spearmanQuery: number;
   flippedLowest: boolean;
   auc: number;
@@ -199,11 +213,12 @@ for (const [k1, k2] of [[4, 8], [8, 8]] as const) {
       g.forEach((gc, c) => (scores[c]![q] = Number(dot(t, gc))));
     });
     const answerMs = (performance.now() - t0) / queries.length + (featureSeconds * 1000) / all.length; // scores + the answer's own features
-    const agg = scores.map(sum);
+    const agg = aggregate(scores);
     rows.push({
       name,
       k: k1 * k2,
       spearman: spearman(agg, effect.map(sum)),
+      spearmanRaw: spearman(scores.map(sum), effect.map(sum)),
       spearmanQuery: queries.reduce((s, _, q) => s + spearman(byQuery(scores, q), byQuery(effect, q)), 0) / queries.length,
       flippedLowest: agg[FLIPPED] === Math.min(...agg),
       auc: auc(scores),
@@ -244,11 +259,12 @@ for (const [k1, k2] of [[4, 8], [8, 8]] as const) {
   });
   const seconds = (performance.now() - t0) / 1000;
   step.done(`${size} parameters, ${seconds.toFixed(1)} s`);
-  const agg = scores.map(sum);
+  const agg = aggregate(scores);
   rows.push({
     name: 'TracIn-CP, unprojected (reference)',
     k: size,
     spearman: spearman(agg, effect.map(sum)),
+    spearmanRaw: spearman(scores.map(sum), effect.map(sum)),
     spearmanQuery: queries.reduce((s, _, q) => s + spearman(byQuery(scores, q), byQuery(effect, q)), 0) / queries.length,
     flippedLowest: agg[FLIPPED] === Math.min(...agg),
     auc: auc(scores),
@@ -265,18 +281,20 @@ function dot64(a: Float64Array, b: Float64Array): number {
 console.log(`\nbackend=${backend.name} contributors=${contributors.length} records=${records().length} queries=${queries.length}`);
 console.log('ground truth, aggregate effect per contributor (Σ over queries of Δloss when removed):');
 contributors.forEach((c, i) => console.log(`  ${c.name.padEnd(22)} ${sum(effect[i]!).toFixed(3)}`));
-console.log('\nestimator                              K  spearman  spearman_query  flipped_lowest    auc  index s  answer ms');
+console.log('\nestimator                              K  spearman  spearman_raw  spearman_query  flipped_lowest    auc  index s  answer ms');
 for (const r of rows) {
-  console.log(`${r.name.padEnd(34)} ${String(r.k).padStart(6)} ${r.spearman.toFixed(3).padStart(9)} ${r.spearmanQuery.toFixed(3).padStart(15)} ${String(r.flippedLowest ? 1 : 0).padStart(15)} ${r.auc.toFixed(3).padStart(6)} ${r.indexSeconds.toFixed(1).padStart(8)} ${(Number.isNaN(r.answerMs) ? '—' : r.answerMs.toFixed(2)).padStart(10)}`);
+  console.log(`${r.name.padEnd(34)} ${String(r.k).padStart(6)} ${r.spearman.toFixed(3).padStart(9)} ${r.spearmanRaw.toFixed(3).padStart(13)} ${r.spearmanQuery.toFixed(3).padStart(15)} ${String(r.flippedLowest ? 1 : 0).padStart(15)} ${r.auc.toFixed(3).padStart(6)} ${r.indexSeconds.toFixed(1).padStart(8)} ${(Number.isNaN(r.answerMs) ? '—' : r.answerMs.toFixed(2)).padStart(10)}`);
 }
 console.log(`auc of the ground truth itself (ceiling): ${aucTruth.toFixed(3)}; retraining ground truth: ${retrainSeconds.toFixed(1)} s`);
 console.log(
   `ground truth of one seed vs another seed: spearman ${spearman(perSeed[0]!.map(sum), effectOtherSeed.map(sum)).toFixed(3)}, per query ${(queries.reduce((a, _, q) => a + spearman(byQuery(perSeed[0]!, q), byQuery(effectOtherSeed, q)), 0) / queries.length).toFixed(3)} (the truth used is the mean over ${seeds.length} seed(s))`,
 );
 if (perSeed.length > 2) {
-  // how well one training run's effects predict the mean of the others: a ceiling for any estimator computed from one trained model
+  // how well one training run's own leave-one-out effects predict the other runs': a rough bound for an
+  // estimator computed from one trained model (the estimators above are scored against the mean including
+  // their own seed, so they may pass it)
   const others = perSeed[0]!.map((row, c) => row.map((_, q) => perSeed.slice(1).reduce((a, e) => a + e[c]![q]!, 0) / (perSeed.length - 1)));
-  console.log(`ground truth of one seed vs the mean of the other ${perSeed.length - 1}: spearman ${spearman(perSeed[0]!.map(sum), others.map(sum)).toFixed(3)}, per query ${(queries.reduce((a, _, q) => a + spearman(byQuery(perSeed[0]!, q), byQuery(others, q)), 0) / queries.length).toFixed(3)}`);
+  console.log(`one seed's leave-one-out effects vs the mean of the other ${perSeed.length - 1} seeds: spearman ${spearman(perSeed[0]!.map(sum), others.map(sum)).toFixed(3)}, per query ${(queries.reduce((a, _, q) => a + spearman(byQuery(perSeed[0]!, q), byQuery(others, q)), 0) / queries.length).toFixed(3)}`);
 }
 // the default circuit is K = 32: choose the estimator that agrees best per query there
 const chosen = rows.filter((r) => r.k === 32).sort((a, b) => b.spearmanQuery - a.spearmanQuery)[0]!;
