@@ -4,17 +4,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import * as snarkjs from 'snarkjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVE_JOB, type ProveJobResult } from '../../api/proof-worker.js';
+import { PROVE_JOB } from '../../api/proof-worker.js';
 import { BullmqJobQueue, bullmqJobId } from '../../api/store/bullmq-queue.js';
 import { openDatabase, type Db } from '../../api/store/db.js';
 import { SqliteJobQueue } from '../../api/store/jobs.js';
 import { describeJobQueue, openJobQueue } from '../../api/store/open-queue.js';
-import { loadProverKeys } from '../../prover/prover.js';
 import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
-import { buildWitness } from '../../prover/witness.js';
-import { TEST_VARIANT, getCommitments, sampleClaim, testArtifacts } from '../helpers/fixtures.js';
+import { killMidProofThenRecover } from '../helpers/crash-recovery.js';
 import { jobQueueContract } from '../helpers/job-queue-contract.js';
 
 /**
@@ -144,53 +141,11 @@ describe.skipIf(!hasRedis)('BullMQ on a real redis-server', () => {
     });
   });
   describe('proof workers on two hosts (scripts/proof-worker.ts --queue)', () => {
-    const startWorker = (url: string) =>
-      spawn(process.execPath, ['--import', 'tsx', 'scripts/proof-worker.ts', '--queue', url, '--variant', TEST_VARIANT.name, '--lease', '1500', '--threads', '2'], {
-        cwd: new URL('../..', import.meta.url).pathname,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ZKPOA_QUEUE_URL: '' },
-      });
-    const waitFor = async (what: () => Promise<boolean>, ms: number) => {
-      const end = Date.now() + ms;
-      while (!(await what())) {
-        if (Date.now() > end) throw new Error('timed out');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-
     it('kill -9 mid-proof, another worker takes over: every job finishes, none is lost or stored twice', async () => {
       const url = `${redisUrl}?prefix=crash`;
       const q = new BullmqJobQueue({ url });
-      const commitments = await getCommitments();
-      const keys = Array.from({ length: 8 }, (_, i) => `receipt-${i}`);
-      for (const [i, key] of keys.entries()) await q.enqueue(PROVE_JOB, key, { variant: TEST_VARIANT.name, input: buildWitness(commitments, TEST_VARIANT, { ...sampleClaim(), nonce: BigInt(i + 1) }).input });
-      const job = async (k: string) => (await q.byKey(PROVE_JOB, k))!;
-      const status = async () => Promise.all(keys.map(async (k) => (await job(k)).status));
       try {
-        const first = startWorker(url);
-        await waitFor(async () => {
-          const s = await status();
-          return s.includes('done') && s.includes('running');
-        }, 60_000);
-        first.kill('SIGKILL');
-        await new Promise((r) => first.once('exit', r));
-        const interrupted: string[] = [];
-        for (const k of keys) if ((await job(k)).status === 'running') interrupted.push(k);
-        expect(interrupted.length).toBeGreaterThan(0);
-
-        const second = startWorker(url);
-        try {
-          await waitFor(async () => (await status()).every((s) => s === 'done'), 60_000);
-        } finally {
-          second.kill('SIGTERM');
-          await new Promise((r) => second.once('exit', r));
-        }
-        const vkey = (await loadProverKeys(testArtifacts())).vkey;
-        for (const k of keys) {
-          const { proof, publicSignals } = (await job(k)).result as ProveJobResult;
-          expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).toBe(true);
-        }
-        for (const k of interrupted) expect((await job(k)).attempts).toBe(2);
+        const keys = await killMidProofThenRecover(q, ['--queue', url]);
         // exactly one record per receipt, each completed once
         const raw = new Queue(PROVE_JOB, { connection: { url: redisUrl }, prefix: 'crash' });
         try {

@@ -1,16 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as snarkjs from 'snarkjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROVE_JOB, type ProveJobResult } from '../../api/proof-worker.js';
 import { openDatabase } from '../../api/store/db.js';
 import { SqliteJobQueue } from '../../api/store/jobs.js';
-import { loadProverKeys } from '../../prover/prover.js';
 import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
-import { buildWitness } from '../../prover/witness.js';
-import { TEST_VARIANT, getCommitments, sampleClaim, testArtifacts } from '../helpers/fixtures.js';
+import { killMidProofThenRecover } from '../helpers/crash-recovery.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -50,21 +45,6 @@ describe('durable job queue', () => {
   });
 });
 
-function startWorker(dbPath: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'scripts/proof-worker.ts', '--db', dbPath, '--variant', TEST_VARIANT.name, '--lease', '1500', '--threads', '2'], {
-    cwd: new URL('../..', import.meta.url).pathname,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-const waitFor = async (what: () => Promise<boolean>, ms: number) => {
-  const end = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 describe('proof jobs survive a crash', () => {
   it('kill -9 mid-proof, restart: every job finishes, none is lost or stored twice', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'zkpoa-jobs-'));
@@ -72,37 +52,8 @@ describe('proof jobs survive a crash', () => {
     const dbPath = join(dir, 'zkpoa.sqlite');
     const db = openDatabase(dbPath);
     const q = new SqliteJobQueue(db);
-    const commitments = await getCommitments();
-    const keys = Array.from({ length: 8 }, (_, i) => `receipt-${i}`);
-    for (const [i, key] of keys.entries()) await q.enqueue(PROVE_JOB, key, { variant: TEST_VARIANT.name, input: buildWitness(commitments, TEST_VARIANT, { ...sampleClaim(), nonce: BigInt(i + 1) }).input });
-    const job = async (k: string) => (await q.byKey(PROVE_JOB, k))!;
-    const status = async () => Promise.all(keys.map(async (k) => (await job(k)).status));
-
-    const first = startWorker(dbPath);
-    await waitFor(async () => {
-      const s = await status();
-      return s.includes('done') && s.includes('running');
-    }, 60_000);
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
-    const interrupted: string[] = [];
-    for (const k of keys) if ((await job(k)).status === 'running') interrupted.push(k);
-    expect(interrupted.length).toBeGreaterThan(0);
-
-    const second = startWorker(dbPath);
-    try {
-      await waitFor(async () => (await status()).every((s) => s === 'done'), 60_000);
-    } finally {
-      second.kill('SIGTERM');
-      await new Promise((r) => second.once('exit', r));
-    }
-    const vkey = (await loadProverKeys(testArtifacts())).vkey;
-    for (const k of keys) {
-      const { proof, publicSignals } = (await job(k)).result as ProveJobResult;
-      expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).toBe(true);
-    }
-    for (const k of interrupted) expect((await job(k)).attempts).toBe(2);
-    expect((db.prepare('SELECT COUNT(*) n FROM jobs').get() as { n: number }).n).toBe(keys.length);
+    const keys = await killMidProofThenRecover(q, ['--db', dbPath]);
+    expect((db.prepare('SELECT COUNT(*) n FROM jobs').get() as { n: number }).n).toBe(keys.length); // one record per receipt
     db.close();
   }, 180_000);
 });
