@@ -1,6 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -12,6 +10,7 @@ import { SqliteJobQueue } from '../../api/store/jobs.js';
 import { describeJobQueue, openJobQueue } from '../../api/store/open-queue.js';
 import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
 import { killMidProofThenRecover } from '../helpers/crash-recovery.js';
+import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { jobQueueContract } from '../helpers/job-queue-contract.js';
 
 /**
@@ -19,8 +18,6 @@ import { jobQueueContract } from '../helpers/job-queue-contract.js';
  * redis-server (started here on a free port, without persistence, and stopped by its
  * pid). Without redis-server on PATH the BullMQ half is skipped and says why.
  */
-const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-if (!hasRedis) console.warn('redis-server is not on PATH: the BullMQ job queue tests are skipped (apt-get install redis-server)');
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -45,47 +42,17 @@ jobQueueContract('SQLite', {
   },
 });
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-let redis: ChildProcess | undefined;
+let redis: RedisServer | undefined;
 let redisUrl = '';
 
 describe.skipIf(!hasRedis)('BullMQ on a real redis-server', () => {
   beforeAll(async () => {
-    const port = await freePort();
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-      redis!.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      redis!.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited (${code}): ${out}`));
-      });
-    });
-    redisUrl = `redis://127.0.0.1:${port}`;
+    redis = await startRedis();
+    redisUrl = redis.url;
   });
 
   afterAll(async () => {
-    if (redis?.pid && redis.exitCode === null) {
-      const exited = new Promise((r) => redis!.once('exit', r));
-      process.kill(redis.pid, 'SIGTERM');
-      await exited;
-    }
+    await redis?.stop();
   });
 
   let stores = 0;
