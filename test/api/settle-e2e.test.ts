@@ -84,6 +84,14 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
     it('pays the contributors of an answer on-chain, once', async () => {
       const { app, db, key, client, contributors } = stack!;
       const auth = () => ({ authorization: `Bearer ${key}` });
+      expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({
+        status: 'ok',
+        backend: expect.any(String),
+        servingKernel: expect.stringMatching(/^(host|tensor)$/),
+        prover: { variant: TEST_VARIANT.name },
+        chain: { settlement: expect.any(String) },
+        jobQueue: queue === 'BullMQ' ? expect.stringMatching(/^bullmq redis:\/\/127\.0\.0\.1:\d+ \(prefix e2e\)$/) : 'sqlite',
+      });
       const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(), payload: { name: 'mail', labels: ['ham', 'spam'] } })).json() as { id: string };
       const seen = new Set<string>();
       const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(9)).filter((r) => !seen.has(r.text.slice(0, 1500)) && seen.add(r.text.slice(0, 1500)));
