@@ -1,3 +1,4 @@
+import { ZkpoaError } from '../attribution/errors.js';
 import type { CircuitVariant } from '../circuits/variants.js';
 import type { ModelFactory } from '../inference/factory.js';
 import { buildAdapterIndex } from './attribution-service.js';
@@ -35,6 +36,8 @@ export class FineTuneRunner extends JobConsumer {
       queue,
       async (job, progress) => {
         const p = job.payload as FineTuneJobPayload;
+        // a job whose adapter id another host owns (a stale job on a shared queue) touches nothing
+        if (adapters.ownerOf(p.adapterId) !== p.hostId) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${p.adapterId} is not host ${p.hostId}'s`);
         try {
           const host = { id: p.hostId, name: '' };
           const records = datanets.snapshot(host, p.datanetId, p.version).map((r) => ({ text: r.text, label: r.label, contributor: r.contributor }));

@@ -1,4 +1,4 @@
-import { Commitments, addressToField, hashToField } from '../attribution/index.js';
+import { AMOUNT_BITS, AMOUNT_MAX, Commitments, addressToField, hashToField } from '../attribution/index.js';
 import { ZkpoaError } from '../attribution/errors.js';
 import { variantByName } from '../circuits/variants.js';
 import type { SettlementClient } from '../contracts/client/settlement.js';
@@ -42,11 +42,26 @@ export interface Registration {
 
 type Row = Record<string, unknown>;
 
+/** A receipt's claim as stored beside its proof: everything but the index leaves, numbers as decimal strings. */
+interface StoredClaim {
+  t: string[];
+  fee: string;
+  pool: string;
+  nonce: string;
+  inputHash: string;
+  outputHash: string;
+  adapterId: string;
+  chainId: string;
+  settlement: string;
+}
+
 export class ReceiptService {
   /** one small attribution pool per adapter, least recently used closed beyond 4 */
   private readonly pools = new Map<string, AttributionPool>();
   private readonly adapters: AdapterRegistryStore;
   private commitments: Promise<Commitments> | undefined;
+  /** registrations and settlements in flight, so that a concurrent second request is refused, not raced */
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -89,17 +104,23 @@ export class ReceiptService {
   /** Registers the adapter and its index in the on-chain registry (the host's price and fee shares). */
   async register(host: Host, adapterId: string, terms: { price: bigint; ownerBps: number; protocolBps: number; poolBps: number }): Promise<Registration> {
     const chain = this.needChain();
+    if (terms.ownerBps + terms.protocolBps + terms.poolBps !== 10_000) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'ownerBps + protocolBps + poolBps must be 10000');
+    if (terms.price <= 0n || terms.price > AMOUNT_MAX) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `price must be in [1, 2^${AMOUNT_BITS} − 1] wei`);
     const adapter = this.adapters.get(host, adapterId);
     if (adapter.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} is ${adapter.status}`);
     if (this.registration(adapterId)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} is already registered`);
+    return this.once(`register:${adapterId}`, () => this.registerOnChain(chain, adapterId, terms));
+  }
+
+  private async registerOnChain(chain: ChainContext, adapterId: string, terms: { price: bigint; ownerBps: number; protocolBps: number; poolBps: number }): Promise<Registration> {
     const stored = this.index(adapterId);
-    const reg = await chain.client.registerAdapter({
+    const reg = await this.refusals(chain, () => chain.client.registerAdapter({
       variantId: variantByName(stored.variant).id,
       ...terms,
       leaves: indexLeaves(stored.index),
       datanetId: '0x' + hashToField(stored.index.datanet.id).toString(16).padStart(64, '0'),
       datanetRoot: '0x' + BigInt(stored.index.datanet.versionRoot).toString(16).padStart(64, '0'),
-    });
+    }));
     const r: Registration = {
       adapterId,
       chainId: chain.chainId.toString(),
@@ -224,7 +245,7 @@ export class ReceiptService {
     const stored = this.index(rc.adapterId);
     const reg = this.registration(rc.adapterId);
     const claimRow = this.db.prepare('SELECT claim FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { claim: string };
-    const claim = JSON.parse(claimRow.claim) as { t: string[]; fee: string; pool: string; nonce: string; inputHash: string; outputHash: string; adapterId: string; chainId: string; settlement: string };
+    const claim = JSON.parse(claimRow.claim) as StoredClaim;
 
     const answer = await deps.batcher.infer({ adapterId: rc.adapterId, text: rc.input });
     const recorded = JSON.parse(rc.output) as { label: string; probabilities: number[] };
@@ -252,10 +273,22 @@ export class ReceiptService {
       outputHash: hashToField(rc.output),
     });
     const signals = state.publicSignals?.map(String) ?? [];
-    const signalsOk = signals.length > 0 && witness.publicSignals.every((v, i) => v.toString() === signals[i]);
-    check('split and public signals', signalsOk, signalsOk ? `receipt 0x${witness.receipt.toString(16).slice(0, 16)}…, payouts ${witness.split.payouts.join(', ')}, dust ${witness.split.dust}` : 'the replayed split does not give the proven public signals');
+    const signalsOk = signals.length === witness.publicSignals.length && witness.publicSignals.every((v, i) => v.toString() === signals[i]);
+    // the claim's context is this receipt's and this registration's, not another's
+    const contextOk =
+      claim.nonce === hashToField(rc.id).toString() &&
+      (!reg || (claim.fee === reg.price && claim.adapterId === reg.onchainId && claim.chainId === reg.chainId && claim.settlement === addressToField(reg.settlement).toString()));
+    check(
+      'split and public signals',
+      signalsOk && contextOk,
+      !contextOk
+        ? "the proven claim's nonce, fee or on-chain context is not this receipt's"
+        : signalsOk
+          ? `receipt 0x${witness.receipt.toString(16).slice(0, 16)}…, payouts ${witness.split.payouts.join(', ')}, dust ${witness.split.dust}`
+          : 'the replayed split does not give the proven public signals',
+    );
 
-    const proofOk = state.proof ? await snarkjs.groth16.verify(deps.vkey, state.publicSignals!, state.proof) : false;
+    const proofOk = state.proof && signals.length === witness.publicSignals.length ? await snarkjs.groth16.verify(deps.vkey, state.publicSignals!, state.proof).catch(() => false) : false;
     check('proof', proofOk, proofOk ? 'verifies with the exported verification key' : 'no valid proof');
 
     if (this.chain && reg && state.settleTx) {
@@ -268,7 +301,12 @@ export class ReceiptService {
     return { ok: checks.every((c) => c.ok), checks };
   }
 
-  /** Settles a proven receipt on-chain (once). */
+  /**
+   * Settles a proven receipt on-chain (once). The stored proof's public signals must be
+   * exactly those of the receipt's own claim (a prover on a shared queue could store a
+   * valid proof of another split); a receipt found already settled on-chain (a crash
+   * after the transaction) gets its transaction recorded instead of failing forever.
+   */
   async settle(host: Host, receiptId: string): Promise<{ tx: string; gasUsed: string }> {
     const chain = this.needChain();
     const state = await this.proofOf(host, receiptId);
@@ -276,10 +314,63 @@ export class ReceiptService {
     if (!state.calldata) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} is not proven yet (job ${state.job.status})`);
     const rc = this.receipt(host, receiptId);
     const reg = this.registration(rc.adapterId)!;
+    const expected = await this.claimedSignals(rc.id, rc.adapterId, rc.input, rc.output);
+    const stored = state.publicSignals!.map(String);
+    if (stored.length !== expected.length || expected.some((v, i) => v !== stored[i])) {
+      throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the stored proof of receipt ${receiptId} is not for its own claim; request the proof again`);
+    }
+    return this.once(`settle:${receiptId}`, async () => {
+      try {
+        const { tx } = await this.refusals(chain, () => chain.client.settle(BigInt(reg.onchainId), state.calldata!.proof.map(BigInt), state.calldata!.publicSignals.map(BigInt)));
+        this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(tx.hash, receiptId);
+        return { tx: tx.hash, gasUsed: tx.gasUsed.toString() };
+      } catch (err) {
+        const ev = (err as ZkpoaError).message?.includes('ReceiptAlreadySettled') ? await chain.client.findSettlement(BigInt(expected[0]!)) : undefined;
+        if (ev) {
+          this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(ev.txHash, receiptId);
+          throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was already settled in ${ev.txHash} (now recorded)`);
+        }
+        throw err;
+      }
+    });
+  }
+
+  /** The public signals of a receipt's stored claim (its own t, fee, pool and context). */
+  private async claimedSignals(receiptId: string, adapterId: string, input: string, output: string): Promise<string[]> {
+    const row = this.db.prepare('SELECT claim FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { claim: string };
+    const claim = JSON.parse(row.claim) as StoredClaim;
+    const stored = this.index(adapterId);
+    this.commitments ??= Commitments.create();
+    const witness = buildWitness(await this.commitments, variantByName(stored.variant), {
+      t: claim.t.map(BigInt),
+      leaves: indexLeaves(stored.index),
+      adapterId: BigInt(claim.adapterId),
+      chainId: BigInt(claim.chainId),
+      settlement: BigInt(claim.settlement),
+      fee: BigInt(claim.fee),
+      pool: BigInt(claim.pool),
+      nonce: BigInt(claim.nonce),
+      inputHash: hashToField(input),
+      outputHash: hashToField(output),
+    });
+    return witness.publicSignals.map(String);
+  }
+
+  /** Runs `f` unless the same operation is already in flight (then a 409). */
+  private async once<T>(key: string, f: () => Promise<T>): Promise<T> {
+    if (this.inFlight.has(key)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `${key.replace(':', ' ')} is already in progress`);
+    this.inFlight.add(key);
     try {
-      const { tx } = await chain.client.settle(BigInt(reg.onchainId), state.calldata.proof.map(BigInt), state.calldata.publicSignals.map(BigInt));
-      this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(tx.hash, receiptId);
-      return { tx: tx.hash, gasUsed: tx.gasUsed.toString() };
+      return await f();
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  /** A transaction the contracts refuse becomes a 409 naming the contract's error. */
+  private async refusals<T>(chain: ChainContext, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
     } catch (err) {
       const decoded = chain.client.decodeError(err);
       if (decoded) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the settlement contract refused: ${decoded.name}(${decoded.args.map(String).join(', ')})`);

@@ -65,9 +65,17 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
         datanets.version(host, req.body.datanetId, req.body.version); // visible and published, or 404
         const payload: FineTuneJobPayload = { hostId: host.id, adapterId: req.body.id, datanetId: req.body.datanetId, version: req.body.version, ...(req.body.hyper ? { hyper: req.body.hyper } : {}), ...(req.body.seed !== undefined ? { seed: req.body.seed } : {}) };
         if (await queue.byKey(FINETUNE_JOB, req.body.id)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${req.body.id} already exists`);
-        const job = await queue.enqueue(FINETUNE_JOB, req.body.id, payload);
-        const a = adapters.create(host, { id: req.body.id, datanetId: req.body.datanetId, datanetVersion: req.body.version, jobId: job.id, spec: { hyper: req.body.hyper ?? {}, seed: req.body.seed ?? 1 } });
-        return reply.status(202).send(await withJob(a));
+        // the row first: it is the ownership record the runner checks, and its primary key settles a race for the id
+        const a = adapters.create(host, { id: req.body.id, datanetId: req.body.datanetId, datanetVersion: req.body.version, jobId: '', spec: { hyper: req.body.hyper ?? {}, seed: req.body.seed ?? 1 } });
+        let job;
+        try {
+          job = await queue.enqueue(FINETUNE_JOB, req.body.id, payload);
+        } catch (err) {
+          adapters.remove(a.id);
+          throw err;
+        }
+        adapters.setJob(a.id, job.id);
+        return reply.status(202).send(await withJob({ ...a, jobId: job.id }));
       },
     );
 

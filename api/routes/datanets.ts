@@ -4,7 +4,8 @@ import { ZkpoaError } from '../../attribution/errors.js';
 import { DATANET_LIMITS, DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
 
-const Address = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$', description: 'payout address of the contributor' });
+// not the zero address: the registry refuses it as a payee, which would block every adapter trained on the datanet
+const Address = Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$', description: 'payout address of the contributor (not the zero address)' });
 const Record = Type.Object(
   {
     contributor: Address,

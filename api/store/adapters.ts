@@ -62,6 +62,20 @@ export class AdapterRegistryStore {
     return (this.db.prepare('SELECT * FROM adapters WHERE owner_host = ? ORDER BY created_at').all(host.id) as Row[]).map(toAdapter);
   }
 
+  /** The job that trains the adapter (set right after the row exists, so the row is the ownership record first). */
+  setJob(id: string, jobId: string): void {
+    this.db.prepare('UPDATE adapters SET job_id = ? WHERE id = ?').run(jobId, id);
+  }
+
+  /** Which host owns an adapter id, if any. */
+  ownerOf(id: string): number | undefined {
+    return (this.db.prepare('SELECT owner_host FROM adapters WHERE id = ?').get(id) as { owner_host: number } | undefined)?.owner_host;
+  }
+
+  remove(id: string): void {
+    this.db.prepare('DELETE FROM adapters WHERE id = ?').run(id);
+  }
+
   setStatus(id: string, status: AdapterRow['status']): void {
     this.db.prepare('UPDATE adapters SET status = ? WHERE id = ?').run(status, id);
   }

@@ -98,6 +98,7 @@ abstract contract Base is Test {
     }
 
     function _settle(ProvenReceipt memory r) internal {
+        vm.prank(host);
         settlement.settle(adapterId, r.proof, r.signals);
     }
 

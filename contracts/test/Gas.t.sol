@@ -19,14 +19,17 @@ contract GasTest is Base {
 
     function test_gas_settle_firstOfVersion() public {
         ProvenReceipt memory r = receipts[0];
+        vm.prank(host);
         uint256 before = gasleft();
         settlement.settle(adapterId, r.proof, r.signals);
         console.log("settle_first_gas", before - gasleft());
     }
 
     function test_gas_settle_steadyState() public {
+        vm.prank(host);
         settlement.settle(adapterId, receipts[0].proof, receipts[0].signals);
         ProvenReceipt memory r = receipts[1];
+        vm.prank(host);
         uint256 before = gasleft();
         settlement.settle(adapterId, r.proof, r.signals);
         console.log("settle_gas", before - gasleft());
@@ -40,6 +43,7 @@ contract GasTest is Base {
 
     function test_gas_claimAndWithdraw() public {
         ProvenReceipt memory r = receipts[0];
+        vm.prank(host);
         settlement.settle(adapterId, r.proof, r.signals);
         uint256[] memory leaf = new uint256[](1);
         for (uint256 c; c < payees.length; ++c) if (r.payouts[c] > r.payouts[leaf[0]]) leaf[0] = c;

@@ -100,12 +100,26 @@ contract SettlementTest is Base {
         // same index, same host: only the adapter id in the binding differs
         ProvenReceipt memory r = otherAdapterReceipt;
         vm.expectRevert(abi.encodeWithSelector(ISettlement.WrongBinding.selector, adapterId, r.signals[1], settlement.adapter(adapterId).binding));
+        vm.prank(host);
         settlement.settle(adapterId, r.proof, r.signals);
+        vm.prank(host);
         settlement.settle(2, r.proof, r.signals); // and it settles where it belongs
+    }
+
+    function test_settle_revertsWhenNotOwner() public {
+        // a valid proof is not enough: only the owner spends its escrow
+        address stranger = makeAddr("stranger");
+        uint256 escrow = settlement.escrowOf(host);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterOwner.selector, adapterId, stranger));
+        vm.prank(stranger);
+        settlement.settle(adapterId, receipts[0].proof, receipts[0].signals);
+        assertEq(settlement.escrowOf(host), escrow);
+        assertFalse(settlement.settled(receipts[0].signals[0]));
     }
 
     function test_settle_revertsWhenAdapterUnregistered() public {
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.UnknownAdapter.selector, 99));
+        vm.prank(host);
         settlement.settle(99, receipts[0].proof, receipts[0].signals);
     }
 
@@ -122,6 +136,7 @@ contract SettlementTest is Base {
         uint256[] memory shorter = new uint256[](r.signals.length - 1);
         for (uint256 i; i < shorter.length; ++i) shorter[i] = r.signals[i];
         vm.expectRevert(abi.encodeWithSelector(ISettlement.WrongSignalCount.selector, shorter.length, r.signals.length));
+        vm.prank(host);
         settlement.settle(adapterId, r.proof, shorter);
     }
 
@@ -134,6 +149,7 @@ contract SettlementTest is Base {
         _fund(thief, 10 * price);
         ProvenReceipt memory r = receipts[0];
         vm.expectRevert(abi.encodeWithSelector(ISettlement.WrongBinding.selector, evil, r.signals[1], settlement.adapter(evil).binding));
+        vm.prank(thief);
         settlement.settle(evil, r.proof, r.signals);
     }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FineTuneRunner } from '../../api/finetune-runner.js';
+import { FINETUNE_JOB, FineTuneRunner } from '../../api/finetune-runner.js';
 import { buildServer, type App } from '../../api/server.js';
 import { openDatabase, type Db } from '../../api/store/db.js';
 import { createHost } from '../../api/store/hosts.js';
@@ -25,16 +25,20 @@ let store: AdapterStore;
 let batcher: Batcher;
 let key: string;
 let otherKey: string;
+let otherHostId: number;
+let queue: SqliteJobQueue;
 const auth = (k: string) => ({ authorization: `Bearer ${k}` });
 
 beforeAll(async () => {
   const model = await base();
   db = openDatabase(':memory:');
   key = createHost(db, 'host').apiKey;
-  otherKey = createHost(db, 'other').apiKey;
+  const other = createHost(db, 'other');
+  otherKey = other.apiKey;
+  otherHostId = other.host.id;
   store = await AdapterStore.open(await tempDir('zkpoa-api-adapters-'), model);
   factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: await tempDir('zkpoa-api-ckpt-') });
-  const queue = new SqliteJobQueue(db);
+  queue = new SqliteJobQueue(db);
   runner = new FineTuneRunner(db, queue, factory, { variant: TEST_VARIANT, buildDir: DEFAULT_BUILD_DIR }, 20);
   runner.start();
   batcher = new Batcher(store, { maxBatchSize: 16, maxWaitMs: 5 });
@@ -96,6 +100,18 @@ describe('adapters and inference API', () => {
     const stolen = await app.inject({ method: 'POST', url: '/v1/infer', headers: auth(otherKey), payload: { requests: [{ adapter: 'mail-v1', text: 'hello' }] } });
     expect((stolen.json() as { results: Record<string, unknown>[] }).results[0]).toMatchObject({ error: { code: 'ZKPOA_ERR_UNKNOWN_ADAPTER' } });
   }, 120_000);
+
+  it('a stale fine-tune job for an adapter id another host owns touches nothing', async () => {
+    const job = await queue.enqueue(FINETUNE_JOB, 'stale-mail-v1', { hostId: otherHostId, adapterId: 'mail-v1', datanetId: 'dn_x', version: 1 });
+    const end = Date.now() + 30_000;
+    let state = await queue.get(job.id);
+    while (state?.status !== 'failed' && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = await queue.get(job.id);
+    }
+    expect(state).toMatchObject({ status: 'failed', error: expect.stringMatching(/is not host \d+'s/) });
+    expect((await app.inject({ method: 'GET', url: '/v1/adapters/mail-v1', headers: auth(key) })).json()).toMatchObject({ status: 'ready' });
+  });
 
   it('refuses to fine-tune on a version that does not exist', async () => {
     const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(key), payload: { name: 'empty', labels: ['ham', 'spam'] } })).json() as { id: string };

@@ -53,6 +53,9 @@ describe('datanets API', () => {
     const dup = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: auth(owner), payload: { records: [{ ...records[0], contributor: BOB }] } });
     expect(dup.statusCode).toBe(409);
     expect(dup.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_DUPLICATE' } });
+    // the zero address cannot be paid on-chain, so it cannot contribute
+    const zero = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: auth(owner), payload: { records: [{ contributor: '0x' + '0'.repeat(40), text: 'nobody', label: 0 }] } });
+    expect(zero.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_VALIDATION' } });
 
     for (const [i, rid] of ids.entries()) {
       const r = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records/${rid}/review`, headers: auth(owner), payload: { decision: i === 1 ? 'reject' : 'accept' } });

@@ -106,6 +106,9 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       const ready = await poll(async () => (await app.inject({ method: 'GET', url: '/v1/adapters/mail', headers: auth() })).json() as { status: string }, (a) => a.status !== 'training');
       expect(ready.status).toBe('ready');
 
+      // shares that do not sum to 100% are refused before any transaction
+      const badShares = await app.inject({ method: 'POST', url: '/v1/adapters/mail/register', headers: auth(), payload: { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 6000 } });
+      expect(badShares.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_INVALID_ARGUMENT' } });
       const reg = await app.inject({ method: 'POST', url: '/v1/adapters/mail/register', headers: auth(), payload: { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 } });
       expect(reg.statusCode, reg.body).toBe(201);
       const onchainId = BigInt((reg.json() as { onchainId: string }).onchainId);
@@ -119,10 +122,28 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       );
       expect(proven.job.status).toBe('done');
 
+      if (queue === 'SQLite') {
+        // a stored proof whose public signals are not the receipt's own claim is never sent
+        const row = db.prepare("SELECT j.id, j.result FROM jobs j JOIN receipt_proofs p ON p.job_id = j.id WHERE p.receipt_id = ?").get(receipt) as { id: string; result: string };
+        const forged = JSON.parse(row.result) as { publicSignals: string[] };
+        forged.publicSignals[2] = (BigInt(forged.publicSignals[2]!) + 1n).toString();
+        db.prepare('UPDATE jobs SET result = ? WHERE id = ?').run(JSON.stringify(forged), row.id);
+        const refused = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
+        expect(refused.statusCode).toBe(409);
+        expect(refused.json().error.message).toMatch(/not for its own claim/);
+        db.prepare('UPDATE jobs SET result = ? WHERE id = ?').run(row.result, row.id);
+      }
       const settled = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
       expect(settled.statusCode, settled.body).toBe(200);
       const again = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
       expect(again.statusCode).toBe(409);
+      // a crash after the transaction but before it was recorded: settling again records the chain's transaction
+      const tx = (settled.json() as { tx: string }).tx;
+      db.prepare('UPDATE receipt_proofs SET settle_tx = NULL WHERE receipt_id = ?').run(receipt);
+      const recovered = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
+      expect(recovered.statusCode).toBe(409);
+      expect(recovered.json().error.message).toContain(`already settled in ${tx}`);
+      expect((db.prepare('SELECT settle_tx FROM receipt_proofs WHERE receipt_id = ?').get(receipt) as { settle_tx: string }).settle_tx).toBe(tx);
 
       // the auditor's replay passes every check…
       const audit = await app.inject({ method: 'POST', url: `/v1/audit/${receipt}`, headers: auth() });

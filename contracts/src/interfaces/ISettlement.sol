@@ -60,7 +60,9 @@ interface ISettlement {
     /// @notice Returns `amount` of the caller's escrow.
     function withdrawEscrow(uint256 amount) external;
 
-    /// @notice Settles one answer. Anyone may submit; the fee comes from the adapter owner's escrow.
+    /// @notice Settles one answer. Only the adapter owner may submit: the fee comes from its escrow, and a
+    ///         valid proof does not by itself show that the owner served the answer (any holder of the
+    ///         public proving key can prove a split for features of its choosing).
     /// @param adapterId the adapter the proof is bound to
     /// @param proof Groth16 proof as [a0, a1, b00, b01, b10, b11, c0, c1] (verifier calldata order)
     /// @param publicSignals [receipt, binding, amount words...]
