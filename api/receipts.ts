@@ -58,6 +58,8 @@ interface StoredClaim {
 export class ReceiptService {
   /** one small attribution pool per adapter, least recently used closed beyond 4 */
   private readonly pools = new Map<string, AttributionPool>();
+  /** queries in flight per pool */
+  private readonly poolUsers = new Map<AttributionPool, number>();
   private readonly adapters: AdapterRegistryStore;
   private commitments: Promise<Commitments> | undefined;
   /** registrations and settlements in flight, so that a concurrent second request is refused, not raced */
@@ -144,12 +146,23 @@ export class ReceiptService {
     if (pool) this.pools.delete(adapterId);
     pool ??= AttributionPool.create({ baseDir: this.baseDir, checkpoints: stored.checkpoints, projection: stored.index.projection, threads: 1 });
     this.pools.set(adapterId, pool);
+    this.poolUsers.set(pool, (this.poolUsers.get(pool) ?? 0) + 1);
+    // an evicted pool closes once its last query is done, never under one
     while (this.pools.size > 4) {
       const [oldest, p] = this.pools.entries().next().value!;
       this.pools.delete(oldest);
-      await p.close();
+      if (!this.poolUsers.get(p)) void p.close();
     }
-    return quantizeQuery(stored.index, (await pool.query(input)).features);
+    try {
+      return quantizeQuery(stored.index, (await pool.query(input)).features);
+    } finally {
+      const users = this.poolUsers.get(pool)! - 1;
+      if (users > 0) this.poolUsers.set(pool, users);
+      else {
+        this.poolUsers.delete(pool);
+        if (![...this.pools.values()].includes(pool)) void pool.close();
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -38,7 +38,9 @@ export function quantize(values: ArrayLike<number>, q: Quantization = { scale: 1
     if (!Number.isFinite(x)) {
       throw new ZkpoaError('ZKPOA_ERR_FEATURE_RANGE', `feature ${i} is not a finite number (${x})`);
     }
-    const v = BigInt(roundHalfAway(x * q.scale));
+    const scaled = x * q.scale;
+    if (!Number.isFinite(scaled)) throw new ZkpoaError('ZKPOA_ERR_FEATURE_RANGE', `feature ${i} = ${x} overflows at scale ${q.scale}`);
+    const v = BigInt(roundHalfAway(scaled));
     if (v < lo || v > hi) {
       throw new ZkpoaError('ZKPOA_ERR_FEATURE_RANGE', `feature ${i} = ${x} quantizes to ${v}, outside [${lo}, ${hi}] at scale ${q.scale}`);
     }
@@ -62,7 +64,9 @@ export function fitScale(vectors: ArrayLike<number>[], bits: number = FEATURE_BI
     }
   }
   const limit = 2 ** (bits - 1) - 1;
-  return maxAbs === 0 ? 1 : limit / maxAbs;
+  const scale = maxAbs === 0 ? 1 : limit / maxAbs;
+  if (!Number.isFinite(scale)) throw new ZkpoaError('ZKPOA_ERR_FEATURE_RANGE', `the largest value (${maxAbs}) is too small to scale`);
+  return scale;
 }
 
 /** Check that already-quantized integers fit the feature width. */

@@ -17,12 +17,17 @@ let baseDir: string | undefined;
 export default async function run(task: FineTuneTask): Promise<{ adapter: Uint8Array; checkpoints: { epoch: number; learningRate: number; loss: number; adapter: Uint8Array }[] }> {
   await initBackend();
   if (baseDir !== task.baseDir) {
-    (await base)?.dispose();
+    (await base?.catch(() => undefined))?.dispose();
     baseDir = task.baseDir;
     base = BaseModel.load(task.baseDir);
   }
-  const model = await base!;
   try {
+    const model = await base!.catch((err: unknown) => {
+      // a failed load is not cached: the next job tries again
+      base = undefined;
+      baseDir = undefined;
+      throw err;
+    });
     const result = fineTune(model, task.spec, (p) => task.port.postMessage(p));
     return {
       adapter: encodeAdapter(result.adapter),

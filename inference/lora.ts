@@ -72,9 +72,16 @@ export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' |
   } catch {
     throw corrupt('header is not JSON');
   }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw corrupt('header is not an object');
   if (meta.format !== 'zkpoa-lora/1') throw corrupt(`unknown format ${JSON.stringify(meta.format)}`);
+  if (typeof meta.id !== 'string') throw corrupt('id is not a string');
   assertAdapterId(meta.id);
-  if (!Number.isInteger(meta.rank) || meta.rank < 1 || meta.rank > 256 || !(meta.alpha > 0)) throw corrupt('rank or alpha out of range');
+  if (typeof meta.baseModel !== 'string') throw corrupt('baseModel is not a string');
+  // alpha/rank scales every delta: a huge or infinite alpha would turn answers into NaN
+  if (!Number.isInteger(meta.rank) || meta.rank < 1 || meta.rank > 256 || !(meta.alpha > 0) || !(meta.alpha <= 65536)) throw corrupt('rank or alpha out of range');
+  if (!Array.isArray(meta.layers) || !meta.layers.every((l) => l !== null && typeof l === 'object' && LAYERS.includes(l.name) && Number.isInteger(l.inDim) && l.inDim >= 1 && Number.isInteger(l.outDim) && l.outDim >= 1)) {
+    throw corrupt('layers must list the dense layers with positive integer shapes');
+  }
   const payload = body.subarray(start + headerLen);
   if (payload.length % 4 !== 0) throw corrupt('payload is not float32');
   const floats = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));

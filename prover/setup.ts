@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -184,17 +184,57 @@ async function compile(variant: CircuitVariant, workDir: string): Promise<{ r1cs
  * any of them rebuilds; otherwise the existing keys are reused as they are.
  */
 export async function ensureVariant(variant: CircuitVariant, opts: SetupOptions = {}): Promise<VariantArtifacts> {
-  const progress = opts.progress ?? silentProgress;
   const buildDir = opts.buildDir ?? DEFAULT_BUILD_DIR;
   const paths = artifactPaths(variant, buildDir);
+  const manifestPath = join(paths.dir, 'manifest.json');
+  const files = [paths.r1cs, paths.wasm, paths.sym, paths.zkey, paths.vkey, paths.verifier];
+  const reusable = async (): Promise<VariantManifest | undefined> => {
+    const existing = await readManifest(manifestPath);
+    if (!existing || !files.every((f) => existsSync(f))) return undefined;
+    // Without --ptau, keys built from any powers of tau are reused (a serve or a prover never replaces
+    // keys made from a public ptau with a development ceremony); only a source or toolchain change rebuilds.
+    if (!opts.ptauFile) {
+      if (existing.key === (await cacheKey(variant, existing.ptau))) return existing;
+      if (existing.ptau.origin === 'file') {
+        throw new ZkpoaError('ZKPOA_ERR_PTAU', `${variant.name}'s keys were made from the public powers of tau ${existing.ptau.path} and its circuit or toolchain changed since: rebuild with --ptau (a development ceremony would replace production keys)`);
+      }
+      return undefined;
+    }
+    return existing.key === (await cacheKey(variant, await ensurePtau(variant.ptauPower, { ...opts, buildDir }))) ? existing : undefined;
+  };
+  if (!opts.force) {
+    const existing = await reusable();
+    if (existing) return { ...paths, manifest: existing };
+  }
+  // One build at a time per variant and build folder: concurrent builds would mix their keys.
+  const lock = join(buildDir, 'circuits', `.lock-${variant.name}`);
+  await mkdir(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > 2 * 60 * 60_000) await rm(lock, { recursive: true, force: true }); // left by a killed build
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    if (!opts.force) {
+      const built = await reusable(); // another process may have built it while we waited
+      if (built) return { ...paths, manifest: built };
+    }
+    return await buildVariant(variant, opts, buildDir, paths, manifestPath);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+async function buildVariant(variant: CircuitVariant, opts: SetupOptions, buildDir: string, paths: ReturnType<typeof artifactPaths>, manifestPath: string): Promise<VariantArtifacts> {
+  const progress = opts.progress ?? silentProgress;
   const ptau = await ensurePtau(variant.ptauPower, { ...opts, buildDir });
   const key = await cacheKey(variant, ptau);
-  const manifestPath = join(paths.dir, 'manifest.json');
-  const existing = await readManifest(manifestPath);
-  const files = [paths.r1cs, paths.wasm, paths.sym, paths.zkey, paths.vkey, paths.verifier];
-  if (!opts.force && existing?.key === key && files.every((f) => existsSync(f))) {
-    return { ...paths, manifest: existing };
-  }
   if (ptau.origin === 'development') progress.log(DEV_CEREMONY_WARNING);
 
   const work = join(buildDir, 'circuits', `.tmp-${variant.name}-${process.pid}`);

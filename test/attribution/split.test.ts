@@ -68,6 +68,9 @@ describe('fixed point', () => {
   it('rejects values outside the declared bounds and non-finite input', () => {
     expect(() => quantize([32767.6], { scale: 1, bits: 16 })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_FEATURE_RANGE' }));
     expect(() => quantize([Number.NaN])).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_FEATURE_RANGE' }));
+    // finite values whose scaled form overflows, and a subnormal maximum, are typed errors too
+    expect(() => quantize([1e300], { scale: 1e300, bits: 16 })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_FEATURE_RANGE' }));
+    expect(() => fitScale([[5e-324]])).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_FEATURE_RANGE' }));
     expect(() => quantize([1], { scale: 0, bits: 16 })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' }));
   });
 

@@ -127,6 +127,17 @@ describe('multi-adapter serving', () => {
     s.close();
   });
 
+  it.each([
+    ['a huge alpha', (m: Record<string, unknown>) => ({ ...m, alpha: 1e6 })],
+    ['layers that are not a list', (m: Record<string, unknown>) => ({ ...m, layers: 'dense1' })],
+    ['a fractional layer size', (m: Record<string, unknown>) => ({ ...m, layers: (m.layers as { inDim: number }[]).map((l) => ({ ...l, inDim: l.inDim + 0.5 })) })],
+    ['a base model that is not a string', (m: Record<string, unknown>) => ({ ...m, baseModel: 7 })],
+  ])('rejects an adapter file with %s as corrupt, with a typed error', (_why, edit) => {
+    const a = randomAdapter(model, 'hostile', 11);
+    const bytes = encodeAdapter({ ...a, meta: edit(a.meta as unknown as Record<string, unknown>) as never });
+    expect(() => decodeAdapter(bytes)).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_ADAPTER_CORRUPT' }));
+  });
+
   it('refuses an adapter trained on another base', async () => {
     const other = randomAdapter(model, 'foreign', 3);
     other.meta.baseModel = 'f'.repeat(64);

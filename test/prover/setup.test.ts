@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BUILD_DIR, ensureVariant } from '../../prover/setup.js';
+import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
+import { TEST_VARIANT } from '../helpers/fixtures.js';
+
+/** The development ptau that the global setup built, standing in for a public one passed with --ptau. */
+const PUBLIC_PTAU = join(DEFAULT_BUILD_DIR, 'ptau', `dev_pot${TEST_VARIANT.ptauPower}.ptau`);
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await releaseSnarkjsThreads();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function buildDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'zkpoa-setup-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('circuit setup', () => {
+  it('keys made from a public ptau are reused by callers that pass none (never replaced by a development ceremony)', async () => {
+    const dir = await buildDir();
+    const built = await ensureVariant(TEST_VARIANT, { buildDir: dir, ptauFile: PUBLIC_PTAU });
+    expect(built.manifest.ptau.origin).toBe('file');
+    const reused = await ensureVariant(TEST_VARIANT, { buildDir: dir }); // as `serve` and `zkpoa prover` call it
+    expect(reused.manifest).toEqual(built.manifest);
+    expect(existsSync(join(dir, 'ptau'))).toBe(false); // no development powers of tau were made
+  }, 180_000);
+
+  it('concurrent builds of one variant give one consistent set of keys', async () => {
+    const dir = await buildDir();
+    const [a, b] = await Promise.all([ensureVariant(TEST_VARIANT, { buildDir: dir, ptauFile: PUBLIC_PTAU }), ensureVariant(TEST_VARIANT, { buildDir: dir, ptauFile: PUBLIC_PTAU })]);
+    expect(a.manifest).toEqual(b.manifest);
+    // the verification key on disk is the one exported from the zkey on disk
+    const snarkjs = await import('snarkjs');
+    expect(await snarkjs.zKey.exportVerificationKey(a.zkey)).toEqual(JSON.parse(await readFile(a.vkey, 'utf8')));
+  }, 180_000);
+});
