@@ -272,19 +272,7 @@ export class ReceiptService {
     const tOk = t.length === claim.t.length && t.every((v, i) => v.toString() === claim.t[i]);
     check('test features', tOk, tOk ? `t replayed bit for bit (K = ${t.length})` : 't differs from the proven features');
 
-    this.commitments ??= Commitments.create();
-    const witness = buildWitness(await this.commitments, variantByName(stored.variant), {
-      t,
-      leaves: indexLeaves(stored.index),
-      adapterId: BigInt(claim.adapterId),
-      chainId: BigInt(claim.chainId),
-      settlement: BigInt(claim.settlement),
-      fee: BigInt(claim.fee),
-      pool: BigInt(claim.pool),
-      nonce: BigInt(claim.nonce),
-      inputHash: hashToField(rc.input),
-      outputHash: hashToField(rc.output),
-    });
+    const witness = await this.claimWitness(claim, t, stored, rc);
     const signals = state.publicSignals?.map(String) ?? [];
     const signalsOk = signals.length === witness.publicSignals.length && witness.publicSignals.every((v, i) => v.toString() === signals[i]);
     // the claim's context is this receipt's and this registration's, not another's
@@ -352,10 +340,14 @@ export class ReceiptService {
   private async claimedSignals(receiptId: string, adapterId: string, input: string, output: string): Promise<string[]> {
     const row = this.db.prepare('SELECT claim FROM receipt_proofs WHERE receipt_id = ?').get(receiptId) as { claim: string };
     const claim = JSON.parse(row.claim) as StoredClaim;
-    const stored = this.index(adapterId);
+    return (await this.claimWitness(claim, claim.t.map(BigInt), this.index(adapterId), { input, output })).publicSignals.map(String);
+  }
+
+  /** The witness of a stored claim with features `t` (the stored ones, or an audit's replayed ones). */
+  private async claimWitness(claim: StoredClaim, t: readonly bigint[], stored: StoredIndex, rc: { input: string; output: string }) {
     this.commitments ??= Commitments.create();
-    const witness = buildWitness(await this.commitments, variantByName(stored.variant), {
-      t: claim.t.map(BigInt),
+    return buildWitness(await this.commitments, variantByName(stored.variant), {
+      t: [...t],
       leaves: indexLeaves(stored.index),
       adapterId: BigInt(claim.adapterId),
       chainId: BigInt(claim.chainId),
@@ -363,10 +355,9 @@ export class ReceiptService {
       fee: BigInt(claim.fee),
       pool: BigInt(claim.pool),
       nonce: BigInt(claim.nonce),
-      inputHash: hashToField(input),
-      outputHash: hashToField(output),
+      inputHash: hashToField(rc.input),
+      outputHash: hashToField(rc.output),
     });
-    return witness.publicSignals.map(String);
   }
 
   /** Runs `f` unless the same operation is already in flight (then a 409). */
