@@ -15,6 +15,9 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
 
     mapping(uint256 => Adapter) internal _adapters;
     mapping(uint256 => mapping(uint32 => address[])) internal _payees;
+    /// @dev adapterId → binding → the index version it binds (0: none), so that a receipt proven
+    ///      against an earlier version still settles, to that version's payees
+    mapping(uint256 => mapping(uint256 => uint32)) internal _versionOfBinding;
     mapping(uint256 => address) internal _hashers;
     uint256 public adapterCount;
 
@@ -102,6 +105,7 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
         uint256 binding = Poseidon.hash(_hasher(4), Poseidon.selector(4), b);
         version = a.version + 1;
         (a.version, a.binding) = (version, binding);
+        _versionOfBinding[adapterId][binding] = version;
         _payees[adapterId][version] = index.payees;
         emit IndexVersioned(adapterId, version, root, binding, index.datanetId, index.datanetRoot, index.payees.length);
     }

@@ -57,11 +57,10 @@ contract AttributionSettlement is ISettlement, AdapterRegistry, ReentrancyGuard 
     /// @inheritdoc ISettlement
     function settle(uint256 adapterId, uint256[8] calldata proof, uint256[] calldata publicSignals) external {
         // checks (the proof last), then effects, then the event; no external call but the verifier's staticcall
-        (address host, uint256 fee, uint256 pool) = _checkSettlement(adapterId, proof, publicSignals);
+        (address host, uint256 fee, uint256 pool, uint32 version) = _checkSettlement(adapterId, proof, publicSignals);
         uint256 receipt = publicSignals[0];
         _settled[receipt] = true;
         _escrow[host] -= fee;
-        uint32 version = _adapters[adapterId].version;
         uint256 paid = _credit(adapterId, version, publicSignals);
         if (paid > pool) revert PayoutsExceedPool(paid, pool);
         uint256 dust = pool - paid;
@@ -75,7 +74,7 @@ contract AttributionSettlement is ISettlement, AdapterRegistry, ReentrancyGuard 
     function _checkSettlement(uint256 adapterId, uint256[8] calldata proof, uint256[] calldata publicSignals)
         private
         view
-        returns (address host, uint256 fee, uint256 pool)
+        returns (address host, uint256 fee, uint256 pool, uint32 version)
     {
         Adapter storage a = _adapters[adapterId];
         host = a.owner;
@@ -87,8 +86,10 @@ contract AttributionSettlement is ISettlement, AdapterRegistry, ReentrancyGuard 
         if (publicSignals.length != v.publicSignals) revert WrongSignalCount(publicSignals.length, v.publicSignals);
         uint256 receipt = publicSignals[0];
         if (_settled[receipt]) revert ReceiptAlreadySettled(receipt);
-        uint256 binding = a.binding;
-        if (publicSignals[1] != binding) revert WrongBinding(adapterId, publicSignals[1], binding);
+        // the binding names the index version the proof used: the current one, or an earlier one
+        // whose receipts still pay that version's payees
+        version = _versionOfBinding[adapterId][publicSignals[1]];
+        if (version == 0) revert WrongBinding(adapterId, publicSignals[1], a.binding);
         fee = a.price;
         pool = fee * a.poolBps / BPS;
         if (publicSignals[2] & LANE_MASK != pool) revert WrongPool(adapterId, publicSignals[2] & LANE_MASK, pool);

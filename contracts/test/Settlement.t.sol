@@ -80,11 +80,9 @@ contract SettlementTest is Base {
         _settle(r);
     }
 
-    function test_settle_revertsWhenRootChanged() public {
-        chunks[0] ^= 1;
-        vm.prank(host);
-        settlement.updateIndex(adapterId, IAdapterRegistry.IndexInput(payees, chunks, bytes32("datanet"), bytes32("v2")));
+    function test_settle_revertsWhenBindingIsNoVersionOfTheAdapter() public {
         ProvenReceipt memory r = receipts[0];
+        r.signals[1] ^= 1; // a root (or adapter, chain, contract) that was never registered
         vm.expectRevert(abi.encodeWithSelector(ISettlement.WrongBinding.selector, adapterId, r.signals[1], settlement.adapter(adapterId).binding));
         _settle(r);
     }
@@ -104,6 +102,22 @@ contract SettlementTest is Base {
         settlement.settle(adapterId, r.proof, r.signals);
         vm.prank(host);
         settlement.settle(2, r.proof, r.signals); // and it settles where it belongs
+    }
+
+    function test_settle_receiptOfAnEarlierVersionPaysThatVersion() public {
+        // the owner re-indexes (other payees: a new root, version 2); answers proven against version 1 still settle, to version 1
+        address[] memory next = new address[](payees.length);
+        for (uint256 i; i < next.length; ++i) next[i] = makeAddr(string.concat("next", vm.toString(i)));
+        vm.prank(host);
+        assertEq(settlement.updateIndex(adapterId, IAdapterRegistry.IndexInput(next, chunks, bytes32("datanet"), bytes32("root2"))), 2);
+        ProvenReceipt memory r = receipts[0];
+        vm.expectEmit(true, true, true, true);
+        emit ISettlement.Settled(r.signals[0], adapterId, 1, host, price, _pool(), r.dust);
+        _settle(r);
+        for (uint256 c; c < payees.length; ++c) {
+            assertEq(settlement.credit(adapterId, 1, c), r.payouts[c]);
+            assertEq(settlement.credit(adapterId, 2, c), 0);
+        }
     }
 
     function test_settle_revertsWhenNotOwner() public {

@@ -34,8 +34,8 @@ interface ISettlement {
 
     /// @notice Thrown when a receipt was already settled.
     error ReceiptAlreadySettled(uint256 receipt);
-    /// @notice Thrown when the proof's binding is not the adapter's current one (wrong root,
-    ///         adapter, chain or contract).
+    /// @notice Thrown when the proof's binding is none of the adapter's index versions (wrong root,
+    ///         adapter, chain or contract); `expected` is the current version's.
     error WrongBinding(uint256 adapterId, uint256 provided, uint256 expected);
     /// @notice Thrown when the proof's pool differs from price × poolBps / 10,000.
     error WrongPool(uint256 adapterId, uint256 provided, uint256 expected);
@@ -62,7 +62,8 @@ interface ISettlement {
 
     /// @notice Settles one answer. Only the adapter owner may submit: the fee comes from its escrow, and a
     ///         valid proof does not by itself show that the owner served the answer (any holder of the
-    ///         public proving key can prove a split for features of its choosing).
+    ///         public proving key can prove a split for features of its choosing). A receipt proven
+    ///         against an earlier index version still settles, crediting that version's payees.
     /// @param adapterId the adapter the proof is bound to
     /// @param proof Groth16 proof as [a0, a1, b00, b01, b10, b11, c0, c1] (verifier calldata order)
     /// @param publicSignals [receipt, binding, amount words...]
