@@ -151,7 +151,7 @@ export class ReceiptService {
     while (this.pools.size > 4) {
       const [oldest, p] = this.pools.entries().next().value!;
       this.pools.delete(oldest);
-      if (!this.poolUsers.get(p)) void p.close();
+      if (!this.poolUsers.get(p)) void p.close().catch(() => undefined);
     }
     try {
       return quantizeQuery(stored.index, (await pool.query(input)).features);
@@ -160,7 +160,7 @@ export class ReceiptService {
       if (users > 0) this.poolUsers.set(pool, users);
       else {
         this.poolUsers.delete(pool);
-        if (![...this.pools.values()].includes(pool)) void pool.close();
+        if (![...this.pools.values()].includes(pool)) void pool.close().catch(() => undefined);
       }
     }
   }
@@ -278,7 +278,7 @@ export class ReceiptService {
     // the claim's context is this receipt's and this registration's, not another's
     const contextOk =
       claim.nonce === hashToField(rc.id).toString() &&
-      (!reg || (claim.fee === reg.price && claim.adapterId === reg.onchainId && claim.chainId === reg.chainId && claim.settlement === addressToField(reg.settlement).toString()));
+      (!reg || (claim.fee === reg.price && claim.pool === ((BigInt(reg.price) * BigInt(reg.poolBps)) / 10_000n).toString() && claim.adapterId === reg.onchainId && claim.chainId === reg.chainId && claim.settlement === addressToField(reg.settlement).toString()));
     check(
       'split and public signals',
       signalsOk && contextOk,
@@ -318,7 +318,7 @@ export class ReceiptService {
     const expected = await this.claimedSignals(rc.id, rc.adapterId, rc.input, rc.output);
     const stored = state.publicSignals!.map(String);
     if (stored.length !== expected.length || expected.some((v, i) => v !== stored[i])) {
-      throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the stored proof of receipt ${receiptId} is not for its own claim; request the proof again`);
+      throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the stored proof of receipt ${receiptId} is not for its own claim (a prover with other inputs?); it is not sent`);
     }
     return this.once(`settle:${receiptId}`, async () => {
       try {

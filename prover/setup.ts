@@ -190,44 +190,68 @@ export async function ensureVariant(variant: CircuitVariant, opts: SetupOptions 
   const files = [paths.r1cs, paths.wasm, paths.sym, paths.zkey, paths.vkey, paths.verifier];
   const reusable = async (): Promise<VariantManifest | undefined> => {
     const existing = await readManifest(manifestPath);
-    if (!existing || !files.every((f) => existsSync(f))) return undefined;
+    if (!existing) return undefined;
+    const complete = files.every((f) => existsSync(f));
     // Without --ptau, keys built from any powers of tau are reused (a serve or a prover never replaces
     // keys made from a public ptau with a development ceremony); only a source or toolchain change rebuilds.
     if (!opts.ptauFile) {
-      if (existing.key === (await cacheKey(variant, existing.ptau))) return existing;
+      if (complete && !opts.force && existing.key === (await cacheKey(variant, existing.ptau))) return existing;
       if (existing.ptau.origin === 'file') {
-        throw new ZkpoaError('ZKPOA_ERR_PTAU', `${variant.name}'s keys were made from the public powers of tau ${existing.ptau.path} and its circuit or toolchain changed since: rebuild with --ptau (a development ceremony would replace production keys)`);
+        throw new ZkpoaError('ZKPOA_ERR_PTAU', `${variant.name}'s keys were made from the public powers of tau ${existing.ptau.path} and ${complete ? (opts.force ? 'a rebuild was forced' : 'its circuit or toolchain changed since') : 'some of its files are missing'}: rebuild with --ptau (a development ceremony would replace production keys)`);
       }
       return undefined;
     }
+    if (!complete || opts.force) return undefined;
     return existing.key === (await cacheKey(variant, await ensurePtau(variant.ptauPower, { ...opts, buildDir }))) ? existing : undefined;
   };
-  if (!opts.force) {
-    const existing = await reusable();
-    if (existing) return { ...paths, manifest: existing };
-  }
+  const existing = await reusable();
+  if (existing) return { ...paths, manifest: existing };
   // One build at a time per variant and build folder: concurrent builds would mix their keys.
   const lock = join(buildDir, 'circuits', `.lock-${variant.name}`);
-  await mkdir(dirname(lock), { recursive: true });
-  for (;;) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > 2 * 60 * 60_000) await rm(lock, { recursive: true, force: true }); // left by a killed build
-      else await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  await acquireBuildLock(lock, () => (opts.progress ?? silentProgress).log(`waiting for another process building ${variant.name} (${lock})`));
   try {
-    if (!opts.force) {
-      const built = await reusable(); // another process may have built it while we waited
-      if (built) return { ...paths, manifest: built };
-    }
+    const built = await reusable(); // another process may have built it while we waited
+    if (built) return { ...paths, manifest: built };
     return await buildVariant(variant, opts, buildDir, paths, manifestPath);
   } finally {
     await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A directory lock holding its owner's pid: taken atomically with mkdir, and broken when
+ * its owner is gone (a build interrupted by Ctrl-C or kill leaves it behind).
+ */
+async function acquireBuildLock(lock: string, onWait: () => void): Promise<void> {
+  await mkdir(dirname(lock), { recursive: true });
+  let told = false;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'pid'), String(process.pid));
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const pid = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
+    const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+    // no pid yet is a lock being taken right now, unless that has lasted far too long
+    if ((pid > 0 && !alive(pid)) || (!(pid > 0) && age > 60_000)) {
+      await rm(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (!told) onWait();
+    told = true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

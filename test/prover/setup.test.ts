@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,20 @@ describe('circuit setup', () => {
     const reused = await ensureVariant(TEST_VARIANT, { buildDir: dir }); // as `serve` and `zkpoa prover` call it
     expect(reused.manifest).toEqual(built.manifest);
     expect(existsSync(join(dir, 'ptau'))).toBe(false); // no development powers of tau were made
+    // with a file missing, it refuses to fall back to a development ceremony over production keys
+    await rm(reused.verifier);
+    await expect(ensureVariant(TEST_VARIANT, { buildDir: dir })).rejects.toMatchObject({ code: 'ZKPOA_ERR_PTAU' });
+    expect(existsSync(join(dir, 'ptau'))).toBe(false);
+  }, 180_000);
+
+  it('a build lock left by a process that died is broken, not waited on', async () => {
+    const dir = await buildDir();
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!; // a pid whose process has exited
+    await mkdir(join(dir, 'circuits', `.lock-${TEST_VARIANT.name}`), { recursive: true });
+    await writeFile(join(dir, 'circuits', `.lock-${TEST_VARIANT.name}`, 'pid'), String(dead));
+    const built = await ensureVariant(TEST_VARIANT, { buildDir: dir, ptauFile: PUBLIC_PTAU });
+    expect(built.manifest.ptau.origin).toBe('file');
+    expect(existsSync(join(dir, 'circuits', `.lock-${TEST_VARIANT.name}`))).toBe(false);
   }, 180_000);
 
   it('concurrent builds of one variant give one consistent set of keys', async () => {
