@@ -293,7 +293,7 @@ export class ReceiptService {
     check('proof', proofOk, proofOk ? 'verifies with the exported verification key' : 'no valid proof');
 
     if (this.chain && reg && state.settleTx) {
-      const ev = await this.chain.client.findSettlement(witness.receipt);
+      const ev = await this.chain.client.findSettlement(witness.receipt, await this.registrationBlock(reg));
       const chainOk = !!ev && ev.txHash === state.settleTx && ev.fee === BigInt(claim.fee) && ev.pool === BigInt(claim.pool) && ev.adapterId === BigInt(reg.onchainId);
       check('settlement', chainOk, ev ? `Settled in ${ev.txHash} (block ${ev.blockNumber}), fee ${ev.fee}, pool ${ev.pool}, dust ${ev.dust}` : 'no Settled event for this receipt');
     } else {
@@ -326,7 +326,7 @@ export class ReceiptService {
         this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(tx.hash, receiptId);
         return { tx: tx.hash, gasUsed: tx.gasUsed.toString() };
       } catch (err) {
-        const ev = (err as ZkpoaError).message?.includes('ReceiptAlreadySettled') ? await chain.client.findSettlement(BigInt(expected[0]!)) : undefined;
+        const ev = (err as ZkpoaError).message?.includes('ReceiptAlreadySettled') ? await chain.client.findSettlement(BigInt(expected[0]!), await this.registrationBlock(reg)) : undefined;
         if (ev) {
           this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(ev.txHash, receiptId);
           throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was already settled in ${ev.txHash} (now recorded)`);
@@ -358,6 +358,12 @@ export class ReceiptService {
       inputHash: hashToField(rc.input),
       outputHash: hashToField(rc.output),
     });
+  }
+
+  /** The block of an adapter's registration: settlements are searched from there (hosted RPCs cap log ranges). */
+  private async registrationBlock(reg: Registration): Promise<number> {
+    const provider = this.chain?.client.settlement.runner?.provider;
+    return (await provider?.getTransactionReceipt(reg.tx).catch(() => null))?.blockNumber ?? 0;
   }
 
   /** Runs `f` unless the same operation is already in flight (then a 409). */
