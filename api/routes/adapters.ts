@@ -65,6 +65,8 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
         datanets.version(host, req.body.datanetId, req.body.version); // visible and published, or 404
         const payload: FineTuneJobPayload = { hostId: host.id, adapterId: req.body.id, datanetId: req.body.datanetId, version: req.body.version, ...(req.body.hyper ? { hyper: req.body.hyper } : {}), ...(req.body.seed !== undefined ? { seed: req.body.seed } : {}) };
         if (await queue.byKey(FINETUNE_JOB, req.body.id)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${req.body.id} already exists`);
+        // the caller's own create that was interrupted before its job was queued: start over
+        if (adapters.ownerOf(req.body.id) === host.id && adapters.get(host, req.body.id).jobId === '') adapters.remove(req.body.id);
         // the row first: it is the ownership record the runner checks, and its primary key settles a race for the id
         const a = adapters.create(host, { id: req.body.id, datanetId: req.body.datanetId, datanetVersion: req.body.version, jobId: '', spec: { hyper: req.body.hyper ?? {}, seed: req.body.seed ?? 1 } });
         let job;

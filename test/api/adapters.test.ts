@@ -113,6 +113,21 @@ describe('adapters and inference API', () => {
     expect((await app.inject({ method: 'GET', url: '/v1/adapters/mail-v1', headers: auth(key) })).json()).toMatchObject({ status: 'ready' });
   });
 
+  it('an adapter create interrupted before its job was queued can be retried; another host still cannot take the id', async () => {
+    const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(key), payload: { name: 'retry', labels: ['ham', 'spam'] } })).json() as { id: string };
+    await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records`, headers: auth(key), payload: { records: [{ contributor: '0x' + '12'.repeat(20), text: 'hello there', label: 0 }] } });
+    const rec = (await app.inject({ method: 'GET', url: `/v1/datanets/${dn.id}/records`, headers: auth(key) })).json() as { records: { id: number }[] };
+    await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records/${rec.records[0]!.id}/review`, headers: auth(key), payload: { decision: 'accept' } });
+    await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/versions`, headers: auth(key) });
+    const owner = db.prepare('SELECT id FROM hosts WHERE id != ? ORDER BY id LIMIT 1').get(otherHostId) as { id: number };
+    db.prepare("INSERT INTO adapters (id, owner_host, datanet_id, datanet_version, status, job_id, spec, created_at) VALUES ('half-made', ?, ?, 1, 'training', '', '{}', ?)").run(owner.id, dn.id, new Date().toISOString());
+    const taken = await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(otherKey), payload: { id: 'half-made', datanetId: dn.id, version: 1 } });
+    expect(taken.statusCode).not.toBe(202);
+    const retried = await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'half-made', datanetId: dn.id, version: 1, hyper: { epochs: 1 } } });
+    expect(retried.statusCode, retried.body).toBe(202);
+    expect((retried.json() as { jobId: string }).jobId).not.toBe('');
+  });
+
   it('refuses to fine-tune on a version that does not exist', async () => {
     const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(key), payload: { name: 'empty', labels: ['ham', 'spam'] } })).json() as { id: string };
     const res = await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'x1', datanetId: dn.id, version: 1 } });
