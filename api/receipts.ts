@@ -308,7 +308,7 @@ export class ReceiptService {
    * valid proof of another split); a receipt found already settled on-chain (a crash
    * after the transaction) gets its transaction recorded instead of failing forever.
    */
-  async settle(host: Host, receiptId: string): Promise<{ tx: string; gasUsed: string }> {
+  async settle(host: Host, receiptId: string, opts: { vkey?: VerificationKey } = {}): Promise<{ tx: string; gasUsed: string }> {
     const chain = this.needChain();
     const state = await this.proofOf(host, receiptId);
     if (state.settleTx) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was settled in ${state.settleTx}`);
@@ -319,6 +319,9 @@ export class ReceiptService {
     const stored = state.publicSignals!.map(String);
     if (stored.length !== expected.length || expected.some((v, i) => v !== stored[i])) {
       throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the stored proof of receipt ${receiptId} is not for its own claim (a prover with other inputs?); it is not sent`);
+    }
+    if (opts.vkey && !(await snarkjs.groth16.verify(opts.vkey, state.publicSignals!, state.proof!).catch(() => false))) {
+      throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the stored proof of receipt ${receiptId} does not verify with this server's verification key (a prover holding other keys?); it is not sent`);
     }
     return this.once(`settle:${receiptId}`, async () => {
       try {

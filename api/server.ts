@@ -37,6 +37,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** requests per minute per API key (or address without one) */
   rateLimitPerMinute?: number;
+  /** where the circuits' verification keys are (default: the build folder) */
+  buildDir?: string;
 }
 
 declare module 'fastify' {
@@ -122,7 +124,7 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   await app.register(datanetRoutes(opts.db), { prefix: '/v1' });
   if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher), { prefix: '/v1' });
   if (opts.receipts) {
-    const vkeyOf = (variant: string) => loadVerificationKey(artifactPaths(variantByName(variant)).vkey);
+    const vkeyOf = (variant: string) => loadVerificationKey(artifactPaths(variantByName(variant), opts.buildDir).vkey);
     await app.register(receiptRoutes(opts.receipts, opts.inference ? { batcher: opts.inference.batcher, vkeyOf } : undefined), { prefix: '/v1' });
   }
   return app;

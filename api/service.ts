@@ -72,6 +72,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   runner.start();
   const app = await buildServer({
     db: opts.db,
+    buildDir: opts.buildDir,
     inference: { batcher, queue },
     receipts,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),

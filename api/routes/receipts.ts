@@ -57,7 +57,11 @@ export function receiptRoutes(service: ReceiptService, audit?: { batcher: Batche
     app.post(
       '/receipts/:id/settle',
       { config: { auth: true }, schema: { summary: 'Settle a proven receipt on-chain', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Object({ tx: Type.String(), gasUsed: Type.String() }), ...errors } } },
-      async (req) => service.settle(caller(req.caller), req.params.id),
+      async (req) => {
+        const host = caller(req.caller);
+        // with the server's verification key, a proof made with other keys is caught here, not as an on-chain revert
+        return service.settle(host, req.params.id, audit ? { vkey: await audit.vkeyOf(service.variantOfReceipt(host, req.params.id)) } : {});
+      },
     );
   };
 }

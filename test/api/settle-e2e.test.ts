@@ -131,6 +131,13 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
         const refused = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
         expect(refused.statusCode).toBe(409);
         expect(refused.json().error.message).toMatch(/not for its own claim/);
+        // nor one that does not verify with the server's key (a prover host holding other keys)
+        const otherKeys = JSON.parse(row.result) as { proof: { pi_c: string[] } };
+        otherKeys.proof.pi_c = (JSON.parse(row.result) as { proof: { pi_a: string[] } }).proof.pi_a;
+        db.prepare('UPDATE jobs SET result = ? WHERE id = ?').run(JSON.stringify(otherKeys), row.id);
+        const unverified = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
+        expect(unverified.statusCode).toBe(409);
+        expect(unverified.json().error.message).toMatch(/does not verify with this server's verification key/);
         db.prepare('UPDATE jobs SET result = ? WHERE id = ?').run(row.result, row.id);
       }
       const settled = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
