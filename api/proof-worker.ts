@@ -35,7 +35,10 @@ export class ProofWorker extends JobConsumer {
       async (job): Promise<ProveJobResult> => {
         const payload = job.payload as ProveJobPayload;
         if (payload.variant !== opts.variant) throw Object.assign(new Error(`this worker proves ${opts.variant}, the job needs ${payload.variant}`), { permanent: true });
-        return prover.prove(payload.input);
+        const result = await prover.prove(payload.input);
+        // stored only if it verifies with this worker's key: a corrupted key or a miscomputation is retried, never kept
+        if (!(await prover.verify(result.proof, result.publicSignals))) throw new Error('the proof does not verify with this worker’s verification key');
+        return result;
       },
       {
         kind: PROVE_JOB,

@@ -4,9 +4,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BUILD_DIR, ensureVariant } from '../../prover/setup.js';
+import { PROVE_JOB, ProofWorker } from '../../api/proof-worker.js';
+import { openDatabase } from '../../api/store/db.js';
+import { SqliteJobQueue } from '../../api/store/jobs.js';
+import { createProver, loadProverKeys } from '../../prover/prover.js';
+import { DEFAULT_BUILD_DIR, artifactPaths, ensureVariant } from '../../prover/setup.js';
+import { buildWitness } from '../../prover/witness.js';
 import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
-import { TEST_VARIANT } from '../helpers/fixtures.js';
+import { TEST_VARIANT, getCommitments, sampleClaim } from '../helpers/fixtures.js';
 
 /** The development ptau that the global setup built, standing in for a public one passed with --ptau. */
 const PUBLIC_PTAU = join(DEFAULT_BUILD_DIR, 'ptau', `dev_pot${TEST_VARIANT.ptauPower}.ptau`);
@@ -35,6 +40,31 @@ describe('circuit setup', () => {
     await rm(reused.verifier);
     await expect(ensureVariant(TEST_VARIANT, { buildDir: dir })).rejects.toMatchObject({ code: 'ZKPOA_ERR_PTAU' });
     expect(existsSync(join(dir, 'ptau'))).toBe(false);
+  }, 180_000);
+
+  it('a proof worker whose verification key is not its proving key stores no proof', async () => {
+    // two setups of one circuit: same wasm, different phase-2 keys
+    const other = await ensureVariant(TEST_VARIANT, { buildDir: await buildDir(), ptauFile: PUBLIC_PTAU });
+    const mine = artifactPaths(TEST_VARIANT);
+    const prover = createProver(await loadProverKeys({ wasm: mine.wasm, zkey: mine.zkey, vkey: other.vkey }), { threads: 1 });
+    const queue = new SqliteJobQueue(openDatabase(':memory:'));
+    const worker = new ProofWorker(queue, prover, { variant: TEST_VARIANT.name, leaseMs: 60_000, pollMs: 20 });
+    try {
+      const input = buildWitness(await getCommitments(), TEST_VARIANT, sampleClaim()).input;
+      const job = await queue.enqueue(PROVE_JOB, 'receipt-x', { variant: TEST_VARIANT.name, input });
+      worker.start();
+      const end = Date.now() + 60_000;
+      let state = await queue.get(job.id);
+      while (state?.status !== 'failed' && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 50));
+        state = await queue.get(job.id);
+      }
+      expect(state).toMatchObject({ status: 'failed', error: expect.stringMatching(/does not verify/) });
+      expect(state?.result).toBeUndefined();
+    } finally {
+      await worker.stop();
+      await prover.close();
+    }
   }, 180_000);
 
   it('a build lock left by a process that died is broken, not waited on', async () => {
