@@ -28,16 +28,20 @@ export function servingWeights(adapter: Adapter): ServingWeights {
   const { rank, alpha } = adapter.meta;
   return Object.fromEntries(
     adapter.meta.layers.map((l) => {
-      const { a: wa, b: wb } = adapter.layers[l.name];
+      const w = adapter.layers[l.name];
       const { inDim, outDim } = l;
-      const a = new Float32Array(inDim * rank);
-      for (let j = 0, at = 0; j < inDim; j++) for (let k = 0; k < rank; k++) a[at++] = wa[k * inDim + j]!;
-      const b = new Float32Array(rank * outDim);
-      const scale = alpha / rank;
-      for (let k = 0, at = 0; k < rank; k++) for (let o = 0; o < outDim; o++) b[at++] = wb[o * rank + k]! * scale;
-      return [l.name, { a, b, rank, inDim, outDim }];
+      const b = transpose(w.b, outDim, rank);
+      for (let i = 0; i < b.length; i++) b[i] = b[i]! * (alpha / rank);
+      return [l.name, { a: transpose(w.a, rank, inDim), b, rank, inDim, outDim }];
     }),
   ) as ServingWeights;
+}
+
+/** A row-major rows×cols matrix, transposed. */
+export function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j]!;
+  return out;
 }
 
 /** The non-zero entries of an input vector. */

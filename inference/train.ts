@@ -5,7 +5,7 @@ import { forward, type AdapterTensors } from './forward.js';
 import { assertAdapterId, initAdapterLayers, type Adapter, type LoraWeights } from './lora.js';
 import { BaseModel, LAYERS, layerShape, type BaseModelSpec, type DenseWeights, type LayerName } from './model.js';
 import { gaussian, mulberry32, shuffled } from '../lib/random.js';
-import { servingWeights, type ServingWeights } from './sgmv.js';
+import { servingWeights, transpose, type ServingWeights } from './sgmv.js';
 
 /** A labelled example of a datanet; `contributor` says whose record it is. */
 export interface TrainingRecord {
@@ -237,13 +237,6 @@ export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: P
       layers,
     },
   };
-}
-
-/** A row-major rows×cols matrix, transposed. */
-export function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(m.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j]!;
-  return out;
 }
 
 /** Tensors of an adapter for the forward paths (Aᵀ, and Bᵀ scaled by α/r). Caller disposes. */
