@@ -57,7 +57,7 @@ program
     let chain: ChainContext | undefined;
     if (o.rpc || o.deployment) {
       if (!o.rpc || !o.deployment) throw new InvalidArgumentError('--rpc and --deployment go together');
-      const deployment = JSON.parse(await readFile(o.deployment, 'utf8')) as Deployment;
+      const deployment = await readDeployment(o.deployment);
       const provider = rpcProvider(o.rpc);
       const { chainId } = await provider.getNetwork();
       // the host's settlement wallet; anvil's public test key only on a local chain
@@ -122,13 +122,18 @@ program
     process.exitCode = body.ok ? 0 : 1;
   });
 
+/** The addresses `zkpoa deploy` wrote, or a one-line error. */
+async function readDeployment(path: string): Promise<Deployment> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Deployment;
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read the deployment file ${path}: ${(err as Error).message}`);
+  }
+}
+
 /** A settlement client over an RPC and a deployment file, signing with `key` if given; `use` runs with it, then the provider is closed. */
 async function withChain<T>(o: { rpc: string; deployment: string }, key: string | undefined, use: (c: SettlementClient, deployment: Deployment) => Promise<T>): Promise<T> {
-  const deployment = JSON.parse(
-    await readFile(o.deployment, 'utf8').catch((err: Error) => {
-      throw new InvalidArgumentError(`cannot read the deployment file: ${err.message}`);
-    }),
-  ) as Deployment;
+  const deployment = await readDeployment(o.deployment);
   const provider = rpcProvider(o.rpc);
   try {
     return await use(await SettlementClient.connect(deployment, key ? new Wallet(key, provider) : provider), deployment);
