@@ -247,12 +247,15 @@ for (const [k1, k2] of [[4, 8], [8, 8]] as const) {
   const all = records();
   const owner = all.map((r) => contributors.findIndex((c) => c.address === r.contributor));
   const scores = contributors.map(() => new Array<number>(queries.length).fill(0));
+  // once, not per checkpoint: the records' inputs and the answers' labels (the final adapter's predictions)
+  const inputs = all.map((r) => hashFeatures(r.text));
+  const predicted = queryX.map((x) => featurizer.features(x).predicted);
   checkpoints.forEach((ck, ci) => {
     const g = contributors.map(() => new Float64Array(size));
-    all.forEach((r, i) => addGradient(ci, hashFeatures(r.text), r.label, g[owner[i]!]!));
+    all.forEach((r, i) => addGradient(ci, inputs[i]!, r.label, g[owner[i]!]!));
     queryX.forEach((x, q) => {
       const gq = new Float64Array(size);
-      addGradient(ci, x, featurizer.features(x).predicted, gq);
+      addGradient(ci, x, predicted[q]!, gq);
       g.forEach((gc, c) => (scores[c]![q]! += ck.learningRate * dot64(gq, gc)));
     });
     step.update(ci + 1, checkpoints.length);
