@@ -329,7 +329,8 @@ export class ReceiptService {
         this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(tx.hash, receiptId);
         return { tx: tx.hash, gasUsed: tx.gasUsed.toString() };
       } catch (err) {
-        const ev = (err as ZkpoaError).message?.includes('ReceiptAlreadySettled') ? await chain.client.findSettlement(BigInt(expected[0]!), await this.registrationBlock(reg)) : undefined;
+        const alreadySettled = chain.client.decodeError((err as Error).cause ?? err)?.name === 'ReceiptAlreadySettled';
+        const ev = alreadySettled ? await chain.client.findSettlement(BigInt(expected[0]!), await this.registrationBlock(reg)) : undefined;
         if (ev) {
           this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(ev.txHash, receiptId);
           throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was already settled in ${ev.txHash} (now recorded)`);
@@ -386,7 +387,7 @@ export class ReceiptService {
       return await f();
     } catch (err) {
       const decoded = chain.client.decodeError(err);
-      if (decoded) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the settlement contract refused: ${decoded.name}(${decoded.args.map(String).join(', ')})`);
+      if (decoded) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the settlement contract refused: ${decoded.name}(${decoded.args.map(String).join(', ')})`, { cause: err });
       throw err;
     }
   }
