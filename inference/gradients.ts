@@ -34,7 +34,8 @@ export interface CheckpointWeights {
 
 type Block = { layer: LayerName; param: 'a' | 'b'; m: number; n: number };
 
-interface LayerParams {
+/** One layer's base weights and LoRA factors in float64, as the forward and backward passes read them. */
+export interface LayerParams {
   w: Float64Array; // in × out
   bias: Float64Array;
   a: Float64Array; // r × in
@@ -74,6 +75,17 @@ function mulMatVec(q: Float64Array, rows: number, cols: number, v: ArrayLike<num
   return out;
 }
 
+/** Float64 layer parameters of base + adapter; `a`/`b` are copied unless given as Float64Arrays (then shared, for training). */
+export function layerParams(base: BaseModel, lora: Record<LayerName, { a: ArrayLike<number>; b: ArrayLike<number> }>, rank: number, alpha: number): Record<LayerName, LayerParams> {
+  return Object.fromEntries(
+    LAYERS.map((l) => {
+      const { inDim, outDim } = layerShape(base.spec, l);
+      const own = (v: ArrayLike<number>) => (v instanceof Float64Array ? v : Float64Array.from(v));
+      return [l, { w: Float64Array.from(base.weights[l].kernel), bias: Float64Array.from(base.weights[l].bias), a: own(lora[l].a), b: own(lora[l].b), inDim, outDim, rank, scale: alpha / rank }];
+    }),
+  ) as Record<LayerName, LayerParams>;
+}
+
 /**
  * A featurizer for one adapter's kept checkpoints. Build once (the projections are
  * drawn here), then call `features` per example; cheap enough for worker pools.
@@ -95,24 +107,7 @@ export class GradientFeaturizer {
     const scale = 1 / Math.sqrt(this.dim);
     this.checkpoints = checkpoints.map((c, ci) => ({
       sqrtLr: Math.sqrt(c.learningRate),
-      layers: Object.fromEntries(
-        LAYERS.map((l) => {
-          const { inDim, outDim } = layerShape(base.spec, l);
-          return [
-            l,
-            {
-              w: Float64Array.from(base.weights[l].kernel),
-              bias: Float64Array.from(base.weights[l].bias),
-              a: Float64Array.from(c.adapter.layers[l].a),
-              b: Float64Array.from(c.adapter.layers[l].b),
-              inDim,
-              outDim,
-              rank: c.adapter.meta.rank,
-              scale: c.adapter.meta.alpha / c.adapter.meta.rank,
-            },
-          ];
-        }),
-      ) as Record<LayerName, LayerParams>,
+      layers: layerParams(base, c.adapter.layers, c.adapter.meta.rank, c.adapter.meta.alpha),
       // Q1 ⊗ Q2 entries are N(0, 1/K): each factor carries K^(-1/4)·… so that E⟨Pg, Pg'⟩ = ⟨g, g'⟩
       q: this.blocks.map((b, bi) => ({
         q1: randomMatrix(projection.k1, b.m, projection.seed * 1_000_003 + ci * 101 + bi * 2, 1),
@@ -133,7 +128,7 @@ export class GradientFeaturizer {
     const predicted = last.indexOf(Math.max(...last));
     const target = label ?? predicted;
     for (const [ci, ck] of this.checkpoints.entries()) {
-      const g = this.exampleGradient(ck.layers, x, passes[ci]!, target);
+      const g = exampleGradient(ck.layers, x, passes[ci]!, target);
       this.blocks.forEach((b, bi) => {
         const { u, v } = g.blocks[bi]!;
         const pu = mulMatVec(ck.q[bi]!.q1, this.projection.k1, b.m, u);
@@ -176,7 +171,7 @@ export class GradientFeaturizer {
    */
   gradientBlocks(checkpoint: number, x: ArrayLike<number>, label: number): { u: ArrayLike<number>; v: ArrayLike<number> }[] {
     const layers = this.checkpoints[checkpoint]!.layers;
-    return this.exampleGradient(layers, x, forwardPass(layers, x), label).blocks;
+    return exampleGradient(layers, x, forwardPass(layers, x), label).blocks;
   }
 
   /** The parameter blocks in projection order: dense1.A, dense1.B, dense2.A, dense2.B. */
@@ -184,39 +179,41 @@ export class GradientFeaturizer {
     return this.blocks;
   }
 
-  /** Backward pass of one example from its forward pass, returning each block's gradient as (u, v) with ∇ = u·vᵀ. */
-  private exampleGradient(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, fwd: ForwardPass, target: number) {
-    const l1 = p.dense1;
-    const l2 = p.dense2;
-    const { z1, a1, h, z2, logits } = fwd;
-    const max = Math.max(...logits);
-    const e = logits.map((v) => Math.exp(v - max));
-    const sum = e.reduce((s, v) => s + v, 0);
-    const prob = e.map((v) => v / sum);
-    const d2 = prob.map((v, k) => v - (k === target ? 1 : 0)); // ∂L/∂logits
-    // ∂L/∂h = W2·d2 + s2·A2ᵀ·(B2ᵀ·d2), then through the relu
-    const bt2 = transposeMul(l2.b, l2.outDim, l2.rank, d2); // B2ᵀ·d2 (r)
-    const dh = new Float64Array(l2.inDim);
-    for (let i = 0; i < l2.inDim; i++) {
-      let acc = 0;
-      for (let k = 0; k < l2.outDim; k++) acc += l2.w[i * l2.outDim + k]! * d2[k]!;
-      for (let j = 0; j < l2.rank; j++) acc += l2.scale * l2.a[j * l2.inDim + i]! * bt2[j]!;
-      dh[i] = a1[i]! > 0 ? acc : 0;
-    }
-    const bt1 = transposeMul(l1.b, l1.outDim, l1.rank, dh); // B1ᵀ·d1 (r)
-    const scaled = (v: ArrayLike<number>, s: number) => Float64Array.from(v as ArrayLike<number>, (t) => t * s);
-    return {
-      blocks: [
-        { u: scaled(bt1, l1.scale), v: x }, // dense1.A
-        { u: dh, v: scaled(z1, l1.scale) }, // dense1.B
-        { u: scaled(bt2, l2.scale), v: h }, // dense2.A
-        { u: Float64Array.from(d2), v: scaled(z2, l2.scale) }, // dense2.B
-      ],
-    };
-  }
 }
 
-interface ForwardPass {
+/** Backward pass of one example from its forward pass, returning each block's gradient as (u, v) with ∇ = u·vᵀ. */
+export function exampleGradient(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, fwd: ForwardPass, target: number): { blocks: { u: Float64Array | ArrayLike<number>; v: ArrayLike<number> }[]; probabilities: number[] } {
+  const l1 = p.dense1;
+  const l2 = p.dense2;
+  const { z1, a1, h, z2, logits } = fwd;
+  const max = Math.max(...logits);
+  const e = logits.map((v) => Math.exp(v - max));
+  const sum = e.reduce((s, v) => s + v, 0);
+  const prob = e.map((v) => v / sum);
+  const d2 = prob.map((v, k) => v - (k === target ? 1 : 0)); // ∂L/∂logits
+  // ∂L/∂h = W2·d2 + s2·A2ᵀ·(B2ᵀ·d2), then through the relu
+  const bt2 = transposeMul(l2.b, l2.outDim, l2.rank, d2); // B2ᵀ·d2 (r)
+  const dh = new Float64Array(l2.inDim);
+  for (let i = 0; i < l2.inDim; i++) {
+    let acc = 0;
+    for (let k = 0; k < l2.outDim; k++) acc += l2.w[i * l2.outDim + k]! * d2[k]!;
+    for (let j = 0; j < l2.rank; j++) acc += l2.scale * l2.a[j * l2.inDim + i]! * bt2[j]!;
+    dh[i] = a1[i]! > 0 ? acc : 0;
+  }
+  const bt1 = transposeMul(l1.b, l1.outDim, l1.rank, dh); // B1ᵀ·d1 (r)
+  const scaled = (v: ArrayLike<number>, s: number) => Float64Array.from(v as ArrayLike<number>, (t) => t * s);
+  return {
+    probabilities: prob,
+    blocks: [
+      { u: scaled(bt1, l1.scale), v: x }, // dense1.A
+      { u: dh, v: scaled(z1, l1.scale) }, // dense1.B
+      { u: scaled(bt2, l2.scale), v: h }, // dense2.A
+      { u: Float64Array.from(d2), v: scaled(z2, l2.scale) }, // dense2.B
+    ],
+  };
+}
+
+export interface ForwardPass {
   z1: Float64Array;
   a1: number[];
   h: number[];
@@ -225,7 +222,7 @@ interface ForwardPass {
 }
 
 /** One example through both layers at a checkpoint (what its gradient and its prediction need). */
-function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): ForwardPass {
+export function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): ForwardPass {
   const z1 = loraProject(p.dense1, x); // A1·x (r)
   const a1 = denseForward(p.dense1, x, z1);
   const h = a1.map((v) => (v > 0 ? v : 0));
@@ -233,9 +230,15 @@ function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): F
   return { z1, a1, h, z2, logits: denseForward(p.dense2, h, z2) };
 }
 
-/** z = A·x (r). */
+/** z = A·x (r); inputs are sparse hashed n-grams, so zero entries are skipped. */
 function loraProject(l: LayerParams, x: ArrayLike<number>): Float64Array {
-  return mulMatVec(l.a, l.rank, l.inDim, x);
+  const z = new Float64Array(l.rank);
+  for (let j = 0; j < l.inDim; j++) {
+    const xj = x[j]!;
+    if (xj === 0) continue;
+    for (let k = 0; k < l.rank; k++) z[k]! += l.a[k * l.inDim + j]! * xj;
+  }
+  return z;
 }
 
 /** y = x·W + bias + s·B·z (out). */

@@ -4,7 +4,9 @@ import { FEATURE_DIM, hashFeatures } from './features.js';
 import { forward, type AdapterTensors } from './forward.js';
 import { assertAdapterId, initAdapterLayers, type Adapter, type LoraWeights } from './lora.js';
 import { BaseModel, LAYERS, layerShape, type BaseModelSpec, type DenseWeights, type LayerName } from './model.js';
+import { minimizeLbfgs } from '../lib/lbfgs.js';
 import { gaussian, mulberry32, shuffled } from '../lib/random.js';
+import { LoraObjective } from './lora-objective.js';
 import { servingWeights, transpose, type ServingWeights } from './sgmv.js';
 
 /** A labelled example of a datanet; `contributor` says whose record it is. */
@@ -144,7 +146,7 @@ export function trainBaseModel(records: readonly TrainingRecord[], opts: BaseTra
 export interface FineTuneSpec {
   adapterId: string;
   datanet: { id: string; versionRoot: string; records: TrainingRecord[] };
-  hyper?: { rank?: number; alpha?: number; learningRate?: number; epochs?: number; batchSize?: number; weightDecay?: number; checkpoints?: number };
+  hyper?: { optimizer?: Optimizer; rank?: number; alpha?: number; learningRate?: number; epochs?: number; batchSize?: number; weightDecay?: number; checkpoints?: number; iterations?: number };
   seed?: number;
 }
 
@@ -165,13 +167,23 @@ export interface FineTuneResult {
   checkpoints: Checkpoint[];
 }
 
-/** `checkpoints`: how many to keep, evenly spaced over the epochs and always including the last. */
-export const FINE_TUNE_DEFAULTS = { rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32, weightDecay: 0, checkpoints: 3 } as const;
+/**
+ * - `adam`: minibatch Adam for `epochs`; `checkpoints` of them are kept (evenly spaced,
+ *   always including the last) with their learning rates, for TracIn-CP.
+ * - `lbfgs`: full-batch L-BFGS in float64 to the regularized optimum (at most
+ *   `iterations`; `weightDecay` > 0 makes the optimum well defined), one checkpoint:
+ *   the optimum. Leave-one-out retraining then agrees with itself across seeds, which
+ *   is what makes influence at the optimum a meaningful attribution.
+ */
+export type Optimizer = 'adam' | 'lbfgs';
+export const FINE_TUNE_DEFAULTS = { optimizer: 'adam' as Optimizer, rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32, weightDecay: 0, checkpoints: 3, iterations: 600 };
+/** What `lbfgs` uses where the spec is silent (a weight decay of 0 has no unique optimum). */
+export const LBFGS_DEFAULTS = { weightDecay: 0.01 } as const;
 
 /** Fine-tunes a LoRA adapter on the base (frozen) from a spec. Deterministic for a seed and backend. */
 export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: Progress) => void): FineTuneResult {
   assertAdapterId(spec.adapterId);
-  const h = { ...FINE_TUNE_DEFAULTS, ...(spec.hyper ?? {}) };
+  const h = { ...FINE_TUNE_DEFAULTS, ...(spec.hyper?.optimizer === 'lbfgs' ? LBFGS_DEFAULTS : {}), ...(spec.hyper ?? {}) };
   const seed = spec.seed ?? 1;
   if (!Number.isInteger(h.rank) || h.rank < 1 || h.rank > 64) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.rank must be an integer in [1, 64]');
   if (!(h.alpha > 0) || !(h.learningRate > 0) || h.learningRate > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.alpha must be > 0 and hyper.learningRate in (0, 1]');
@@ -179,10 +191,36 @@ export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: P
   if (!Number.isInteger(h.batchSize) || h.batchSize < 1 || h.batchSize > 65536) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.batchSize must be an integer in [1, 65536]');
   if (!(h.weightDecay >= 0) || h.weightDecay > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.weightDecay must be in [0, 1]');
   if (!Number.isInteger(h.checkpoints) || h.checkpoints < 1 || h.checkpoints > 20) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.checkpoints must be an integer in [1, 20]');
+  if (h.optimizer !== 'adam' && h.optimizer !== 'lbfgs') throw new ZkpoaError('ZKPOA_ERR_TRAINING', "hyper.optimizer must be 'adam' or 'lbfgs'");
+  if (!Number.isInteger(h.iterations) || h.iterations < 1 || h.iterations > 10_000) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.iterations must be an integer in [1, 10000]');
+  if (h.optimizer === 'lbfgs' && !(h.weightDecay > 0)) throw new ZkpoaError('ZKPOA_ERR_TRAINING', "hyper.weightDecay must be > 0 with the 'lbfgs' optimizer");
   checkRecords(spec.datanet.records, base.spec.labels.length);
 
-  const scale = h.alpha / h.rank;
   const init = initAdapterLayers(base, h.rank, gaussian(mulberry32(seed)));
+  const adapter = (layers: Record<LayerName, LoraWeights>): Adapter => ({
+    meta: {
+      format: 'zkpoa-lora/1',
+      id: spec.adapterId,
+      baseModel: base.hash,
+      rank: h.rank,
+      alpha: h.alpha,
+      datanet: { id: spec.datanet.id, versionRoot: spec.datanet.versionRoot },
+      training: { hyper: h, seed, records: spec.datanet.records.length, backend: h.optimizer === 'lbfgs' ? 'float64' : tf.getBackend() },
+      layers: LAYERS.map((name) => ({ name, ...layerShape(base.spec, name) })),
+    },
+    layers,
+  });
+  if (h.optimizer === 'lbfgs') {
+    const objective = new LoraObjective(base, spec.datanet.records.map((r) => ({ x: hashFeatures(r.text, base.spec.inputDim), label: r.label })), h.rank, h.alpha, h.weightDecay);
+    const out = minimizeLbfgs((theta, grad) => objective.value(theta, grad), objective.pack(init), {
+      maxIterations: h.iterations,
+      onIteration: (step, loss) => onProgress?.({ epoch: step, epochs: h.iterations, step, steps: h.iterations, loss }),
+    });
+    const layers = objective.unpack(out.x);
+    return { adapter: adapter(layers), checkpoints: [{ epoch: out.iterations, learningRate: 1, loss: out.f, layers }] };
+  }
+
+  const scale = h.alpha / h.rank;
   // trained in the forward layout (Aᵀ: in×r, Bᵀ: r×out); files keep LoRA's A: r×in, B: out×r
   const vars = Object.fromEntries(
     LAYERS.map((l) => {
@@ -221,22 +259,7 @@ export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: P
     vars[l].a.dispose();
     vars[l].b.dispose();
   });
-  return {
-    checkpoints,
-    adapter: {
-      meta: {
-        format: 'zkpoa-lora/1',
-        id: spec.adapterId,
-        baseModel: base.hash,
-        rank: h.rank,
-        alpha: h.alpha,
-        datanet: { id: spec.datanet.id, versionRoot: spec.datanet.versionRoot },
-        training: { hyper: h, seed, records: spec.datanet.records.length, backend: tf.getBackend() },
-        layers: LAYERS.map((name) => ({ name, ...layerShape(base.spec, name) })),
-      },
-      layers,
-    },
-  };
+  return { checkpoints, adapter: adapter(layers) };
 }
 
 /** Tensors of an adapter for the forward paths (Aᵀ, and Bᵀ scaled by α/r). Caller disposes. */

@@ -44,6 +44,8 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
               hyper: Type.Optional(
                 Type.Object(
                   {
+                    optimizer: Type.Optional(Type.Union([Type.Literal('adam'), Type.Literal('lbfgs')])),
+                    iterations: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
                     rank: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
                     alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
                     learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),

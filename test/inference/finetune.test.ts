@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { ModelFactory } from '../../inference/factory.js';
-import { decodeAdapter, encodeAdapter } from '../../inference/lora.js';
+import { hashFeatures } from '../../inference/features.js';
+import { LoraObjective } from '../../inference/lora-objective.js';
+import { decodeAdapter, encodeAdapter, initAdapterLayers } from '../../inference/lora.js';
+import { gaussian, mulberry32 } from '../../lib/random.js';
 import type { BaseModel } from '../../inference/model.js';
 import { AdapterStore } from '../../inference/store.js';
 import { accuracy, fineTune, type Progress, type TrainingRecord } from '../../inference/train.js';
@@ -65,8 +68,34 @@ describe('ModelFactory fine-tuning', () => {
     expect(Buffer.compare(a, c)).not.toBe(0);
   });
 
+  it('with L-BFGS: trains full-batch to the regularized optimum, deterministically, and beats the base', () => {
+    const records = train;
+    const steps: Progress[] = [];
+    const spec = { adapterId: 'lbfgs', datanet: { id: 'd', versionRoot: '0x04', records }, hyper: { optimizer: 'lbfgs' as const, rank: 4, alpha: 8, iterations: 100 }, seed: 3 };
+    const out = fineTune(model, spec, (p) => steps.push(p));
+    expect(steps.length).toBeGreaterThan(10);
+    expect(steps.at(-1)!.loss).toBeLessThan(steps[0]!.loss);
+    // one checkpoint, the optimum, weighted 1
+    expect(out.checkpoints).toHaveLength(1);
+    expect(out.checkpoints[0]).toMatchObject({ learningRate: 1, epoch: steps.length });
+    expect(out.adapter.meta.training).toMatchObject({ hyper: { optimizer: 'lbfgs', weightDecay: 0.01 }, backend: 'float64' });
+    // the gradient at the result is small against where training started
+    const objective = new LoraObjective(model, records.map((r) => ({ x: hashFeatures(r.text), label: r.label })), 4, 8, 0.01);
+    const g0 = new Float64Array(objective.size);
+    const g1 = new Float64Array(objective.size);
+    objective.value(objective.pack(initAdapterLayers(model, 4, gaussian(mulberry32(3)))), g0);
+    objective.value(objective.pack(out.adapter.layers), g1);
+    expect(Math.hypot(...g1)).toBeLessThan(0.05 * Math.hypot(...g0));
+    expect(accuracy(model, heldOut, out.adapter)).toBeGreaterThan(accuracy(model, heldOut) + 0.03);
+    const small = { ...spec, datanet: { ...spec.datanet, records: train.slice(0, 200) }, hyper: { ...spec.hyper, iterations: 20 } };
+    expect(Buffer.compare(encodeAdapter(fineTune(model, small).adapter), encodeAdapter(fineTune(model, small).adapter))).toBe(0);
+  });
+
   it.each([
     [{ records: [] }, /no records/],
+    [{ records: [{ text: 'x', label: 0 }], hyper: { optimizer: 'sgd' } }, /hyper.optimizer/],
+    [{ records: [{ text: 'x', label: 0 }], hyper: { optimizer: 'lbfgs', weightDecay: 0 } }, /weightDecay must be > 0/],
+    [{ records: [{ text: 'x', label: 0 }], hyper: { optimizer: 'lbfgs', iterations: 0 } }, /hyper.iterations/],
     [{ records: [{ text: '', label: 0 }] }, /non-empty string/],
     [{ records: [{ text: 'x', label: 2 }] }, /label must be an integer/],
     [{ records: [{ text: 'x', label: 0 }], hyper: { rank: 0 } }, /hyper.rank/],

@@ -1,0 +1,86 @@
+import { exampleGradient, forwardPass, layerParams, type LayerParams } from './gradients.js';
+import type { LoraWeights } from './lora.js';
+import { LAYERS, layerShape, type BaseModel, type LayerName } from './model.js';
+
+/**
+ * The fine-tuning objective of a LoRA adapter over a whole datanet, in float64:
+ * mean softmax cross-entropy + weightDecay·‖θ‖², with θ the adapter's factors in its
+ * file layout (per layer A: r×in, then B: out×r). The forward and backward passes are
+ * the ones the attribution features use, so training and attribution see one model.
+ */
+export class LoraObjective {
+  readonly size: number;
+  private readonly offsets: { layer: LayerName; a: number; b: number; end: number }[];
+  private readonly inputs: { x: Float32Array; nonZero: Int32Array; label: number }[];
+
+  constructor(
+    private readonly base: BaseModel,
+    examples: readonly { x: Float32Array; label: number }[],
+    readonly rank: number,
+    readonly alpha: number,
+    readonly weightDecay: number,
+  ) {
+    let at = 0;
+    this.offsets = LAYERS.map((layer) => {
+      const { inDim, outDim } = layerShape(base.spec, layer);
+      const o = { layer, a: at, b: at + rank * inDim, end: at + rank * inDim + outDim * rank };
+      at = o.end;
+      return o;
+    });
+    this.size = at;
+    this.inputs = examples.map((e) => ({ x: e.x, label: e.label, nonZero: Int32Array.from([...e.x.keys()].filter((j) => e.x[j] !== 0)) }));
+  }
+
+  /** θ from per-layer factors (float32 files or float64). */
+  pack(layers: Record<LayerName, { a: ArrayLike<number>; b: ArrayLike<number> }>): Float64Array {
+    const theta = new Float64Array(this.size);
+    for (const o of this.offsets) {
+      theta.set(layers[o.layer].a, o.a);
+      theta.set(layers[o.layer].b, o.b);
+    }
+    return theta;
+  }
+
+  /** Per-layer factors of θ as an adapter file holds them (float32). */
+  unpack(theta: Float64Array): Record<LayerName, LoraWeights> {
+    return Object.fromEntries(this.offsets.map((o) => [o.layer, { a: Float32Array.from(theta.subarray(o.a, o.b)), b: Float32Array.from(theta.subarray(o.b, o.end)) }])) as Record<LayerName, LoraWeights>;
+  }
+
+  /** Layer parameters that share θ's memory (no copy per evaluation). */
+  params(theta: Float64Array): Record<LayerName, LayerParams> {
+    return layerParams(this.base, Object.fromEntries(this.offsets.map((o) => [o.layer, { a: theta.subarray(o.a, o.b), b: theta.subarray(o.b, o.end) }])) as Record<LayerName, { a: Float64Array; b: Float64Array }>, this.rank, this.alpha);
+  }
+
+  /** f(θ), writing ∇f(θ) into `grad`. */
+  value(theta: Float64Array, grad: Float64Array): number {
+    grad.fill(0);
+    const p = this.params(theta);
+    const w = 1 / this.inputs.length;
+    let f = 0;
+    for (const e of this.inputs) {
+      const fwd = forwardPass(p, e.x);
+      const { blocks } = exampleGradient(p, e.x, fwd, e.label);
+      const max = Math.max(...fwd.logits);
+      f += (max + Math.log(fwd.logits.reduce((acc, l) => acc + Math.exp(l - max), 0)) - fwd.logits[e.label]!) * w;
+      blocks.forEach(({ u, v }, bi) => {
+        const o = this.offsets[bi >> 1]!;
+        const off = bi & 1 ? o.b : o.a;
+        const n = v.length;
+        // dense1.A's v is the sparse input: only its non-zero columns get gradient
+        const cols = bi === 0 ? e.nonZero : null;
+        for (let a = 0; a < u.length; a++) {
+          const ua = u[a]! * w;
+          if (ua === 0) continue;
+          const row = off + a * n;
+          if (cols) for (let t = 0; t < cols.length; t++) grad[row + cols[t]!]! += ua * v[cols[t]!]!;
+          else for (let c = 0; c < n; c++) grad[row + c]! += ua * v[c]!;
+        }
+      });
+    }
+    for (let j = 0; j < theta.length; j++) {
+      f += this.weightDecay * theta[j]! * theta[j]!;
+      grad[j]! += 2 * this.weightDecay * theta[j]!;
+    }
+    return f;
+  }
+}
