@@ -144,7 +144,7 @@ export class ReceiptService {
   private async testFeatures(adapterId: string, stored: StoredIndex, input: string): Promise<bigint[]> {
     let pool = this.pools.get(adapterId);
     if (pool) this.pools.delete(adapterId);
-    pool ??= AttributionPool.create({ baseDir: this.baseDir, checkpoints: stored.checkpoints, projection: stored.index.projection, threads: 1 });
+    pool ??= AttributionPool.create({ baseDir: this.baseDir, checkpoints: stored.checkpoints, projection: stored.index.projection, ...(stored.index.basis ? { basis: stored.index.basis } : {}), threads: 1 });
     this.pools.set(adapterId, pool);
     this.poolUsers.set(pool, (this.poolUsers.get(pool) ?? 0) + 1);
     // an evicted pool closes once its last query is done, never under one

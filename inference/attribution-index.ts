@@ -2,6 +2,7 @@ import { Commitments, FEATURE_MAX, addressToField, quantize, type Leaf } from '.
 import { ZkpoaError } from '../attribution/errors.js';
 import { hashFeatures } from './features.js';
 import type { GradientFeaturizer, ProjectionSpec } from './gradients.js';
+import type { InfluenceSpan } from './influence.js';
 
 /**
  * The attribution index of an adapter: one K-vector per contributor, the sum of the
@@ -21,6 +22,10 @@ export interface IndexRecord {
 }
 
 export interface AttributionIndex {
+  /** how G and t are made (absent in indexes from before there was a choice: tracin-cp) */
+  estimator?: 'tracin-cp' | 'influence-span';
+  /** influence-span: the saved basis (InfluenceSpan.serialize) queries are projected on */
+  basis?: { path: string; sha256: string };
   adapterId: string;
   datanet: { id: string; versionRoot: string };
   projection: ProjectionSpec;
@@ -86,27 +91,52 @@ function inverseSpd(a: Float64Array, k: number): Float64Array {
   return inv;
 }
 
-/** Builds the index from per-record features (in the records' order). */
+/** Contributors in order of first appearance, with their record counts (addresses validated, lower-cased). */
+function contributorOrder(records: readonly IndexRecord[]): { order: string[]; owner: number[]; counts: number[] } {
+  const at = new Map<string, number>();
+  const order: string[] = [];
+  const counts: number[] = [];
+  const owner = records.map((r) => {
+    addressToField(r.contributor); // validates the address
+    const key = r.contributor.toLowerCase();
+    let i = at.get(key);
+    if (i === undefined) {
+      i = order.length;
+      at.set(key, i);
+      order.push(key);
+      counts.push(0);
+    }
+    counts[i]!++;
+    return i;
+  });
+  return { order, owner, counts };
+}
+
+function checkCapacity(contributors: number, capacity: number): void {
+  if (contributors > capacity) throw new ZkpoaError('ZKPOA_ERR_CAPACITY', `${contributors} contributors do not fit a circuit of ${capacity}`);
+}
+
+/** Quantizes the contributors' vectors and commits to them; `sampleQueries` (preconditioned) set t's scale, with 4× headroom. */
+async function finishIndex(estimator: AttributionIndex['estimator'], order: string[], counts: number[], vectors: readonly Float64Array[], sampleQueries: Iterable<Float64Array>, projection: ProjectionSpec, damping: number, preconditioner: Float64Array, opts: BuildIndexOptions): Promise<AttributionIndex> {
+  const k = vectors[0]!.length;
+  const gScale = Number(FEATURE_MAX) / Math.max(...vectors.map((g) => Math.max(...g.map(Math.abs))), 1e-300);
+  let maxQuery = 1e-300;
+  for (const f of sampleQueries) for (const v of f) maxQuery = Math.max(maxQuery, Math.abs(v));
+  const tScale = Number(FEATURE_MAX) / (4 * maxQuery);
+  const contributors = order.map((c, i) => ({ address: c, records: counts[i]!, g: quantize(vectors[i]!, { scale: gScale, bits: 16 }) }));
+  const leaves: Leaf[] = contributors.map((c) => ({ payee: addressToField(c.address), g: c.g }));
+  const root = (await Commitments.create()).indexRoot(leaves, opts.capacity, k);
+  return { estimator, adapterId: opts.adapterId, datanet: opts.datanet, projection, gScale, tScale, damping, preconditioner: Array.from(preconditioner), contributors, capacity: opts.capacity, root };
+}
+
+/** Builds a TracIn-CP index from per-record projected features (in the records' order). */
 export async function buildIndex(records: readonly IndexRecord[], features: readonly Float64Array[], projection: ProjectionSpec, opts: BuildIndexOptions): Promise<AttributionIndex> {
   if (records.length === 0 || records.length !== features.length) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'one feature vector per record is needed');
   const k = features[0]!.length;
-  const order: string[] = [];
-  const sums = new Map<string, { sum: Float64Array; records: number }>();
-  records.forEach((r, i) => {
-    addressToField(r.contributor); // validates the address
-    const key = r.contributor.toLowerCase();
-    let c = sums.get(key);
-    if (!c) {
-      c = { sum: new Float64Array(k), records: 0 };
-      sums.set(key, c);
-      order.push(key);
-    }
-    features[i]!.forEach((v, j) => (c!.sum[j]! += v));
-    c.records++;
-  });
-  if (order.length > opts.capacity) {
-    throw new ZkpoaError('ZKPOA_ERR_CAPACITY', `${order.length} contributors do not fit a circuit of ${opts.capacity}`);
-  }
+  const { order, owner, counts } = contributorOrder(records);
+  checkCapacity(order.length, opts.capacity);
+  const sums = order.map(() => new Float64Array(k));
+  features.forEach((f, i) => f.forEach((v, j) => (sums[owner[i]!]![j]! += v)));
   // Preconditioner on the query side: (H + λI)⁻¹ with H the mean outer product of record features.
   const h = new Float64Array(k * k);
   for (const f of features) for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) h[i * k + j]! += (f[i]! * f[j]!) / features.length;
@@ -116,17 +146,32 @@ export async function buildIndex(records: readonly IndexRecord[], features: read
   const lambda = damping * (trace / k) + 1e-12;
   for (let i = 0; i < k; i++) h[i * k + i]! += lambda;
   const preconditioner = inverseSpd(h, k);
+  // queries: the preconditioned feature of a record sets the scale
+  return finishIndex('tracin-cp', order, counts, sums, features.map((f) => precondition(preconditioner, k, f)), projection, damping, preconditioner, opts);
+}
 
-  const gScale = (Number(FEATURE_MAX) / Math.max(...order.map((c) => Math.max(...sums.get(c)!.sum.map(Math.abs))), 1e-300));
-  // queries: the preconditioned feature of a record sets the scale, with 4× headroom
-  let maxQuery = 1e-300;
-  for (const f of features) for (const v of precondition(preconditioner, k, f)) maxQuery = Math.max(maxQuery, Math.abs(v));
-  const tScale = Number(FEATURE_MAX) / (4 * maxQuery);
+/**
+ * Builds an influence index (see influence.ts) from a span built over the same records,
+ * with `owner` numbering the contributors in order of first appearance (`spanOwners`).
+ * The query side needs no preconditioner: t = Uᵀ·g already is the query's feature.
+ */
+export async function buildSpanIndex(records: readonly IndexRecord[], span: Pick<InfluenceSpan, 'coordinates' | 'features' | 'dim'>, opts: BuildIndexOptions & { basis?: AttributionIndex['basis'] }): Promise<AttributionIndex> {
+  if (records.length === 0) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the datanet has no records');
+  const { order, counts } = contributorOrder(records);
+  checkCapacity(order.length, opts.capacity);
+  if (span.coordinates.length !== order.length) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the span was built for other contributors');
+  const k = span.dim;
+  const identity = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) identity[i * k + i] = 1;
+  const sample = records.filter((_, i) => i % Math.max(1, Math.floor(records.length / 512)) === 0).map((r) => span.features(hashFeatures(r.text), r.label).features);
+  const index = await finishIndex('influence-span', order, counts, span.coordinates, sample, { k1: 0, k2: 0, seed: 0 }, 0, identity, opts);
+  return opts.basis ? { ...index, basis: opts.basis } : index;
+}
 
-  const contributors = order.map((c) => ({ address: c, records: sums.get(c)!.records, g: quantize(sums.get(c)!.sum, { scale: gScale, bits: 16 }) }));
-  const leaves: Leaf[] = contributors.map((c) => ({ payee: addressToField(c.address), g: c.g }));
-  const root = (await Commitments.create()).indexRoot(leaves, opts.capacity, k);
-  return { adapterId: opts.adapterId, datanet: opts.datanet, projection, gScale, tScale, damping, preconditioner: Array.from(preconditioner), contributors, capacity: opts.capacity, root };
+/** The contributor number of each record, in the order buildSpanIndex commits them. */
+export function spanOwners(records: readonly IndexRecord[]): { owner: number[]; contributors: number } {
+  const { order, owner } = contributorOrder(records);
+  return { owner, contributors: order.length };
 }
 
 function precondition(p: ArrayLike<number>, k: number, f: ArrayLike<number>): Float64Array {
@@ -144,7 +189,7 @@ function precondition(p: ArrayLike<number>, k: number, f: ArrayLike<number>): Fl
  * model's prediction, preconditioned, quantized at the index's declared scale and
  * saturated at the int16 bounds (deterministic, so an auditor's replay agrees).
  */
-export function queryFeatures(index: AttributionIndex, featurizer: GradientFeaturizer, x: ArrayLike<number>): { t: bigint[]; predicted: number } {
+export function queryFeatures(index: AttributionIndex, featurizer: Pick<GradientFeaturizer | InfluenceSpan, 'features'>, x: ArrayLike<number>): { t: bigint[]; predicted: number } {
   const { features, predicted } = featurizer.features(x);
   return { t: quantizeQuery(index, features), predicted };
 }

@@ -18,8 +18,8 @@ export class AttributionPool {
     this.pool = createTsPool(new URL('./attribution-worker.ts', import.meta.url), data, threads);
   }
 
-  static create(opts: { baseDir: string; checkpoints: { path: string; learningRate: number }[]; projection: ProjectionSpec; threads?: number }): AttributionPool {
-    return new AttributionPool({ baseDir: opts.baseDir, checkpoints: opts.checkpoints, projection: opts.projection }, opts.threads ?? availableParallelism());
+  static create(opts: { baseDir: string; checkpoints: { path: string; learningRate: number }[]; projection: ProjectionSpec; basis?: { path: string; sha256: string }; threads?: number }): AttributionPool {
+    return new AttributionPool({ baseDir: opts.baseDir, checkpoints: opts.checkpoints, projection: opts.projection, ...(opts.basis ? { basis: opts.basis } : {}) }, opts.threads ?? availableParallelism());
   }
 
   /** Per-record features in the records' order, computed in chunks across the workers. */

@@ -176,14 +176,14 @@ export interface FineTuneResult {
  *   is what makes influence at the optimum a meaningful attribution.
  */
 export type Optimizer = 'adam' | 'lbfgs';
-export const FINE_TUNE_DEFAULTS = { optimizer: 'adam' as Optimizer, rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32, weightDecay: 0, checkpoints: 3, iterations: 600 };
+export const FINE_TUNE_DEFAULTS = { optimizer: 'lbfgs' as Optimizer, rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32, weightDecay: 0, checkpoints: 3, iterations: 600 };
 /** What `lbfgs` uses where the spec is silent (a weight decay of 0 has no unique optimum). */
 export const LBFGS_DEFAULTS = { weightDecay: 0.01 } as const;
 
 /** Fine-tunes a LoRA adapter on the base (frozen) from a spec. Deterministic for a seed and backend. */
 export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: Progress) => void): FineTuneResult {
   assertAdapterId(spec.adapterId);
-  const h = { ...FINE_TUNE_DEFAULTS, ...(spec.hyper?.optimizer === 'lbfgs' ? LBFGS_DEFAULTS : {}), ...(spec.hyper ?? {}) };
+  const h = { ...FINE_TUNE_DEFAULTS, ...((spec.hyper?.optimizer ?? FINE_TUNE_DEFAULTS.optimizer) === 'lbfgs' ? LBFGS_DEFAULTS : {}), ...(spec.hyper ?? {}) };
   const seed = spec.seed ?? 1;
   if (!Number.isInteger(h.rank) || h.rank < 1 || h.rank > 64) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.rank must be an integer in [1, 64]');
   if (!(h.alpha > 0) || !(h.learningRate > 0) || h.learningRate > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.alpha must be > 0 and hyper.learningRate in (0, 1]');

@@ -97,7 +97,7 @@ try {
   const adapters = ['spam-general', 'spam-hard'];
   for (const [i, id] of adapters.entries()) {
     step = progress.step(`fine-tune ${id} and build its attribution index`);
-    await api('POST', '/v1/adapters', { id, datanetId: datanets[i]!.id, version: 1, hyper: { epochs: 3 }, seed: 7 + i });
+    await api('POST', '/v1/adapters', { id, datanetId: datanets[i]!.id, version: 1, seed: 7 + i });
     const a = await poll(
       () => api<{ status: string; job?: { progress?: number } }>('GET', `/v1/adapters/${id}`),
       (x) => {

@@ -6,7 +6,9 @@
  * Spec: { "adapterId": "...", "seed": 1,
  *         "datanet": { "id": "...", "versionRoot": "0x...", "records": [{ "text", "label", "contributor" }] }
  *                 or { "id": "...", "versionRoot": "0x...", "file": "records.jsonl" },
- *         "hyper": { "rank": 8, "alpha": 16, "learningRate": 0.01, "epochs": 3, "batchSize": 32 } }
+ *         "hyper": { "optimizer": "lbfgs", "iterations": 600, "weightDecay": 0.01, "rank": 8, "alpha": 16 } }
+ *   optimizer "lbfgs" (default): full-batch to the regularized optimum, one checkpoint;
+ *   optimizer "adam": minibatch, with "learningRate", "epochs", "batchSize", "checkpoints".
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -48,7 +50,7 @@ const store = await AdapterStore.open(values.adapters ?? join(DEFAULT_BUILD_DIR,
 const factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: join(DEFAULT_BUILD_DIR, 'checkpoints') });
 const step = progress.step(`fine-tune ${spec.adapterId}`);
 try {
-  const out = await factory.fineTune(spec, (p) => step.update(p.step, p.steps, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}`));
+  const out = await factory.fineTune(spec, (p) => step.update(p.step, p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`));
   step.done(`${(out.durationMs / 1000).toFixed(1)} s`);
   console.log(JSON.stringify({ adapter: out.meta.id, baseModel: out.meta.baseModel, checkpoints: out.checkpoints }, null, 2));
 } catch (err) {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINETUNE_JOB, FineTuneRunner } from '../../api/finetune-runner.js';
@@ -68,7 +70,7 @@ describe('adapters and inference API', () => {
     for (const r of added.records) await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records/${r.id}/review`, headers: auth(key), payload: { decision: 'accept' } });
     expect((await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/versions`, headers: auth(key) })).statusCode).toBe(201);
 
-    const created = await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'mail-v1', datanetId: dn.id, version: 1, hyper: { epochs: 2 }, seed: 3 } });
+    const created = await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'mail-v1', datanetId: dn.id, version: 1, hyper: { iterations: 100 }, seed: 3 } });
     expect(created.statusCode).toBe(202);
     expect(created.json()).toMatchObject({ id: 'mail-v1', status: 'training' });
     expect((await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(key), payload: { id: 'mail-v1', datanetId: dn.id, version: 1 } })).statusCode).toBe(409);
@@ -84,6 +86,10 @@ describe('adapters and inference API', () => {
     expect(stored.variant).toBe(TEST_VARIANT.name);
     expect(stored.index.contributors).toHaveLength(2);
     expect(stored.index.root).toBe((await Commitments.create()).indexRoot(indexLeaves(stored.index), TEST_VARIANT.params.contributors, TEST_VARIANT.params.features));
+    // trained with L-BFGS (the default): an influence index, whose span is saved beside the checkpoint under its hash
+    expect(stored.index.estimator).toBe('influence-span');
+    expect(stored.checkpoints).toHaveLength(1);
+    expect(createHash('sha256').update(await readFile(stored.index.basis!.path)).digest('hex')).toBe(stored.index.basis!.sha256);
 
     const res = await app.inject({
       method: 'POST',

@@ -102,7 +102,7 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       const added = contributed.json() as { records: { id: number }[] };
       for (const r of added.records) await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records/${r.id}/review`, headers: auth(), payload: { decision: 'accept' } });
       await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/versions`, headers: auth() });
-      expect((await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(), payload: { id: 'mail', datanetId: dn.id, version: 1, hyper: { epochs: 2 } } })).statusCode).toBe(202);
+      expect((await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(), payload: { id: 'mail', datanetId: dn.id, version: 1, hyper: { iterations: 200 } } })).statusCode).toBe(202);
       const ready = await poll(async () => (await app.inject({ method: 'GET', url: '/v1/adapters/mail', headers: auth() })).json() as { status: string }, (a) => a.status !== 'training');
       expect(ready.status).toBe('ready');
 

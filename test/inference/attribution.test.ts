@@ -38,7 +38,7 @@ function datanet({ extraAlice = 0, flipCarol = false } = {}): IndexRecord[] {
 }
 
 async function attribution(records: IndexRecord[], K = K_DEFAULT): Promise<{ index: AttributionIndex; featurizer: GradientFeaturizer; features: Float64Array[] }> {
-  const { checkpoints } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { epochs: 3, rank: 4, alpha: 8 }, seed: 2 });
+  const { checkpoints } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { optimizer: 'adam', epochs: 3, rank: 4, alpha: 8 }, seed: 2 });
   const featurizer = new GradientFeaturizer(model, checkpoints.map((c) => ({ learningRate: c.learningRate, adapter: { meta: { format: 'zkpoa-lora/1', id: 'poa', baseModel: model.hash, rank: 4, alpha: 8, datanet: { id: 'dn', versionRoot: '0x01' }, training: {}, layers: [] }, layers: c.layers } })), K);
   const features = recordFeatures(featurizer, records);
   const index = await buildIndex(records, features, K, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01' }, capacity: 4 });
@@ -92,7 +92,7 @@ describe('proof of attribution', () => {
 
   it('the worker pool gives the same features as the featurizer, bit for bit, with progress', async () => {
     const records = datanet().slice(0, 150);
-    const { checkpoints } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { epochs: 2, rank: 4, alpha: 8 }, seed: 2 });
+    const { checkpoints } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { optimizer: 'adam', epochs: 2, rank: 4, alpha: 8 }, seed: 2 });
     const dir = await mkdtemp(join(tmpdir(), 'zkpoa-ckpt-'));
     const meta = { format: 'zkpoa-lora/1' as const, id: 'poa', baseModel: model.hash, rank: 4, alpha: 8, datanet: { id: 'dn', versionRoot: '0x01' }, layers: LAYERS.map((name) => ({ name, ...layerShape(model.spec, name) })) };
     for (const c of checkpoints) {

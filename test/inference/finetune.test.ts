@@ -40,7 +40,7 @@ describe('ModelFactory fine-tuning', () => {
   it('trains an adapter off the main thread, reports progress, keeps checkpoints, and beats the base on its datanet', async () => {
     const progress: Progress[] = [];
     const out = await factory.fineTune(
-      { adapterId: 'spam-2002-late', datanet: { id: 'sa-late', versionRoot: '0x01', records: train }, hyper: { epochs: 3 }, seed: 11 },
+      { adapterId: 'spam-2002-late', datanet: { id: 'sa-late', versionRoot: '0x01', records: train }, hyper: { optimizer: 'adam', epochs: 3 }, seed: 11 },
       (p) => progress.push(p),
     );
     expect(progress.length).toBeGreaterThan(3);
@@ -60,7 +60,7 @@ describe('ModelFactory fine-tuning', () => {
   });
 
   it('is deterministic for a seed on one backend', () => {
-    const spec = { adapterId: 'det', datanet: { id: 'd', versionRoot: '0x02', records: train.slice(0, 200) }, hyper: { epochs: 2 }, seed: 5 };
+    const spec = { adapterId: 'det', datanet: { id: 'd', versionRoot: '0x02', records: train.slice(0, 200) }, hyper: { optimizer: 'adam' as const, epochs: 2 }, seed: 5 };
     const a = encodeAdapter(fineTune(model, spec).adapter);
     const b = encodeAdapter(fineTune(model, spec).adapter);
     expect(Buffer.compare(a, b)).toBe(0);

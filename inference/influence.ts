@@ -1,0 +1,267 @@
+import { ZkpoaError } from '../attribution/errors.js';
+import { exampleGradient, forwardPass, layerParams, type LayerParams } from './gradients.js';
+import type { Adapter } from './lora.js';
+import { LAYERS, layerShape, type BaseModel, type LayerName } from './model.js';
+
+/**
+ * Influence functions at a converged adapter, exact in the span of the contributors.
+ *
+ * For an adapter trained to the optimum θ* of mean loss + wd·‖θ‖², removing contributor
+ * c moves a query's loss by, to first order,
+ *   Δℓ_q(c) ≈ g_qᵀ · H⁻¹ · Σ_{i∈c} (g_i − ḡ) / (n − n_c)
+ * (g: per-example loss gradients at θ*, ḡ their mean; centering and 1/(n − n_c) come from
+ * the mean loss being renormalized over the remaining records). H is the empirical
+ * Fisher (1/n)Σ g_i g_iᵀ + (2·wd + λ)·I, solved by conjugate gradients in the full
+ * parameter space: random projections to K dimensions lose most of the signal here
+ * (K = 32 agrees with leave-one-out at 0.24 per query, K = 1024 at 0.31, exact 0.67).
+ *
+ * The circuit still computes a plain ⟨t, G_c⟩ in K dimensions, without losing anything:
+ * the vectors w_c = H⁻¹·(centered sum of c) span at most C ≤ K dimensions, so with U an
+ * orthonormal basis of that span, G_c = Uᵀ·w_c and t = Uᵀ·g_q give ⟨t, G_c⟩ = g_qᵀ·w_c
+ * exactly. U depends on the datanet version and the adapter, and is saved with the index.
+ */
+export interface InfluenceOptions {
+  /** the adapter's training weight decay (its Hessian includes 2·wd·I) */
+  weightDecay: number;
+  /** extra damping λ added to the Hessian's diagonal */
+  damping?: number;
+  /** the circuit's feature width: at most this many contributors */
+  dim: number;
+  maxIterations?: number;
+  /** relative residual at which conjugate gradients stop */
+  tolerance?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+const MAGIC = 'ZKIS';
+
+/** A per-example gradient in factored form: per parameter block, u·vᵀ (v sparse where the input is). */
+interface FactoredGradient {
+  u: Float64Array[];
+  v: Float64Array[];
+  /** non-zero columns of each block's v (null: dense) */
+  cols: (Int32Array | null)[];
+}
+
+export class InfluenceSpan {
+  private constructor(
+    private readonly params: Record<LayerName, LayerParams>,
+    private readonly layout: { off: number; n: number }[],
+    /** orthonormal basis of the contributors' span, `dim` vectors (zero beyond its rank) */
+    readonly basis: Float64Array[],
+    /** G_c = Uᵀ·w_c per contributor, in the contributors' order */
+    readonly coordinates: Float64Array[],
+    /** CG iterations each contributor took */
+    readonly iterations: number[],
+  ) {}
+
+  get dim(): number {
+    return this.basis.length;
+  }
+
+  /**
+   * Builds the span from the adapter's training records: `owner[i]` is record i's
+   * contributor in [0, contributors).
+   */
+  static build(base: BaseModel, adapter: Adapter, records: readonly { x: ArrayLike<number>; label: number; owner: number }[], contributors: number, opts: InfluenceOptions): InfluenceSpan {
+    if (contributors > opts.dim) throw new ZkpoaError('ZKPOA_ERR_CAPACITY', `${contributors} contributors do not fit ${opts.dim} features`);
+    if (records.length === 0) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the datanet has no records');
+    const lambda = 2 * opts.weightDecay + (opts.damping ?? 0);
+    if (!(lambda > 0)) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'influence needs weight decay or damping > 0 (the Fisher alone is singular)');
+    const params = layerParams(base, adapter.layers, adapter.meta.rank, adapter.meta.alpha);
+    const layout = blockLayout(base, adapter.meta.rank);
+    const size = layout.at(-1)!.off + layout.at(-1)!.m * layout.at(-1)!.n;
+    const n = records.length;
+
+    const grads = records.map((r, i) => {
+      const g = factored(params, r.x, r.label);
+      if (opts.onProgress && i % 256 === 0) opts.onProgress(i, n * 2);
+      return g;
+    });
+    const counts = new Array<number>(contributors).fill(0);
+    const sums = Array.from({ length: contributors }, () => new Float64Array(size));
+    const mean = new Float64Array(size);
+    records.forEach((r, i) => {
+      if (!Number.isInteger(r.owner) || r.owner < 0 || r.owner >= contributors) throw new ZkpoaError('ZKPOA_ERR_SHAPE', `record ${i}: owner out of range`);
+      counts[r.owner]!++;
+      axpy(layout, grads[i]!, 1, sums[r.owner]!);
+      axpy(layout, grads[i]!, 1 / n, mean);
+    });
+    const rhs = sums.map((s, c) => {
+      const scale = n - counts[c]! > 0 ? 1 / (n - counts[c]!) : 1;
+      return s.map((v, j) => (v - counts[c]! * mean[j]!) * scale);
+    });
+
+    // (F + λI)·v for every contributor's vector in one pass over the records
+    const apply = (vs: Float64Array[]): Float64Array[] => {
+      const out = vs.map((v) => v.map((x) => lambda * x));
+      for (const g of grads) {
+        vs.forEach((v, c) => {
+          const d = dot(layout, g, v) / n;
+          if (d !== 0) axpy(layout, g, d, out[c]!);
+        });
+      }
+      return out;
+    };
+    const { x: solutions, iterations } = conjugateGradients(apply, rhs, opts.maxIterations ?? 300, opts.tolerance ?? 1e-8, (it, total) => opts.onProgress?.(n + Math.round((it / total) * n), n * 2));
+
+    // an orthonormal basis of span{w_c} (modified Gram–Schmidt; dependent vectors add nothing)
+    const basis: Float64Array[] = [];
+    for (const w of solutions) {
+      const v = Float64Array.from(w);
+      for (const u of basis) {
+        const p = vdot(u, v);
+        for (let j = 0; j < size; j++) v[j]! -= p * u[j]!;
+      }
+      const norm = Math.sqrt(vdot(v, v));
+      if (norm > 1e-12 * Math.sqrt(vdot(w, w)) && norm > 0) basis.push(v.map((x) => x / norm));
+    }
+    while (basis.length < opts.dim) basis.push(new Float64Array(size));
+    const coordinates = solutions.map((w) => Float64Array.from(basis, (u) => vdot(u, w)));
+    opts.onProgress?.(n * 2, n * 2);
+    return new InfluenceSpan(params, layout, basis, coordinates, iterations);
+  }
+
+  /**
+   * The basis and coordinates as bytes (float64, little-endian), saved beside the adapter:
+   * an auditor who loads them computes the same t bit for bit.
+   */
+  serialize(): Buffer {
+    const size = this.basis[0]!.length;
+    const header = Buffer.alloc(16);
+    header.write(MAGIC, 0, 'latin1');
+    header.writeUInt32LE(this.basis.length, 4);
+    header.writeUInt32LE(size, 8);
+    header.writeUInt32LE(this.coordinates.length, 12);
+    const body = new Float64Array(this.basis.length * size + this.coordinates.length * this.basis.length);
+    this.basis.forEach((u, k) => body.set(u, k * size));
+    this.coordinates.forEach((g, c) => body.set(g, this.basis.length * size + c * this.basis.length));
+    return Buffer.concat([header, Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
+  }
+
+  /** A span saved by `serialize`, for the adapter (the optimum) it was built at. */
+  static load(base: BaseModel, adapter: Adapter, bytes: Uint8Array): InfluenceSpan {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const layout = blockLayout(base, adapter.meta.rank);
+    const expected = layout.at(-1)!.off + layout.at(-1)!.m * layout.at(-1)!.n;
+    if (buf.length < 16 || buf.toString('latin1', 0, 4) !== MAGIC) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'not an influence span file');
+    const dim = buf.readUInt32LE(4);
+    const size = buf.readUInt32LE(8);
+    const contributors = buf.readUInt32LE(12);
+    if (size !== expected || buf.length !== 16 + 8 * (dim * size + contributors * dim)) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the influence span does not fit this adapter');
+    const body = new Float64Array(new Uint8Array(buf.subarray(16)).buffer);
+    const basis = Array.from({ length: dim }, (_, k) => body.slice(k * size, (k + 1) * size));
+    const coordinates = Array.from({ length: contributors }, (_, c) => body.slice(dim * size + c * dim, dim * size + (c + 1) * dim));
+    return new InfluenceSpan(layerParams(base, adapter.layers, adapter.meta.rank, adapter.meta.alpha), layout, basis, coordinates, []);
+  }
+
+  /** t = Uᵀ·g for an example's loss gradient at `label`, or at the adapter's own prediction. */
+  features(x: ArrayLike<number>, label?: number): { features: Float64Array; predicted: number } {
+    const fwd = forwardPass(this.params, x);
+    const predicted = fwd.logits.indexOf(Math.max(...fwd.logits));
+    const g = factored(this.params, x, label ?? predicted, fwd);
+    return { features: Float64Array.from(this.basis, (u) => dot(this.layout, g, u)), predicted };
+  }
+}
+
+/** Offsets of the parameter blocks in exampleGradient's order (dense1.A, dense1.B, dense2.A, dense2.B) in the adapter's file layout. */
+function blockLayout(base: BaseModel, rank: number): { off: number; m: number; n: number }[] {
+  let off = 0;
+  return LAYERS.flatMap((l) => {
+    const { inDim, outDim } = layerShape(base.spec, l);
+    const a = { off, m: rank, n: inDim };
+    off += rank * inDim;
+    const b = { off, m: outDim, n: rank };
+    off += outDim * rank;
+    return [a, b];
+  });
+}
+
+function factored(params: Record<LayerName, LayerParams>, x: ArrayLike<number>, label: number, fwd = forwardPass(params, x)): FactoredGradient {
+  const { blocks } = exampleGradient(params, x, fwd, label);
+  return {
+    u: blocks.map((b) => Float64Array.from(b.u)),
+    v: blocks.map((b) => Float64Array.from(b.v)),
+    // dense1.A's v is the sparse input
+    cols: blocks.map((b, i) => (i === 0 ? nonZero(b.v) : null)),
+  };
+}
+
+function nonZero(v: ArrayLike<number>): Int32Array {
+  const out: number[] = [];
+  for (let j = 0; j < v.length; j++) if (v[j] !== 0) out.push(j);
+  return Int32Array.from(out);
+}
+
+/** gᵀ·v for a factored g. */
+function dot(layout: { off: number; n: number }[], g: FactoredGradient, v: Float64Array): number {
+  let s = 0;
+  layout.forEach(({ off, n }, b) => {
+    const u = g.u[b]!;
+    const gv = g.v[b]!;
+    const cols = g.cols[b];
+    for (let a = 0; a < u.length; a++) {
+      if (u[a] === 0) continue;
+      const row = off + a * n;
+      let acc = 0;
+      if (cols) for (let t = 0; t < cols.length; t++) acc += v[row + cols[t]!]! * gv[cols[t]!]!;
+      else for (let c = 0; c < n; c++) acc += v[row + c]! * gv[c]!;
+      s += u[a]! * acc;
+    }
+  });
+  return s;
+}
+
+/** out += s·g for a factored g. */
+function axpy(layout: { off: number; n: number }[], g: FactoredGradient, s: number, out: Float64Array): void {
+  layout.forEach(({ off, n }, b) => {
+    const u = g.u[b]!;
+    const gv = g.v[b]!;
+    const cols = g.cols[b];
+    for (let a = 0; a < u.length; a++) {
+      const ua = u[a]! * s;
+      if (ua === 0) continue;
+      const row = off + a * n;
+      if (cols) for (let t = 0; t < cols.length; t++) out[row + cols[t]!]! += ua * gv[cols[t]!]!;
+      else for (let c = 0; c < n; c++) out[row + c]! += ua * gv[c]!;
+    }
+  });
+}
+
+function vdot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
+  return s;
+}
+
+/** Conjugate gradients for A·x_c = b_c, all right-hand sides advancing together (one pass over the data per step). */
+function conjugateGradients(apply: (vs: Float64Array[]) => Float64Array[], bs: Float64Array[], maxIterations: number, tolerance: number, onStep: (it: number, total: number) => void): { x: Float64Array[]; iterations: number[] } {
+  const x = bs.map((b) => new Float64Array(b.length));
+  const r = bs.map((b) => Float64Array.from(b));
+  const p = bs.map((b) => Float64Array.from(b));
+  const rr = r.map((v) => vdot(v, v));
+  const stop = bs.map((b) => tolerance * tolerance * vdot(b, b));
+  const iterations = bs.map(() => 0);
+  const active = () => bs.map((_, c) => c).filter((c) => rr[c]! > stop[c]!);
+  for (let it = 0; it < maxIterations; it++) {
+    const live = active();
+    if (live.length === 0) break;
+    const ap = apply(live.map((c) => p[c]!));
+    live.forEach((c, k) => {
+      const a = rr[c]! / vdot(p[c]!, ap[k]!);
+      const xc = x[c]!;
+      const rc = r[c]!;
+      const pc = p[c]!;
+      for (let j = 0; j < xc.length; j++) {
+        xc[j]! += a * pc[j]!;
+        rc[j]! -= a * ap[k]![j]!;
+      }
+      const next = vdot(rc, rc);
+      for (let j = 0; j < pc.length; j++) pc[j] = rc[j]! + (next / rr[c]!) * pc[j]!;
+      rr[c] = next;
+      iterations[c]!++;
+    });
+    onStep(it + 1, maxIterations);
+  }
+  return { x, iterations };
+}

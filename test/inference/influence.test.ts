@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Commitments, split } from '../../attribution/index.js';
+import { initBackend } from '../../inference/backend.js';
+import { buildSpanIndex, indexLeaves, queryFeatures, spanOwners, type AttributionIndex, type IndexRecord } from '../../inference/attribution-index.js';
+import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
+import { hashFeatures } from '../../inference/features.js';
+import { GradientFeaturizer } from '../../inference/gradients.js';
+import { InfluenceSpan } from '../../inference/influence.js';
+import type { Adapter } from '../../inference/lora.js';
+import { BaseModel, LAYERS, layerShape, type BaseModelSpec } from '../../inference/model.js';
+import { fineTune } from '../../inference/train.js';
+import { gaussian, mulberry32, shuffled } from '../../lib/random.js';
+import { createProver, loadProverKeys, type Prover } from '../../prover/prover.js';
+import { buildWitness } from '../../prover/witness.js';
+import { TEST_VARIANT, testArtifacts } from '../helpers/fixtures.js';
+import { base } from './helpers.js';
+
+/** Solves A·x = b (dense, small) by Gaussian elimination with partial pivoting. */
+function solve(a: number[][], b: number[]): number[] {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[p]![c]!)) p = r;
+    [m[c], m[p]] = [m[p]!, m[c]!];
+    for (let r = c + 1; r < n; r++) {
+      const f = m[r]![c]! / m[c]![c]!;
+      for (let k = c; k <= n; k++) m[r]![k]! -= f * m[c]![k]!;
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = m[r]![n]!;
+    for (let k = r + 1; k < n; k++) s -= m[r]![k]! * x[k]!;
+    x[r] = s / m[r]![r]!;
+  }
+  return x;
+}
+
+describe('influence in the contributors’ span', () => {
+  beforeAll(() => initBackend());
+
+  it('⟨t, G_c⟩ is exactly gᵀ(F + 2·wd·I)⁻¹ Σ_{i∈c}(g_i − ḡ)/(n − n_c), the sum of per-record influences', () => {
+    const randn = gaussian(mulberry32(8));
+    const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 6, hidden: 5, labels: ['a', 'b', 'c'], features: { kind: 'hashed-ngrams', dim: 6 } };
+    const vec = (n: number, s = 0.7) => Float32Array.from({ length: n }, () => randn() * s);
+    const model = BaseModel.fromWeights(spec, { dense1: { kernel: vec(30), bias: vec(5) }, dense2: { kernel: vec(15), bias: vec(3) } });
+    const rank = 2;
+    const adapter: Adapter = {
+      meta: { format: 'zkpoa-lora/1', id: 't', baseModel: model.hash, rank, alpha: 3, datanet: { id: 'd', versionRoot: '0' }, training: {}, layers: LAYERS.map((name) => ({ name, ...layerShape(spec, name) })) },
+      layers: Object.fromEntries(LAYERS.map((l) => [l, { a: vec(rank * layerShape(spec, l).inDim, 0.5), b: vec(layerShape(spec, l).outDim * rank, 0.5) }])) as Adapter['layers'],
+    };
+    const records = Array.from({ length: 14 }, (_, i) => ({ x: Array.from({ length: 6 }, (_, j) => ((i + j) % 4 === 0 ? 0 : randn())), label: i % 3, owner: i % 3 === 0 ? 0 : i < 8 ? 1 : 2 }));
+    const wd = 0.05;
+    const span = InfluenceSpan.build(model, adapter, records, 3, { weightDecay: wd, dim: 8 });
+    expect(span.dim).toBe(8);
+
+    // the same thing with explicit gradients and an explicit inverse
+    const ref = new GradientFeaturizer(model, [{ learningRate: 1, adapter }], { k1: 1, k2: 1, seed: 1 });
+    const flat = (x: number[], label: number) => ref.gradientBlocks(0, x, label).flatMap(({ u, v }) => Array.from(u).flatMap((a) => Array.from(v, (b) => a * b)));
+    const g = records.map((r) => flat(r.x, r.label));
+    const p = g[0]!.length;
+    const n = records.length;
+    const h = Array.from({ length: p }, (_, i) => Array.from({ length: p }, (_, j) => g.reduce((s, gi) => s + gi[i]! * gi[j]!, 0) / n + (i === j ? 2 * wd : 0)));
+    const mean = Array.from({ length: p }, (_, j) => g.reduce((s, gi) => s + gi[j]!, 0) / n);
+    const query = [0.4, 0, -1.1, 0.8, 0, 0.3];
+    const { features: t, predicted } = span.features(query);
+    const gq = flat(query, predicted);
+    const hq = solve(h, gq); // H symmetric: gᵀH⁻¹v = (H⁻¹g)ᵀv
+    for (let c = 0; c < 3; c++) {
+      const mine = records.map((r, i) => [r, i] as const).filter(([r]) => r.owner === c);
+      const perRecord = mine.map(([, i]) => hq.reduce((s, v, j) => s + v * (g[i]![j]! - mean[j]!), 0) / (n - mine.length));
+      const expected = perRecord.reduce((s, v) => s + v, 0);
+      const got = t.reduce((s, v, k) => s + v * span.coordinates[c]![k]!, 0);
+      expect(Math.abs(got - expected)).toBeLessThan(1e-7 * Math.max(1e-3, Math.abs(expected)));
+    }
+    // t is bit-for-bit reproducible, also from the saved span
+    expect(span.features(query).features).toEqual(t);
+    const loaded = InfluenceSpan.load(model, adapter, span.serialize());
+    expect(loaded.features(query).features).toEqual(t);
+    expect(loaded.coordinates).toEqual(span.coordinates);
+    expect(() => InfluenceSpan.load(model, adapter, span.serialize().subarray(0, 100))).toThrow(/does not fit/);
+  });
+
+  it('refuses more contributors than features, and no regularization at all', () => {
+    const randn = gaussian(mulberry32(1));
+    const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 3, hidden: 2, labels: ['a', 'b'], features: { kind: 'hashed-ngrams', dim: 3 } };
+    const model = BaseModel.fromWeights(spec, { dense1: { kernel: Float32Array.from({ length: 6 }, randn), bias: new Float32Array(2) }, dense2: { kernel: Float32Array.from({ length: 4 }, randn), bias: new Float32Array(2) } });
+    const adapter = { meta: { rank: 1, alpha: 1 }, layers: { dense1: { a: Float32Array.from([1, 0, 0]), b: new Float32Array(2) }, dense2: { a: Float32Array.from([1, 0]), b: new Float32Array(2) } } } as unknown as Adapter;
+    const records = [0, 1, 2].map((owner) => ({ x: [1, 0, 1], label: owner % 2, owner }));
+    expect(() => InfluenceSpan.build(model, adapter, records, 3, { weightDecay: 0.1, dim: 2 })).toThrow(/do not fit/);
+    expect(() => InfluenceSpan.build(model, adapter, records, 3, { weightDecay: 0, dim: 4 })).toThrow(/weight decay or damping/);
+  });
+});
+
+describe('influence attribution on real mail', () => {
+  const ALICE = '0x' + 'a1'.repeat(20);
+  const BOB = '0x' + 'b0'.repeat(20);
+  const CAROL = '0x' + 'c0'.repeat(20);
+  const DAVE = '0x' + 'd0'.repeat(20);
+  let model: BaseModel;
+  let prover: Prover;
+  let pool: { text: string; label: number }[];
+  let queries: { text: string; label: number }[];
+
+  beforeAll(async () => {
+    model = await base();
+    const corpus = await datanetCorpus();
+    pool = shuffled(corpus.filter((r) => !isHeldOut(r.id)), mulberry32(1));
+    queries = shuffled(corpus.filter((r) => isHeldOut(r.id)), mulberry32(2)).slice(0, 60);
+    prover = createProver(await loadProverKeys(testArtifacts()), { threads: 1 });
+  });
+  afterAll(() => prover?.close());
+
+  function datanet({ extraAlice = 0, flipCarol = false } = {}): IndexRecord[] {
+    const take = (from: number, n: number, who: string, flip = false) => pool.slice(from, from + n).map((r) => ({ text: r.text, label: flip ? 1 - r.label : r.label, contributor: who }));
+    return [...take(0, 150 + extraAlice, ALICE), ...take(600, 100, BOB), ...take(800, 100, CAROL, flipCarol), ...take(1000, 60, DAVE)];
+  }
+
+  async function attribution(records: IndexRecord[], dim = 8): Promise<{ index: AttributionIndex; span: InfluenceSpan }> {
+    const { adapter } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { iterations: 300, rank: 4, alpha: 8 }, seed: 2 });
+    const { owner, contributors } = spanOwners(records);
+    const span = InfluenceSpan.build(model, adapter, records.map((r, i) => ({ x: hashFeatures(r.text), label: r.label, owner: owner[i]! })), contributors, { weightDecay: 0.01, dim });
+    const index = await buildSpanIndex(records, span, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01' }, capacity: 4 });
+    return { index, span };
+  }
+
+  function shares(index: AttributionIndex, span: InfluenceSpan): Map<string, number> {
+    const total = new Map(index.contributors.map((c) => [c.address, 0]));
+    for (const q of queries) {
+      const { t } = queryFeatures(index, span, hashFeatures(q.text));
+      const s = split(t, index.contributors.map((c) => c.g), 1_000_000n);
+      index.contributors.forEach((c, i) => total.set(c.address, total.get(c.address)! + Number(s.payouts[i]!) / 1e6 / queries.length));
+    }
+    return total;
+  }
+
+  it('a contributor who adds helpful records gains share; one whose labels are flipped loses it', async () => {
+    const baseline = await attribution(datanet());
+    const s0 = shares(baseline.index, baseline.span);
+    const more = await attribution(datanet({ extraAlice: 300 }));
+    expect(shares(more.index, more.span).get(ALICE)!).toBeGreaterThan(s0.get(ALICE)!);
+    const flipped = await attribution(datanet({ flipCarol: true }));
+    expect(shares(flipped.index, flipped.span).get(CAROL)!).toBeLessThan(s0.get(CAROL)!);
+  });
+
+  it('its index root is the circuit’s, and a witness from a real answer proves and verifies', async () => {
+    const { index, span } = await attribution(datanet({ flipCarol: true }));
+    expect(index.estimator).toBe('influence-span');
+    const { t } = queryFeatures(index, span, hashFeatures(queries[3]!.text));
+    const w = buildWitness(await Commitments.create(), TEST_VARIANT, { t, leaves: indexLeaves(index), adapterId: 1n, chainId: 31337n, settlement: 0x1234n, fee: 10n ** 16n, pool: 7n * 10n ** 15n, nonce: 1n, inputHash: 5n, outputHash: 6n });
+    expect(w.root).toBe(index.root);
+    expect(w.split.total).toBeGreaterThan(0n);
+    const { proof, publicSignals } = await prover.prove(w.input);
+    expect(await prover.verify(proof, publicSignals)).toBe(true);
+  });
+});
+
+describe('influence indexes in the attribution pool', () => {
+  it('a query’s features from the saved span, and a span whose bytes are not the committed ones is refused', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createHash } = await import('node:crypto');
+    const { AttributionPool } = await import('../../inference/attribution-pool.js');
+    const { encodeAdapter } = await import('../../inference/lora.js');
+    const { DEFAULT_BUILD_DIR } = await import('../../prover/setup.js');
+    const model = await base();
+    const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(5)).slice(0, 120);
+    const records = corpus.map((r, i) => ({ text: r.text, label: r.label, owner: i % 3 }));
+    const { adapter } = fineTune(model, { adapterId: 'p', datanet: { id: 'd', versionRoot: '0x01', records }, hyper: { iterations: 30, rank: 2, alpha: 4 }, seed: 1 });
+    const span = InfluenceSpan.build(model, adapter, records.map((r) => ({ x: hashFeatures(r.text), label: r.label, owner: r.owner })), 3, { weightDecay: 0.01, dim: 8 });
+    const dir = await mkdtemp(join(tmpdir(), 'zkpoa-span-'));
+    const path = join(dir, 'epoch-30.lora');
+    await writeFile(path, encodeAdapter(adapter));
+    const bytes = span.serialize();
+    await writeFile(join(dir, 'span.bin'), bytes);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const open = (hash: string) => AttributionPool.create({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), checkpoints: [{ path, learningRate: 1 }], projection: { k1: 0, k2: 0, seed: 0 }, basis: { path: join(dir, 'span.bin'), sha256: hash }, threads: 1 });
+    const good = open(sha256);
+    try {
+      expect((await good.query(corpus[0]!.text)).features).toEqual(span.features(hashFeatures(corpus[0]!.text)).features);
+    } finally {
+      await good.close();
+    }
+    const bad = open('00'.repeat(32));
+    try {
+      await expect(bad.query(corpus[0]!.text)).rejects.toThrow(/not the influence span the index committed to/);
+    } finally {
+      await bad.close();
+    }
+  });
+});
