@@ -222,9 +222,14 @@ export interface ForwardPass {
 }
 
 /** One example through both layers at a checkpoint (what its gradient and its prediction need). */
-export function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): ForwardPass {
-  const z1 = loraProject(p.dense1, x); // A1·x (r)
-  const a1 = denseForward(p.dense1, x, z1);
+/**
+ * `input`, when given, is the example's precomputed base pre-activation x·W1 + b1 (it
+ * does not depend on the adapter) and its non-zero columns: training over many
+ * iterations computes them once. The result is the same to the bit.
+ */
+export function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, input?: PreparedInput): ForwardPass {
+  const z1 = input ? sparseProject(p.dense1, x, input.nonZero) : loraProject(p.dense1, x); // A1·x (r)
+  const a1 = input ? addLora(p.dense1, Array.from(input.base), z1) : denseForward(p.dense1, x, z1);
   const h = a1.map((v) => (v > 0 ? v : 0));
   const z2 = loraProject(p.dense2, h);
   return { z1, a1, h, z2, logits: denseForward(p.dense2, h, z2) };
@@ -243,6 +248,11 @@ function loraProject(l: LayerParams, x: ArrayLike<number>): Float64Array {
 
 /** y = x·W + bias + s·B·z (out). */
 function denseForward(l: LayerParams, x: ArrayLike<number>, z: Float64Array): number[] {
+  return addLora(l, baseForward(l, x), z);
+}
+
+/** x·W + bias (out). */
+function baseForward(l: LayerParams, x: ArrayLike<number>): number[] {
   const y = Array.from(l.bias);
   for (let i = 0; i < l.inDim; i++) {
     const xi = x[i]!;
@@ -250,8 +260,36 @@ function denseForward(l: LayerParams, x: ArrayLike<number>, z: Float64Array): nu
     const off = i * l.outDim;
     for (let k = 0; k < l.outDim; k++) y[k]! += xi * l.w[off + k]!;
   }
+  return y;
+}
+
+/** y += s·B·z, in place. */
+function addLora(l: LayerParams, y: number[], z: Float64Array): number[] {
   for (let k = 0; k < l.outDim; k++) for (let j = 0; j < l.rank; j++) y[k]! += l.scale * l.b[k * l.rank + j]! * z[j]!;
   return y;
+}
+
+/** An example's adapter-independent part of the first layer (see forwardPass). */
+export interface PreparedInput {
+  base: Float64Array;
+  nonZero: Int32Array;
+}
+
+export function prepareInput(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): PreparedInput {
+  const nonZero: number[] = [];
+  for (let j = 0; j < x.length; j++) if (x[j] !== 0) nonZero.push(j);
+  return { base: Float64Array.from(baseForward(p.dense1, x)), nonZero: Int32Array.from(nonZero) };
+}
+
+/** z = A·x over the non-zero columns of x only (the same sums, in the same order, as loraProject). */
+function sparseProject(l: LayerParams, x: ArrayLike<number>, nonZero: Int32Array): Float64Array {
+  const z = new Float64Array(l.rank);
+  for (let t = 0; t < nonZero.length; t++) {
+    const j = nonZero[t]!;
+    const xj = x[j]!;
+    for (let k = 0; k < l.rank; k++) z[k]! += l.a[k * l.inDim + j]! * xj;
+  }
+  return z;
 }
 
 /** Mᵀ·v for a rows×cols matrix M. */

@@ -1,4 +1,4 @@
-import { exampleGradient, forwardPass, layerParams, type LayerParams } from './gradients.js';
+import { exampleGradient, forwardPass, layerParams, prepareInput, type LayerParams, type PreparedInput } from './gradients.js';
 import type { LoraWeights } from './lora.js';
 import { LAYERS, layerShape, type BaseModel, type LayerName } from './model.js';
 
@@ -11,10 +11,12 @@ import { LAYERS, layerShape, type BaseModel, type LayerName } from './model.js';
 export class LoraObjective {
   readonly size: number;
   private readonly offsets: { layer: LayerName; a: number; b: number; end: number }[];
-  private readonly inputs: { x: Float32Array; nonZero: Int32Array; label: number }[];
+  /** the base's weights in float64, converted once */
+  private readonly frozen: Record<LayerName, LayerParams>;
+  private readonly inputs: { x: Float32Array; prepared: PreparedInput; label: number }[];
 
   constructor(
-    private readonly base: BaseModel,
+    base: BaseModel,
     examples: readonly { x: Float32Array; label: number }[],
     readonly rank: number,
     readonly alpha: number,
@@ -28,7 +30,9 @@ export class LoraObjective {
       return o;
     });
     this.size = at;
-    this.inputs = examples.map((e) => ({ x: e.x, label: e.label, nonZero: Int32Array.from([...e.x.keys()].filter((j) => e.x[j] !== 0)) }));
+    const frozen = layerParams(base, Object.fromEntries(LAYERS.map((l) => [l, { a: new Float64Array(0), b: new Float64Array(0) }])) as Record<LayerName, { a: Float64Array; b: Float64Array }>, rank, alpha);
+    this.frozen = frozen;
+    this.inputs = examples.map((e) => ({ x: e.x, label: e.label, prepared: prepareInput(frozen, e.x) }));
   }
 
   /** θ from per-layer factors (float32 files or float64). */
@@ -46,9 +50,9 @@ export class LoraObjective {
     return Object.fromEntries(this.offsets.map((o) => [o.layer, { a: Float32Array.from(theta.subarray(o.a, o.b)), b: Float32Array.from(theta.subarray(o.b, o.end)) }])) as Record<LayerName, LoraWeights>;
   }
 
-  /** Layer parameters that share θ's memory (no copy per evaluation). */
+  /** Layer parameters that share θ's memory and the base's converted weights (no copy per evaluation). */
   params(theta: Float64Array): Record<LayerName, LayerParams> {
-    return layerParams(this.base, Object.fromEntries(this.offsets.map((o) => [o.layer, { a: theta.subarray(o.a, o.b), b: theta.subarray(o.b, o.end) }])) as Record<LayerName, { a: Float64Array; b: Float64Array }>, this.rank, this.alpha);
+    return Object.fromEntries(this.offsets.map((o) => [o.layer, { ...this.frozen[o.layer], a: theta.subarray(o.a, o.b), b: theta.subarray(o.b, o.end) }])) as Record<LayerName, LayerParams>;
   }
 
   /** f(θ), writing ∇f(θ) into `grad`. */
@@ -58,7 +62,7 @@ export class LoraObjective {
     const w = 1 / this.inputs.length;
     let f = 0;
     for (const e of this.inputs) {
-      const fwd = forwardPass(p, e.x);
+      const fwd = forwardPass(p, e.x, e.prepared);
       const { blocks } = exampleGradient(p, e.x, fwd, e.label);
       const max = Math.max(...fwd.logits);
       f += (max + Math.log(fwd.logits.reduce((acc, l) => acc + Math.exp(l - max), 0)) - fwd.logits[e.label]!) * w;
@@ -67,7 +71,7 @@ export class LoraObjective {
         const off = bi & 1 ? o.b : o.a;
         const n = v.length;
         // dense1.A's v is the sparse input: only its non-zero columns get gradient
-        const cols = bi === 0 ? e.nonZero : null;
+        const cols = bi === 0 ? e.prepared.nonZero : null;
         for (let a = 0; a < u.length; a++) {
           const ua = u[a]! * w;
           if (ua === 0) continue;

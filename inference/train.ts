@@ -178,7 +178,7 @@ export interface FineTuneResult {
 export type Optimizer = 'adam' | 'lbfgs';
 export const FINE_TUNE_DEFAULTS = { optimizer: 'lbfgs' as Optimizer, rank: 8, alpha: 16, learningRate: 0.01, epochs: 3, batchSize: 32, weightDecay: 0, checkpoints: 3, iterations: 600 };
 /** What `lbfgs` uses where the spec is silent (a weight decay of 0 has no unique optimum). */
-export const LBFGS_DEFAULTS = { weightDecay: 0.01 } as const;
+export const LBFGS_DEFAULTS = { weightDecay: 0.05 } as const;
 
 /** Fine-tunes a LoRA adapter on the base (frozen) from a spec. Deterministic for a seed and backend. */
 export function fineTune(base: BaseModel, spec: FineTuneSpec, onProgress?: (p: Progress) => void): FineTuneResult {

@@ -8,7 +8,7 @@ import { GradientFeaturizer } from '../../inference/gradients.js';
 import { InfluenceSpan } from '../../inference/influence.js';
 import type { Adapter } from '../../inference/lora.js';
 import { BaseModel, LAYERS, layerShape, type BaseModelSpec } from '../../inference/model.js';
-import { fineTune } from '../../inference/train.js';
+import { fineTune, LBFGS_DEFAULTS } from '../../inference/train.js';
 import { gaussian, mulberry32, shuffled } from '../../lib/random.js';
 import { createProver, loadProverKeys, type Prover } from '../../prover/prover.js';
 import { buildWitness } from '../../prover/witness.js';
@@ -120,7 +120,7 @@ describe('influence attribution on real mail', () => {
   async function attribution(records: IndexRecord[], dim = 8): Promise<{ index: AttributionIndex; span: InfluenceSpan }> {
     const { adapter } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { iterations: 300, rank: 4, alpha: 8 }, seed: 2 });
     const { owner, contributors } = spanOwners(records);
-    const span = InfluenceSpan.build(model, adapter, records.map((r, i) => ({ x: hashFeatures(r.text), label: r.label, owner: owner[i]! })), contributors, { weightDecay: 0.01, dim });
+    const span = InfluenceSpan.build(model, adapter, records.map((r, i) => ({ x: hashFeatures(r.text), label: r.label, owner: owner[i]! })), contributors, { weightDecay: LBFGS_DEFAULTS.weightDecay, dim });
     const index = await buildSpanIndex(records, span, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01' }, capacity: 4 });
     return { index, span };
   }
@@ -169,7 +169,7 @@ describe('influence indexes in the attribution pool', () => {
     const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(5)).slice(0, 120);
     const records = corpus.map((r, i) => ({ text: r.text, label: r.label, owner: i % 3 }));
     const { adapter } = fineTune(model, { adapterId: 'p', datanet: { id: 'd', versionRoot: '0x01', records }, hyper: { iterations: 30, rank: 2, alpha: 4 }, seed: 1 });
-    const span = InfluenceSpan.build(model, adapter, records.map((r) => ({ x: hashFeatures(r.text), label: r.label, owner: r.owner })), 3, { weightDecay: 0.01, dim: 8 });
+    const span = InfluenceSpan.build(model, adapter, records.map((r) => ({ x: hashFeatures(r.text), label: r.label, owner: r.owner })), 3, { weightDecay: LBFGS_DEFAULTS.weightDecay, dim: 8 });
     const dir = await mkdtemp(join(tmpdir(), 'zkpoa-span-'));
     const path = join(dir, 'epoch-30.lora');
     await writeFile(path, encodeAdapter(adapter));
