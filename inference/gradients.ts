@@ -46,7 +46,7 @@ export interface LayerParams {
   scale: number;
 }
 
-function blocks(base: BaseModel, rank: number): Block[] {
+function blocks(base: Pick<BaseModel, 'spec'>, rank: number): Block[] {
   return LAYERS.flatMap((layer) => {
     const { inDim, outDim } = layerShape(base.spec, layer);
     return [
@@ -61,6 +61,31 @@ function randomMatrix(rows: number, cols: number, seed: number, scale: number): 
   const m = new Float64Array(rows * cols);
   for (let i = 0; i < m.length; i++) m[i] = g() * scale;
   return m;
+}
+
+/**
+ * The parameter blocks in exampleGradient's order (dense1.A, dense1.B, dense2.A,
+ * dense2.B) with their offsets in the adapter's flat file layout (per layer A: r×in,
+ * then B: out×r): where a flat θ or gradient keeps each block.
+ */
+export function parameterLayout(base: Pick<BaseModel, 'spec'>, rank: number): { off: number; m: number; n: number }[] {
+  let off = 0;
+  return blocks(base, rank).map((b) => {
+    const at = { off, m: b.m, n: b.n };
+    off += b.m * b.n;
+    return at;
+  });
+}
+
+/** out[off + a·n + c] += s·u[a]·v[c]: a factored gradient block added into a flat vector; only `cols` of v when given (a sparse input). */
+export function addOuter(out: Float64Array, off: number, n: number, u: ArrayLike<number>, v: ArrayLike<number>, s: number, cols: Int32Array | null): void {
+  for (let a = 0; a < u.length; a++) {
+    const ua = u[a]! * s;
+    if (ua === 0) continue;
+    const row = off + a * n;
+    if (cols) for (let t = 0; t < cols.length; t++) out[row + cols[t]!]! += ua * v[cols[t]!]!;
+    else for (let c = 0; c < n; c++) out[row + c]! += ua * v[c]!;
+  }
 }
 
 /** Q·v for a rows×cols matrix Q. */

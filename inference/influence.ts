@@ -1,7 +1,7 @@
 import { ZkpoaError } from '../attribution/errors.js';
-import { exampleGradient, forwardPass, layerParams, type LayerParams } from './gradients.js';
+import { addOuter, exampleGradient, forwardPass, layerParams, parameterLayout, type LayerParams } from './gradients.js';
 import type { Adapter } from './lora.js';
-import { LAYERS, layerShape, type BaseModel, type LayerName } from './model.js';
+import type { BaseModel, LayerName } from './model.js';
 
 /**
  * Influence functions at a converged adapter, exact in the span of the contributors.
@@ -69,7 +69,7 @@ export class InfluenceSpan {
     const lambda = 2 * opts.weightDecay + (opts.damping ?? 0);
     if (!(lambda > 0)) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'influence needs weight decay or damping > 0 (the Fisher alone is singular)');
     const params = layerParams(base, adapter.layers, adapter.meta.rank, adapter.meta.alpha);
-    const layout = blockLayout(base, adapter.meta.rank);
+    const layout = parameterLayout(base, adapter.meta.rank);
     const size = layout.at(-1)!.off + layout.at(-1)!.m * layout.at(-1)!.n;
     const n = records.length;
 
@@ -142,7 +142,7 @@ export class InfluenceSpan {
   /** A span saved by `serialize`, for the adapter (the optimum) it was built at. */
   static load(base: BaseModel, adapter: Adapter, bytes: Uint8Array): InfluenceSpan {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const layout = blockLayout(base, adapter.meta.rank);
+    const layout = parameterLayout(base, adapter.meta.rank);
     const expected = layout.at(-1)!.off + layout.at(-1)!.m * layout.at(-1)!.n;
     if (buf.length < 16 || buf.toString('latin1', 0, 4) !== MAGIC) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'not an influence span file');
     const dim = buf.readUInt32LE(4);
@@ -162,19 +162,6 @@ export class InfluenceSpan {
     const g = factored(this.params, x, label ?? predicted, fwd);
     return { features: Float64Array.from(this.basis, (u) => dot(this.layout, g, u)), predicted };
   }
-}
-
-/** Offsets of the parameter blocks in exampleGradient's order (dense1.A, dense1.B, dense2.A, dense2.B) in the adapter's file layout. */
-function blockLayout(base: BaseModel, rank: number): { off: number; m: number; n: number }[] {
-  let off = 0;
-  return LAYERS.flatMap((l) => {
-    const { inDim, outDim } = layerShape(base.spec, l);
-    const a = { off, m: rank, n: inDim };
-    off += rank * inDim;
-    const b = { off, m: outDim, n: rank };
-    off += outDim * rank;
-    return [a, b];
-  });
 }
 
 function factored(params: Record<LayerName, LayerParams>, x: ArrayLike<number>, label: number, fwd = forwardPass(params, x)): FactoredGradient {
@@ -214,18 +201,7 @@ function dot(layout: { off: number; n: number }[], g: FactoredGradient, v: Float
 
 /** out += s·g for a factored g. */
 function axpy(layout: { off: number; n: number }[], g: FactoredGradient, s: number, out: Float64Array): void {
-  layout.forEach(({ off, n }, b) => {
-    const u = g.u[b]!;
-    const gv = g.v[b]!;
-    const cols = g.cols[b];
-    for (let a = 0; a < u.length; a++) {
-      const ua = u[a]! * s;
-      if (ua === 0) continue;
-      const row = off + a * n;
-      if (cols) for (let t = 0; t < cols.length; t++) out[row + cols[t]!]! += ua * gv[cols[t]!]!;
-      else for (let c = 0; c < n; c++) out[row + c]! += ua * gv[c]!;
-    }
-  });
+  layout.forEach(({ off, n }, b) => addOuter(out, off, n, g.u[b]!, g.v[b]!, s, g.cols[b]!));
 }
 
 function vdot(a: Float64Array, b: Float64Array): number {

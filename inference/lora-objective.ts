@@ -1,6 +1,6 @@
-import { exampleGradient, forwardPass, layerParams, prepareInput, type LayerParams, type PreparedInput } from './gradients.js';
+import { addOuter, exampleGradient, forwardPass, layerParams, parameterLayout, prepareInput, type LayerParams, type PreparedInput } from './gradients.js';
 import type { LoraWeights } from './lora.js';
-import { LAYERS, layerShape, type BaseModel, type LayerName } from './model.js';
+import { LAYERS, type BaseModel, type LayerName } from './model.js';
 
 /**
  * The fine-tuning objective of a LoRA adapter over a whole datanet, in float64:
@@ -13,6 +13,7 @@ export class LoraObjective {
   private readonly offsets: { layer: LayerName; a: number; b: number; end: number }[];
   /** the base's weights in float64, converted once */
   private readonly frozen: Record<LayerName, LayerParams>;
+  private readonly layout: { off: number; m: number; n: number }[];
   private readonly inputs: { x: Float32Array; prepared: PreparedInput; label: number }[];
 
   constructor(
@@ -22,14 +23,12 @@ export class LoraObjective {
     readonly alpha: number,
     readonly weightDecay: number,
   ) {
-    let at = 0;
-    this.offsets = LAYERS.map((layer) => {
-      const { inDim, outDim } = layerShape(base.spec, layer);
-      const o = { layer, a: at, b: at + rank * inDim, end: at + rank * inDim + outDim * rank };
-      at = o.end;
-      return o;
+    this.layout = parameterLayout(base, rank);
+    this.offsets = LAYERS.map((layer, i) => {
+      const b = this.layout[2 * i + 1]!;
+      return { layer, a: this.layout[2 * i]!.off, b: b.off, end: b.off + b.m * b.n };
     });
-    this.size = at;
+    this.size = this.offsets.at(-1)!.end;
     const frozen = layerParams(base, Object.fromEntries(LAYERS.map((l) => [l, { a: new Float64Array(0), b: new Float64Array(0) }])) as Record<LayerName, { a: Float64Array; b: Float64Array }>, rank, alpha);
     this.frozen = frozen;
     this.inputs = examples.map((e) => ({ x: e.x, label: e.label, prepared: prepareInput(frozen, e.x) }));
@@ -66,20 +65,8 @@ export class LoraObjective {
       const { blocks } = exampleGradient(p, e.x, fwd, e.label);
       const max = Math.max(...fwd.logits);
       f += (max + Math.log(fwd.logits.reduce((acc, l) => acc + Math.exp(l - max), 0)) - fwd.logits[e.label]!) * w;
-      blocks.forEach(({ u, v }, bi) => {
-        const o = this.offsets[bi >> 1]!;
-        const off = bi & 1 ? o.b : o.a;
-        const n = v.length;
-        // dense1.A's v is the sparse input: only its non-zero columns get gradient
-        const cols = bi === 0 ? e.prepared.nonZero : null;
-        for (let a = 0; a < u.length; a++) {
-          const ua = u[a]! * w;
-          if (ua === 0) continue;
-          const row = off + a * n;
-          if (cols) for (let t = 0; t < cols.length; t++) grad[row + cols[t]!]! += ua * v[cols[t]!]!;
-          else for (let c = 0; c < n; c++) grad[row + c]! += ua * v[c]!;
-        }
-      });
+      // dense1.A's v is the sparse input: only its non-zero columns get gradient
+      blocks.forEach(({ u, v }, bi) => addOuter(grad, this.layout[bi]!.off, this.layout[bi]!.n, u, v, w, bi === 0 ? e.prepared.nonZero : null));
     }
     for (let j = 0; j < theta.length; j++) {
       f += this.weightDecay * theta[j]! * theta[j]!;

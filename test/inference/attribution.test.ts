@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Commitments, split } from '../../attribution/index.js';
+import { Commitments } from '../../attribution/index.js';
 import { buildIndex, indexLeaves, queryFeatures, recordFeatures, type AttributionIndex, type IndexRecord } from '../../inference/attribution-index.js';
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { hashFeatures } from '../../inference/features.js';
@@ -9,7 +9,7 @@ import { fineTune } from '../../inference/train.js';
 import { createProver, loadProverKeys, type Prover } from '../../prover/prover.js';
 import { buildWitness } from '../../prover/witness.js';
 import { TEST_VARIANT, testArtifacts } from '../helpers/fixtures.js';
-import { base } from './helpers.js';
+import { ALICE, base, expectSharesFollowTheData, fourContributors } from './helpers.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +19,6 @@ import { LAYERS, layerShape } from '../../inference/model.js';
 import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
 
-const ALICE = '0x' + 'a1'.repeat(20);
-const BOB = '0x' + 'b0'.repeat(20);
-const CAROL = '0x' + 'c0'.repeat(20);
-const DAVE = '0x' + 'd0'.repeat(20);
 const K_TEST_CIRCUIT = { k1: 2, k2: 4, seed: 17 }; // K = 8, what the test circuit takes
 const K_DEFAULT = { k1: 4, k2: 8, seed: 17 }; // K = 32, the default circuit's width (K = 8 is too coarse to rank well)
 
@@ -31,11 +27,7 @@ let prover: Prover;
 let pool: IndexRecord[];
 let queries: { text: string; label: number }[];
 
-function datanet({ extraAlice = 0, flipCarol = false } = {}): IndexRecord[] {
-  const take = (from: number, n: number, who: string, flip = false) =>
-    pool.slice(from, from + n).map((r) => ({ text: r.text, label: flip ? 1 - r.label : r.label, contributor: who }));
-  return [...take(0, 150 + extraAlice, ALICE), ...take(600, 100, BOB), ...take(800, 100, CAROL, flipCarol), ...take(1000, 60, DAVE)];
-}
+const datanet = (opts?: { extraAlice?: number; flipCarol?: boolean }) => fourContributors(pool, opts);
 
 async function attribution(records: IndexRecord[], K = K_DEFAULT): Promise<{ index: AttributionIndex; featurizer: GradientFeaturizer; features: Float64Array[] }> {
   const { checkpoints } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { optimizer: 'adam', epochs: 3, rank: 4, alpha: 8 }, seed: 2 });
@@ -43,17 +35,6 @@ async function attribution(records: IndexRecord[], K = K_DEFAULT): Promise<{ ind
   const features = recordFeatures(featurizer, records);
   const index = await buildIndex(records, features, K, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01' }, capacity: 4 });
   return { index, featurizer, features };
-}
-
-/** Each contributor's share of the pool, summed over the queries. */
-function shares(index: AttributionIndex, featurizer: GradientFeaturizer): Map<string, number> {
-  const total = new Map(index.contributors.map((c) => [c.address, 0]));
-  for (const q of queries) {
-    const { t } = queryFeatures(index, featurizer, hashFeatures(q.text));
-    const s = split(t, index.contributors.map((c) => c.g), 1_000_000n);
-    index.contributors.forEach((c, i) => total.set(c.address, total.get(c.address)! + Number(s.payouts[i]!) / 1e6 / queries.length));
-  }
-  return total;
 }
 
 beforeAll(async () => {
@@ -81,14 +62,7 @@ describe('proof of attribution', () => {
     expect(index.contributors.find((c) => c.address === ALICE)!.records).toBe(alice.length);
   });
 
-  it('a contributor who adds helpful records gains share; one whose labels are flipped loses it', async () => {
-    const baseline = await attribution(datanet());
-    const s0 = shares(baseline.index, baseline.featurizer);
-    const more = await attribution(datanet({ extraAlice: 300 }));
-    expect(shares(more.index, more.featurizer).get(ALICE)!).toBeGreaterThan(s0.get(ALICE)!);
-    const flipped = await attribution(datanet({ flipCarol: true }));
-    expect(shares(flipped.index, flipped.featurizer).get(CAROL)!).toBeLessThan(s0.get(CAROL)!);
-  });
+  it('a contributor who adds helpful records gains share; one whose labels are flipped loses it', () => expectSharesFollowTheData(attribution, pool, queries));
 
   it('the worker pool gives the same features as the featurizer, bit for bit, with progress', async () => {
     const records = datanet().slice(0, 150);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Commitments, split } from '../../attribution/index.js';
+import { Commitments } from '../../attribution/index.js';
 import { initBackend } from '../../inference/backend.js';
 import { buildSpanIndex, indexLeaves, queryFeatures, spanOwners, type AttributionIndex, type IndexRecord } from '../../inference/attribution-index.js';
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
@@ -13,7 +13,7 @@ import { gaussian, mulberry32, shuffled } from '../../lib/random.js';
 import { createProver, loadProverKeys, type Prover } from '../../prover/prover.js';
 import { buildWitness } from '../../prover/witness.js';
 import { TEST_VARIANT, testArtifacts } from '../helpers/fixtures.js';
-import { base } from './helpers.js';
+import { base, expectSharesFollowTheData, fourContributors } from './helpers.js';
 
 /** Solves A·x = b (dense, small) by Gaussian elimination with partial pivoting. */
 function solve(a: number[][], b: number[]): number[] {
@@ -94,10 +94,6 @@ describe('influence in the contributors’ span', () => {
 });
 
 describe('influence attribution on real mail', () => {
-  const ALICE = '0x' + 'a1'.repeat(20);
-  const BOB = '0x' + 'b0'.repeat(20);
-  const CAROL = '0x' + 'c0'.repeat(20);
-  const DAVE = '0x' + 'd0'.repeat(20);
   let model: BaseModel;
   let prover: Prover;
   let pool: { text: string; label: number }[];
@@ -112,10 +108,7 @@ describe('influence attribution on real mail', () => {
   });
   afterAll(() => prover?.close());
 
-  function datanet({ extraAlice = 0, flipCarol = false } = {}): IndexRecord[] {
-    const take = (from: number, n: number, who: string, flip = false) => pool.slice(from, from + n).map((r) => ({ text: r.text, label: flip ? 1 - r.label : r.label, contributor: who }));
-    return [...take(0, 150 + extraAlice, ALICE), ...take(600, 100, BOB), ...take(800, 100, CAROL, flipCarol), ...take(1000, 60, DAVE)];
-  }
+  const datanet = (opts?: { extraAlice?: number; flipCarol?: boolean }) => fourContributors(pool, opts);
 
   async function attribution(records: IndexRecord[], dim = 8): Promise<{ index: AttributionIndex; span: InfluenceSpan }> {
     const { adapter } = fineTune(model, { adapterId: 'poa', datanet: { id: 'dn', versionRoot: '0x01', records }, hyper: { iterations: 300, rank: 4, alpha: 8 }, seed: 2 });
@@ -125,24 +118,11 @@ describe('influence attribution on real mail', () => {
     return { index, span };
   }
 
-  function shares(index: AttributionIndex, span: InfluenceSpan): Map<string, number> {
-    const total = new Map(index.contributors.map((c) => [c.address, 0]));
-    for (const q of queries) {
-      const { t } = queryFeatures(index, span, hashFeatures(q.text));
-      const s = split(t, index.contributors.map((c) => c.g), 1_000_000n);
-      index.contributors.forEach((c, i) => total.set(c.address, total.get(c.address)! + Number(s.payouts[i]!) / 1e6 / queries.length));
-    }
-    return total;
-  }
-
-  it('a contributor who adds helpful records gains share; one whose labels are flipped loses it', async () => {
-    const baseline = await attribution(datanet());
-    const s0 = shares(baseline.index, baseline.span);
-    const more = await attribution(datanet({ extraAlice: 300 }));
-    expect(shares(more.index, more.span).get(ALICE)!).toBeGreaterThan(s0.get(ALICE)!);
-    const flipped = await attribution(datanet({ flipCarol: true }));
-    expect(shares(flipped.index, flipped.span).get(CAROL)!).toBeLessThan(s0.get(CAROL)!);
-  });
+  it('a contributor who adds helpful records gains share; one whose labels are flipped loses it', () =>
+    expectSharesFollowTheData(async (records) => {
+      const { index, span } = await attribution(records);
+      return { index, featurizer: span };
+    }, pool, queries));
 
   it('its index root is the circuit’s, and a witness from a real answer proves and verifies', async () => {
     const { index, span } = await attribution(datanet({ flipCarol: true }));
