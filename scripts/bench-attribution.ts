@@ -14,10 +14,11 @@
  * with minibatch Adam, leave-one-out retraining does not agree with itself across seeds
  * (per query ≈ 0.4), so no estimator can be measured against it.
  * Scores: ⟨t, G_c⟩ from the quantized K-dimensional features the circuit uses.
- * Aggregated over the test set, each answer's scores are first divided by their L1
- * norm: every answer carries one fee and its split is scale-free, whereas raw scores
- * scale with the query's gradient norm, so a handful of confidently wrong queries would
- * outweigh the rest (the raw sum is printed beside it as spearman_raw).
+ * Aggregated over the test set, each answer's scores, and each answer's retraining
+ * effects alike, are first divided by their L1 norm: every answer carries one fee and
+ * its split is scale-free, whereas raw values scale with the answer's sensitivity, so a
+ * handful of confidently wrong answers would outweigh the rest. The raw sums of both are
+ * compared in spearman_raw.
  * Prints a table for each estimator and K, how reproducible the ground truth is under
  * other training seeds, then, for the estimator the service uses for adapters trained
  * this way (K = 32, the default circuit's width), the lines spearman=,
@@ -213,7 +214,7 @@ function row(name: string, k: number, scores: number[][], indexSeconds: number, 
   return {
     name,
     k,
-    spearman: spearman(agg, effect.map(sum)),
+    spearman: spearman(agg, aggregate(effect)),
     spearmanRaw: spearman(scores.map(sum), effect.map(sum)),
     spearmanQuery: meanQuerySpearman(scores, effect),
     flippedLowest: agg[FLIPPED] === Math.min(...agg),
@@ -321,8 +322,9 @@ function dot64(a: Float64Array, b: Float64Array): number {
 }
 
 console.log(`\nbackend=${backend.name} contributors=${contributors.length} records=${records().length} queries=${queries.length}`);
-console.log('ground truth, aggregate effect per contributor (Σ over queries of Δloss when removed):');
-contributors.forEach((c, i) => console.log(`  ${c.name.padEnd(22)} ${sum(effect[i]!).toFixed(3)}`));
+console.log('ground truth per contributor: Σ over answers of Δloss when removed, raw and L1-normalized per answer:');
+const normalizedEffect = aggregate(effect);
+contributors.forEach((c, i) => console.log(`  ${c.name.padEnd(22)} ${sum(effect[i]!).toFixed(3).padStart(9)} ${normalizedEffect[i]!.toFixed(3).padStart(9)}`));
 console.log('\nestimator                              K  spearman  spearman_raw  spearman_query  flipped_lowest    auc  index s  answer ms');
 for (const r of rows) {
   console.log(`${r.name.padEnd(34)} ${String(r.k).padStart(6)} ${r.spearman.toFixed(3).padStart(9)} ${r.spearmanRaw.toFixed(3).padStart(13)} ${r.spearmanQuery.toFixed(3).padStart(15)} ${String(r.flippedLowest ? 1 : 0).padStart(15)} ${r.auc.toFixed(3).padStart(6)} ${r.indexSeconds.toFixed(1).padStart(8)} ${(Number.isNaN(r.answerMs) ? '—' : r.answerMs.toFixed(2)).padStart(10)}`);
