@@ -77,13 +77,16 @@ export function parameterLayout(base: Pick<BaseModel, 'spec'>, rank: number): { 
   });
 }
 
-/** out[off + a·n + c] += s·u[a]·v[c]: a factored gradient block added into a flat vector; only `cols` of v when given (a sparse input). */
+/**
+ * out[off + a·n + c] += s·u[a]·v[c]: a factored gradient block added into a flat vector.
+ * With `cols` (a sparse input), v is compact: v[t] is column cols[t].
+ */
 export function addOuter(out: Float64Array, off: number, n: number, u: ArrayLike<number>, v: ArrayLike<number>, s: number, cols: Int32Array | null): void {
   for (let a = 0; a < u.length; a++) {
     const ua = u[a]! * s;
     if (ua === 0) continue;
     const row = off + a * n;
-    if (cols) for (let t = 0; t < cols.length; t++) out[row + cols[t]!]! += ua * v[cols[t]!]!;
+    if (cols) for (let t = 0; t < cols.length; t++) out[row + cols[t]!]! += ua * v[t]!;
     else for (let c = 0; c < n; c++) out[row + c]! += ua * v[c]!;
   }
 }
@@ -298,12 +301,14 @@ function addLora(l: LayerParams, y: number[], z: Float64Array): number[] {
 export interface PreparedInput {
   base: Float64Array;
   nonZero: Int32Array;
+  /** x at those columns */
+  values: Float64Array;
 }
 
 export function prepareInput(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): PreparedInput {
   const nonZero: number[] = [];
   for (let j = 0; j < x.length; j++) if (x[j] !== 0) nonZero.push(j);
-  return { base: Float64Array.from(baseForward(p.dense1, x)), nonZero: Int32Array.from(nonZero) };
+  return { base: Float64Array.from(baseForward(p.dense1, x)), nonZero: Int32Array.from(nonZero), values: Float64Array.from(nonZero, (j) => x[j]!) };
 }
 
 /** z = A·x over the non-zero columns of x only (the same sums, in the same order, as loraProject). */

@@ -39,7 +39,7 @@ const MAGIC = 'ZKIS';
 interface FactoredGradient {
   u: Float64Array[];
   v: Float64Array[];
-  /** non-zero columns of each block's v (null: dense) */
+  /** non-zero columns of each block's v (null: dense); where given, v holds only those columns' values */
   cols: (Int32Array | null)[];
 }
 
@@ -166,11 +166,12 @@ export class InfluenceSpan {
 
 function factored(params: Record<LayerName, LayerParams>, x: ArrayLike<number>, label: number, fwd = forwardPass(params, x)): FactoredGradient {
   const { blocks } = exampleGradient(params, x, fwd, label);
+  // dense1.A's v is the sparse input (a few hundred non-zero of thousands of columns): kept compact
+  const cols = nonZero(blocks[0]!.v);
   return {
     u: blocks.map((b) => Float64Array.from(b.u)),
-    v: blocks.map((b) => Float64Array.from(b.v)),
-    // dense1.A's v is the sparse input
-    cols: blocks.map((b, i) => (i === 0 ? nonZero(b.v) : null)),
+    v: blocks.map((b, i) => (i === 0 ? Float64Array.from(cols, (j) => b.v[j]!) : Float64Array.from(b.v))),
+    cols: blocks.map((_, i) => (i === 0 ? cols : null)),
   };
 }
 
@@ -191,7 +192,7 @@ function dot(layout: { off: number; n: number }[], g: FactoredGradient, v: Float
       if (u[a] === 0) continue;
       const row = off + a * n;
       let acc = 0;
-      if (cols) for (let t = 0; t < cols.length; t++) acc += v[row + cols[t]!]! * gv[cols[t]!]!;
+      if (cols) for (let t = 0; t < cols.length; t++) acc += v[row + cols[t]!]! * gv[t]!;
       else for (let c = 0; c < n; c++) acc += v[row + c]! * gv[c]!;
       s += u[a]! * acc;
     }

@@ -66,7 +66,7 @@ export class LoraObjective {
       const max = Math.max(...fwd.logits);
       f += (max + Math.log(fwd.logits.reduce((acc, l) => acc + Math.exp(l - max), 0)) - fwd.logits[e.label]!) * w;
       // dense1.A's v is the sparse input: only its non-zero columns get gradient
-      blocks.forEach(({ u, v }, bi) => addOuter(grad, this.layout[bi]!.off, this.layout[bi]!.n, u, v, w, bi === 0 ? e.prepared.nonZero : null));
+      blocks.forEach(({ u, v }, bi) => addOuter(grad, this.layout[bi]!.off, this.layout[bi]!.n, u, bi === 0 ? e.prepared.values : v, w, bi === 0 ? e.prepared.nonZero : null));
     }
     for (let j = 0; j < theta.length; j++) {
       f += this.weightDecay * theta[j]! * theta[j]!;
