@@ -34,6 +34,15 @@ export interface InfluenceOptions {
 }
 
 const MAGIC = 'ZKIS';
+/** magic, dim, rank, parameters, contributors */
+const HEADER = 20;
+
+/** A K-vector whose first entries are `head` and the rest 0. */
+function padded(head: readonly number[], dim: number): Float64Array {
+  const out = new Float64Array(dim);
+  out.set(head);
+  return out;
+}
 
 /** A per-example gradient in factored form: per parameter block, u·vᵀ (v sparse where the input is). */
 interface FactoredGradient {
@@ -46,18 +55,16 @@ interface FactoredGradient {
 export class InfluenceSpan {
   private constructor(
     private readonly params: Record<LayerName, LayerParams>,
-    private readonly layout: { off: number; n: number }[],
-    /** orthonormal basis of the contributors' span, `dim` vectors (zero beyond its rank) */
+    private readonly layout: { off: number; m: number; n: number }[],
+    /** orthonormal basis of the contributors' span (its rank ≤ dim vectors; features beyond it are 0) */
     readonly basis: Float64Array[],
+    /** the feature width t and G_c are padded to (the circuit's K) */
+    readonly dim: number,
     /** G_c = Uᵀ·w_c per contributor, in the contributors' order */
     readonly coordinates: Float64Array[],
     /** CG iterations each contributor took */
     readonly iterations: number[],
   ) {}
-
-  get dim(): number {
-    return this.basis.length;
-  }
 
   /**
    * Builds the span from the adapter's training records: `owner[i]` is record i's
@@ -116,10 +123,9 @@ export class InfluenceSpan {
       const norm = Math.sqrt(vdot(v, v));
       if (norm > 1e-12 * Math.sqrt(vdot(w, w)) && norm > 0) basis.push(v.map((x) => x / norm));
     }
-    while (basis.length < opts.dim) basis.push(new Float64Array(size));
-    const coordinates = solutions.map((w) => Float64Array.from(basis, (u) => vdot(u, w)));
+    const coordinates = solutions.map((w) => padded(basis.map((u) => vdot(u, w)), opts.dim));
     opts.onProgress?.(n * 2, n * 2);
-    return new InfluenceSpan(params, layout, basis, coordinates, iterations);
+    return new InfluenceSpan(params, layout, basis, opts.dim, coordinates, iterations);
   }
 
   /**
@@ -127,15 +133,17 @@ export class InfluenceSpan {
    * an auditor who loads them computes the same t bit for bit.
    */
   serialize(): Buffer {
-    const size = this.basis[0]!.length;
-    const header = Buffer.alloc(16);
+    const size = this.layout.at(-1)!.off + this.layout.at(-1)!.m * this.layout.at(-1)!.n;
+    const rank = this.basis.length;
+    const header = Buffer.alloc(HEADER);
     header.write(MAGIC, 0, 'latin1');
-    header.writeUInt32LE(this.basis.length, 4);
-    header.writeUInt32LE(size, 8);
-    header.writeUInt32LE(this.coordinates.length, 12);
-    const body = new Float64Array(this.basis.length * size + this.coordinates.length * this.basis.length);
+    header.writeUInt32LE(this.dim, 4);
+    header.writeUInt32LE(rank, 8);
+    header.writeUInt32LE(size, 12);
+    header.writeUInt32LE(this.coordinates.length, 16);
+    const body = new Float64Array(rank * size + this.coordinates.length * this.dim);
     this.basis.forEach((u, k) => body.set(u, k * size));
-    this.coordinates.forEach((g, c) => body.set(g, this.basis.length * size + c * this.basis.length));
+    this.coordinates.forEach((g, c) => body.set(g, rank * size + c * this.dim));
     return Buffer.concat([header, Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
   }
 
@@ -144,15 +152,16 @@ export class InfluenceSpan {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const layout = parameterLayout(base, adapter.meta.rank);
     const expected = layout.at(-1)!.off + layout.at(-1)!.m * layout.at(-1)!.n;
-    if (buf.length < 16 || buf.toString('latin1', 0, 4) !== MAGIC) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'not an influence span file');
+    if (buf.length < HEADER || buf.toString('latin1', 0, 4) !== MAGIC) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'not an influence span file');
     const dim = buf.readUInt32LE(4);
-    const size = buf.readUInt32LE(8);
-    const contributors = buf.readUInt32LE(12);
-    if (size !== expected || buf.length !== 16 + 8 * (dim * size + contributors * dim)) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the influence span does not fit this adapter');
-    const body = new Float64Array(new Uint8Array(buf.subarray(16)).buffer);
-    const basis = Array.from({ length: dim }, (_, k) => body.slice(k * size, (k + 1) * size));
-    const coordinates = Array.from({ length: contributors }, (_, c) => body.slice(dim * size + c * dim, dim * size + (c + 1) * dim));
-    return new InfluenceSpan(layerParams(base, adapter.layers, adapter.meta.rank, adapter.meta.alpha), layout, basis, coordinates, []);
+    const rank = buf.readUInt32LE(8);
+    const size = buf.readUInt32LE(12);
+    const contributors = buf.readUInt32LE(16);
+    if (size !== expected || rank > dim || buf.length !== HEADER + 8 * (rank * size + contributors * dim)) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the influence span does not fit this adapter');
+    const body = new Float64Array(new Uint8Array(buf.subarray(HEADER)).buffer);
+    const basis = Array.from({ length: rank }, (_, k) => body.slice(k * size, (k + 1) * size));
+    const coordinates = Array.from({ length: contributors }, (_, c) => body.slice(rank * size + c * dim, rank * size + (c + 1) * dim));
+    return new InfluenceSpan(layerParams(base, adapter.layers, adapter.meta.rank, adapter.meta.alpha), layout, basis, dim, coordinates, []);
   }
 
   /** t = Uᵀ·g for an example's loss gradient at `label`, or at the adapter's own prediction. */
@@ -160,7 +169,7 @@ export class InfluenceSpan {
     const fwd = forwardPass(this.params, x);
     const predicted = fwd.logits.indexOf(Math.max(...fwd.logits));
     const g = factored(this.params, x, label ?? predicted, fwd);
-    return { features: Float64Array.from(this.basis, (u) => dot(this.layout, g, u)), predicted };
+    return { features: padded(this.basis.map((u) => dot(this.layout, g, u)), this.dim), predicted };
   }
 }
 
