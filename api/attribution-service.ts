@@ -32,7 +32,8 @@ export async function buildAdapterIndex(
   opts: { adapterId: string; datanet: { id: string; versionRoot: string }; records: IndexRecord[]; checkpoints: { path: string; learningRate: number }[]; variant: CircuitVariant; buildDir: string; projection?: ProjectionSpec },
 ): Promise<StoredIndex> {
   const baseDir = join(opts.buildDir, 'models', 'base');
-  const index = (await trainedToOptimum(opts.checkpoints)) ? await buildInfluenceIndex(baseDir, opts) : await buildTracInIndex(baseDir, opts);
+  const weightDecay = await trainedToOptimum(opts.checkpoints);
+  const index = weightDecay !== undefined ? await buildInfluenceIndex(baseDir, opts, weightDecay) : await buildTracInIndex(baseDir, opts);
   db.prepare('INSERT OR REPLACE INTO attribution_indexes (adapter_id, variant, checkpoints, index_json, created_at) VALUES (?, ?, ?, ?, ?)').run(
     opts.adapterId,
     opts.variant.name,
@@ -66,7 +67,7 @@ async function buildTracInIndex(baseDir: string, opts: IndexOptions): Promise<At
 }
 
 /** Influence at the optimum, exact in the contributors' span, built in a worker; the span is saved beside the checkpoint. */
-async function buildInfluenceIndex(baseDir: string, opts: IndexOptions): Promise<AttributionIndex> {
+async function buildInfluenceIndex(baseDir: string, opts: IndexOptions, weightDecay: number): Promise<AttributionIndex> {
   const adapterPath = opts.checkpoints[0]!.path;
   const pool = createTsPool(new URL('../inference/influence-worker.ts', import.meta.url), null, 1);
   try {
@@ -74,7 +75,7 @@ async function buildInfluenceIndex(baseDir: string, opts: IndexOptions): Promise
       baseDir,
       adapterPath,
       records: opts.records,
-      weightDecay: (await trainedToOptimum(opts.checkpoints))!,
+      weightDecay,
       dim: opts.variant.params.features,
       capacity: opts.variant.params.contributors,
       adapterId: opts.adapterId,

@@ -206,11 +206,10 @@ export class GradientFeaturizer {
   get blockShapes(): readonly Block[] {
     return this.blocks;
   }
-
 }
 
 /** Backward pass of one example from its forward pass, returning each block's gradient as (u, v) with ∇ = u·vᵀ. */
-export function exampleGradient(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, fwd: ForwardPass, target: number): { blocks: { u: Float64Array | ArrayLike<number>; v: ArrayLike<number> }[]; probabilities: number[] } {
+export function exampleGradient(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, fwd: ForwardPass, target: number): { blocks: { u: Float64Array | ArrayLike<number>; v: ArrayLike<number> }[] } {
   const l1 = p.dense1;
   const l2 = p.dense2;
   const { z1, a1, h, z2, logits } = fwd;
@@ -231,7 +230,6 @@ export function exampleGradient(p: Record<LayerName, LayerParams>, x: ArrayLike<
   const bt1 = transposeMul(l1.b, l1.outDim, l1.rank, dh); // B1ᵀ·d1 (r)
   const scaled = (v: ArrayLike<number>, s: number) => Float64Array.from(v as ArrayLike<number>, (t) => t * s);
   return {
-    probabilities: prob,
     blocks: [
       { u: scaled(bt1, l1.scale), v: x }, // dense1.A
       { u: dh, v: scaled(z1, l1.scale) }, // dense1.B
