@@ -248,14 +248,22 @@ export interface ForwardPass {
 }
 
 /** One example through both layers at a checkpoint (what its gradient and its prediction need). */
+export function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>): ForwardPass {
+  const z1 = loraProject(p.dense1, x); // A1·x (r)
+  return secondLayer(p, z1, denseForward(p.dense1, x, z1));
+}
+
 /**
- * `input`, when given, is the example's precomputed base pre-activation x·W1 + b1 (it
- * does not depend on the adapter) and its non-zero columns: training over many
- * iterations computes them once. The result is the same to the bit.
+ * The same pass from a prepared input (its base pre-activation x·W1 + b1, which does
+ * not depend on the adapter, and its non-zero columns): training over many iterations
+ * computes those once. The result is the same to the bit.
  */
-export function forwardPass(p: Record<LayerName, LayerParams>, x: ArrayLike<number>, input?: PreparedInput): ForwardPass {
-  const z1 = input ? sparseProject(p.dense1, x, input.nonZero) : loraProject(p.dense1, x); // A1·x (r)
-  const a1 = input ? addLora(p.dense1, Array.from(input.base), z1) : denseForward(p.dense1, x, z1);
+export function forwardPrepared(p: Record<LayerName, LayerParams>, input: PreparedInput): ForwardPass {
+  const z1 = sparseProject(p.dense1, input);
+  return secondLayer(p, z1, addLora(p.dense1, Array.from(input.base), z1));
+}
+
+function secondLayer(p: Record<LayerName, LayerParams>, z1: Float64Array, a1: number[]): ForwardPass {
   const h = a1.map((v) => (v > 0 ? v : 0));
   const z2 = loraProject(p.dense2, h);
   return { z1, a1, h, z2, logits: denseForward(p.dense2, h, z2) };
@@ -310,11 +318,11 @@ export function prepareInput(p: Record<LayerName, LayerParams>, x: ArrayLike<num
 }
 
 /** z = A·x over the non-zero columns of x only (the same sums, in the same order, as loraProject). */
-function sparseProject(l: LayerParams, x: ArrayLike<number>, nonZero: Int32Array): Float64Array {
+function sparseProject(l: LayerParams, input: PreparedInput): Float64Array {
   const z = new Float64Array(l.rank);
-  for (let t = 0; t < nonZero.length; t++) {
-    const j = nonZero[t]!;
-    const xj = x[j]!;
+  for (let t = 0; t < input.nonZero.length; t++) {
+    const j = input.nonZero[t]!;
+    const xj = input.values[t]!;
     for (let k = 0; k < l.rank; k++) z[k]! += l.a[k * l.inDim + j]! * xj;
   }
   return z;
