@@ -19,6 +19,7 @@ export interface LbfgsResult {
   f: number;
   gradientNorm: number;
   iterations: number;
+  /** stopped before the iteration limit: ‖∇f‖ below tolerance, or f no longer decreasing */
   converged: boolean;
 }
 

@@ -36,6 +36,7 @@ describe('L-BFGS', () => {
       return (x[0]! - 3) ** 2 + 1;
     }, new Float64Array(1), { maxIterations: 1, gradientTolerance: 0 });
     expect(out.iterations).toBe(1);
+    expect(out.converged).toBe(false);
     expect(out.f).toBeGreaterThanOrEqual(1);
   });
 });
