@@ -1,16 +1,16 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-
-const ENTRY = new URL('./ts-worker.mjs', import.meta.url);
+import { compiledWorker } from './worker-build.js';
 
 /**
- * A piscina pool whose workers run a TypeScript task module (default export).
+ * A piscina pool whose workers run a TypeScript task module (default export), compiled to
+ * JavaScript first (lib/worker-build.ts says why no TypeScript loader runs in workers).
  * `data` reaches the module as workerData.data.
  */
 export function createTsPool<Data>(module: URL, data: Data, threads = availableParallelism()): Piscina {
   return new Piscina({
-    filename: ENTRY.href,
-    workerData: { module: module.href, data },
+    filename: compiledWorker(module).href,
+    workerData: { data },
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Infinity,
