@@ -26,6 +26,8 @@ export interface AttributionIndex {
   estimator?: 'tracin-cp' | 'influence-span';
   /** influence-span: the saved basis (InfluenceSpan.serialize) queries are projected on */
   basis?: { path: string; sha256: string };
+  /** influence-span: the curvature its span was solved with (inference/influence.ts) */
+  curvature?: 'hessian' | 'fisher';
   adapterId: string;
   datanet: { id: string; versionRoot: string };
   projection: ProjectionSpec;
@@ -155,7 +157,7 @@ export async function buildIndex(records: readonly IndexRecord[], features: read
  * with `owner` numbering the contributors in order of first appearance (`spanOwners`).
  * The query side needs no preconditioner: t = Uᵀ·g already is the query's feature.
  */
-export async function buildSpanIndex(records: readonly IndexRecord[], span: Pick<InfluenceSpan, 'coordinates' | 'features' | 'dim'>, opts: BuildIndexOptions & { basis?: AttributionIndex['basis'] }): Promise<AttributionIndex> {
+export async function buildSpanIndex(records: readonly IndexRecord[], span: Pick<InfluenceSpan, 'coordinates' | 'features' | 'dim' | 'curvature'>, opts: BuildIndexOptions & { basis?: AttributionIndex['basis'] }): Promise<AttributionIndex> {
   if (records.length === 0) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the datanet has no records');
   const { order, counts } = contributorOrder(records);
   checkCapacity(order.length, opts.capacity);
@@ -165,7 +167,8 @@ export async function buildSpanIndex(records: readonly IndexRecord[], span: Pick
   for (let i = 0; i < k; i++) identity[i * k + i] = 1;
   const sample = records.filter((_, i) => i % Math.max(1, Math.floor(records.length / 512)) === 0).map((r) => span.features(hashFeatures(r.text), r.label).features);
   const index = await finishIndex('influence-span', order, counts, span.coordinates, sample, { k1: 0, k2: 0, seed: 0 }, 0, identity, opts);
-  return opts.basis ? { ...index, basis: opts.basis } : index;
+  const solved = span.curvature ? { ...index, curvature: span.curvature } : index;
+  return opts.basis ? { ...solved, basis: opts.basis } : solved;
 }
 
 /** The contributor number of each record, in the order buildSpanIndex commits them. */

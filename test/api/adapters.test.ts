@@ -88,6 +88,7 @@ describe('adapters and inference API', () => {
     expect(stored.index.root).toBe((await Commitments.create()).indexRoot(indexLeaves(stored.index), TEST_VARIANT.params.contributors, TEST_VARIANT.params.features));
     // trained with L-BFGS (the default): an influence index, whose span is saved beside the checkpoint under its hash
     expect(stored.index.estimator).toBe('influence-span');
+    expect(['hessian', 'fisher']).toContain(stored.index.curvature);
     expect(stored.checkpoints).toHaveLength(1);
     expect(createHash('sha256').update(await readFile(stored.index.basis!.path)).digest('hex')).toBe(stored.index.basis!.sha256);
 

@@ -5,7 +5,9 @@ import { buildSpanIndex, indexLeaves, queryFeatures, spanOwners, type Attributio
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { hashFeatures } from '../../inference/features.js';
 import { GradientFeaturizer } from '../../inference/gradients.js';
-import { InfluenceSpan } from '../../inference/influence.js';
+import { DEFAULT_DAMPING, InfluenceSpan } from '../../inference/influence.js';
+import { LoraObjective } from '../../inference/lora-objective.js';
+import { minimizeLbfgs } from '../../lib/lbfgs.js';
 import type { Adapter } from '../../inference/lora.js';
 import { BaseModel, LAYERS, layerShape, type BaseModelSpec } from '../../inference/model.js';
 import { fineTune, LBFGS_DEFAULTS } from '../../inference/train.js';
@@ -40,7 +42,7 @@ function solve(a: number[][], b: number[]): number[] {
 describe('influence in the contributors’ span', () => {
   beforeAll(() => initBackend());
 
-  it('⟨t, G_c⟩ is exactly gᵀ(F + 2·wd·I)⁻¹ Σ_{i∈c}(g_i − ḡ)/(n − n_c), the sum of per-record influences', () => {
+  it('with the Fisher: ⟨t, G_c⟩ is exactly gᵀ(F + 2·wd·I)⁻¹ Σ_{i∈c}(g_i − ḡ)/(n − n_c), the sum of per-record influences', () => {
     const randn = gaussian(mulberry32(8));
     const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 6, hidden: 5, labels: ['a', 'b', 'c'], features: { kind: 'hashed-ngrams', dim: 6 } };
     const vec = (n: number, s = 0.7) => Float32Array.from({ length: n }, () => randn() * s);
@@ -52,8 +54,13 @@ describe('influence in the contributors’ span', () => {
     };
     const records = Array.from({ length: 14 }, (_, i) => ({ x: Array.from({ length: 6 }, (_, j) => ((i + j) % 4 === 0 ? 0 : randn())), label: i % 3, owner: i % 3 === 0 ? 0 : i < 8 ? 1 : 2 }));
     const wd = 0.05;
-    const span = InfluenceSpan.build(model, adapter, records, 3, { weightDecay: wd, dim: 8 });
+    const span = InfluenceSpan.build(model, adapter, records, 3, { weightDecay: wd, dim: 8, curvature: 'fisher' });
     expect(span.dim).toBe(8);
+    expect(span.curvature).toBe('fisher');
+    // a random adapter is no minimum: the exact Hessian (the default) is not used there, the Fisher is, and the span says so
+    const fallback = InfluenceSpan.build(model, adapter, records, 3, { weightDecay: wd, dim: 8 });
+    expect(fallback.curvature).toBe('fisher');
+    expect(fallback.coordinates).toEqual(span.coordinates);
 
     // the same thing with explicit gradients and an explicit inverse
     const ref = new GradientFeaturizer(model, [{ learningRate: 1, adapter }], { k1: 1, k2: 1, seed: 1 });
@@ -80,6 +87,55 @@ describe('influence in the contributors’ span', () => {
     expect(loaded.features(query).features).toEqual(t);
     expect(loaded.coordinates).toEqual(span.coordinates);
     expect(() => InfluenceSpan.load(model, adapter, span.serialize().subarray(0, 100))).toThrow(/does not fit/);
+  });
+
+  it('with the exact Hessian at a minimum: ⟨t, G_c⟩ is gᵀ(H + λI)⁻¹ Σ_{i∈c}(g_i − ḡ)/(n − n_c), H the objective’s Hessian', () => {
+    const randn = gaussian(mulberry32(3));
+    const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 6, hidden: 5, labels: ['a', 'b', 'c'], features: { kind: 'hashed-ngrams', dim: 6 } };
+    const vec = (n: number, s = 0.7) => Float32Array.from({ length: n }, () => randn() * s);
+    // hidden units biased well above 0: no ReLU kink near the optimum, so L-BFGS reaches it and H exists there
+    const model = BaseModel.fromWeights(spec, { dense1: { kernel: vec(30), bias: new Float32Array(5).fill(8) }, dense2: { kernel: vec(15, 0.3), bias: vec(3) } });
+    const rank = 2;
+    const wd = 0.05;
+    const records = Array.from({ length: 14 }, (_, i) => ({ x: Array.from({ length: 6 }, (_, j) => ((i + j) % 4 === 0 ? 0 : Math.fround(randn()))), label: i % 3, owner: i % 3 === 0 ? 0 : i < 8 ? 1 : 2 }));
+    const objective = new LoraObjective(model, records.map((r) => ({ x: Float32Array.from(r.x), label: r.label })), rank, 3, wd);
+    const optimum = minimizeLbfgs((th, g) => objective.value(th, g), Float64Array.from({ length: objective.size }, () => randn() * 0.3), { maxIterations: 2000, gradientTolerance: 1e-10, functionTolerance: 0 });
+    expect(optimum.gradientNorm).toBeLessThan(1e-6);
+    const adapter: Adapter = {
+      meta: { format: 'zkpoa-lora/1', id: 't', baseModel: model.hash, rank, alpha: 3, datanet: { id: 'd', versionRoot: '0' }, training: {}, layers: LAYERS.map((name) => ({ name, ...layerShape(spec, name) })) },
+      layers: objective.unpack(optimum.x),
+    };
+    const span = InfluenceSpan.build(model, adapter, records, 3, { weightDecay: wd, dim: 8, tolerance: 1e-10, hessianIterations: 200 });
+    expect(span.curvature).toBe('hessian');
+
+    // the Hessian column by column (central differences of the gradient, at the float32 adapter), then an explicit inverse
+    const theta = objective.pack(adapter.layers);
+    const p = objective.size;
+    const columns = Array.from({ length: p }, (_, j) => {
+      const e = 1e-5;
+      const [plus, minus] = [Float64Array.from(theta), Float64Array.from(theta)];
+      plus[j]! += e;
+      minus[j]! -= e;
+      const [gp, gm] = [new Float64Array(p), new Float64Array(p)];
+      objective.value(plus, gp);
+      objective.value(minus, gm);
+      return Array.from(gp, (v, i) => (v - gm[i]!) / (2 * e));
+    });
+    const h = columns.map((col, i) => col.map((v, j) => (v + columns[j]![i]!) / 2 + (i === j ? DEFAULT_DAMPING : 0)));
+    const ref = new GradientFeaturizer(model, [{ learningRate: 1, adapter }], { k1: 1, k2: 1, seed: 1 });
+    const flat = (x: number[], label: number) => ref.gradientBlocks(0, x, label).flatMap(({ u, v }) => Array.from(u).flatMap((a) => Array.from(v, (b) => a * b)));
+    const g = records.map((r) => flat(r.x, r.label));
+    const n = records.length;
+    const mean = Array.from({ length: p }, (_, j) => g.reduce((s, gi) => s + gi[j]!, 0) / n);
+    const query = [0.4, 0, -1.1, 0.8, 0, 0.3];
+    const { features: t, predicted } = span.features(query);
+    const hq = solve(h, flat(query, predicted));
+    for (let c = 0; c < 3; c++) {
+      const mine = records.map((r, i) => [r, i] as const).filter(([r]) => r.owner === c);
+      const expected = mine.reduce((acc, [, i]) => acc + hq.reduce((s, v, j) => s + v * (g[i]![j]! - mean[j]!), 0), 0) / (n - mine.length);
+      const got = t.reduce((s, v, k) => s + v * span.coordinates[c]![k]!, 0);
+      expect(Math.abs(got - expected)).toBeLessThan(1e-5 * Math.max(1e-3, Math.abs(expected)));
+    }
   });
 
   it('refuses more contributors than features, and no regularization at all', () => {
