@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { compiledWorker } from './worker-build.js';
+import { compiledWorker, workerExecArgv } from './worker-build.js';
 
 /**
  * A piscina pool whose workers run a TypeScript task module (default export), compiled to
@@ -11,6 +11,7 @@ export function createTsPool<Data>(module: URL, data: Data, threads = availableP
   return new Piscina({
     filename: compiledWorker(module).href,
     workerData: { data },
+    execArgv: workerExecArgv(),
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Infinity,

@@ -1,7 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTsPool } from '../../lib/pool.js';
-import { compiledWorker } from '../../lib/worker-build.js';
+import { compiledWorker, workerExecArgv } from '../../lib/worker-build.js';
 import { REPO_ROOT } from '../../prover/setup.js';
 
 const TASK = new URL('./echo-task.ts', import.meta.url);
@@ -18,15 +18,25 @@ describe('worker pools run compiled TypeScript', () => {
     expect(out).toEqual({ doubled: 42, url: TASK.href, root: REPO_ROOT, data: { hello: 'workers' } });
   });
 
-  it('the same sources compile once, to the same place', () => {
+  it('compiles into a content-addressed mirror of the repository, each file naming its source', () => {
     const url = compiledWorker(TASK);
-    expect(compiledWorker(TASK)).toBe(url);
-    expect(existsSync(url)).toBe(true);
     expect(url.pathname).toMatch(/\/build\/worker-js\/[0-9a-f]{16}\/test\/lib\/echo-task\.js$/);
+    const code = readFileSync(url, 'utf8');
+    expect(code).toContain(JSON.stringify(TASK.href));
+    expect(code).not.toContain('import.meta.url');
+    // the module it imports sits beside it in the mirror, as in the repository
+    expect(existsSync(new URL('../../prover/setup.js', url))).toBe(true);
+  });
+
+  it('workers start without a TypeScript loader, with the process’s other flags and source maps', () => {
+    const tsx = ['--require', '/r/node_modules/tsx/dist/preflight.cjs', '--import', 'file:///r/node_modules/tsx/dist/loader.mjs'];
+    expect(workerExecArgv([...tsx, '--max-old-space-size=4096', '--import', './other.mjs', '--import=tsx'])).toEqual(['--max-old-space-size=4096', '--import', './other.mjs', '--enable-source-maps']);
+    expect(workerExecArgv(['--enable-source-maps'])).toEqual(['--enable-source-maps']);
   });
 
   // a TypeScript loader inside a worker would start a nested hooks thread, whose teardown crashed forks
   it.runIf(existsSync('/proc/self/task'))('a worker is one thread: no loader thread nested in it', async () => {
+    compiledWorker(TASK); // esbuild's own thread comes and goes while compiling
     const before = threads();
     const pool = createTsPool(TASK, null, 2);
     pools.push(pool);
