@@ -5,7 +5,7 @@ import { buildSpanIndex, indexLeaves, queryFeatures, spanOwners, type Attributio
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { hashFeatures } from '../../inference/features.js';
 import { GradientFeaturizer } from '../../inference/gradients.js';
-import { DEFAULT_DAMPING, InfluenceSpan } from '../../inference/influence.js';
+import { conjugateGradients, DEFAULT_DAMPING, InfluenceSpan } from '../../inference/influence.js';
 import { LoraObjective } from '../../inference/lora-objective.js';
 import { minimizeLbfgs } from '../../lib/lbfgs.js';
 import type { Adapter } from '../../inference/lora.js';
@@ -138,6 +138,14 @@ describe('influence in the contributors’ span', () => {
     }
   });
 
+  it('conjugate gradients solve a positive definite system, and stop and say so on non-positive curvature', () => {
+    const matrix = (m: number[][]) => (vs: Float64Array[]) => vs.map((v) => Float64Array.from(m, (row) => row.reduce((acc, a, j) => acc + a * v[j]!, 0)));
+    const spd = conjugateGradients(matrix([[4, 1], [1, 3]]), [Float64Array.from([1, 2])], 50, 1e-12, () => undefined);
+    expect(spd.positive).toBe(true);
+    expect(Array.from(spd.x[0]!).map((v) => +v.toFixed(9))).toEqual([+(1 / 11).toFixed(9), +(7 / 11).toFixed(9)]);
+    expect(conjugateGradients(matrix([[1, 0], [0, -1]]), [Float64Array.from([0, 1])], 50, 1e-12, () => undefined).positive).toBe(false);
+  });
+
   it('refuses more contributors than features, and no regularization at all', () => {
     const randn = gaussian(mulberry32(1));
     const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 3, hidden: 2, labels: ['a', 'b'], features: { kind: 'hashed-ngrams', dim: 3 } };
@@ -183,6 +191,7 @@ describe('influence attribution on real mail', () => {
   it('its index root is the circuit’s, and a witness from a real answer proves and verifies', async () => {
     const { index, span } = await attribution(datanet({ flipCarol: true }));
     expect(index.estimator).toBe('influence-span');
+    expect(index.curvature).toBe('hessian'); // this adapter is at its minimum
     const { t } = queryFeatures(index, span, hashFeatures(queries[3]!.text));
     const w = buildWitness(await Commitments.create(), TEST_VARIANT, { t, leaves: indexLeaves(index), adapterId: 1n, chainId: 31337n, settlement: 0x1234n, fee: 10n ** 16n, pool: 7n * 10n ** 15n, nonce: 1n, inputHash: 5n, outputHash: 6n });
     expect(w.root).toBe(index.root);
