@@ -12,6 +12,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
+import { loadAdapterIndex } from '../api/attribution-service.js';
 import { openDatabase } from '../api/store/db.js';
 import { createHost } from '../api/store/hosts.js';
 import { variantByName, variantFor } from '../circuits/variants.js';
@@ -107,7 +108,8 @@ try {
     );
     if (a.status !== 'ready') throw new Error(`fine-tuning ${id} failed`);
     const reg = await api<{ onchainId: string; tx: string }>('POST', `/v1/adapters/${id}/register`, { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 });
-    step.done(`on-chain adapter ${reg.onchainId} (tx ${reg.tx.slice(0, 12)}…)`);
+    const { index } = loadAdapterIndex(db, id)!;
+    step.done(`${index.estimator}${index.curvature ? ` (${index.curvature})` : ''} index; on-chain adapter ${reg.onchainId} (tx ${reg.tx.slice(0, 12)}…)`);
   }
 
   // --- a burst of mixed-adapter answers ----------------------------------------------------
