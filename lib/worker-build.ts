@@ -87,7 +87,8 @@ export function workerExecArgv(argv: readonly string[] = process.execArgv): stri
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
-    const [name, inline] = flag.split('=', 2) as [string, string | undefined];
+    const eq = flag.indexOf('=');
+    const [name, inline] = eq < 0 ? [flag, undefined] : [flag.slice(0, eq), flag.slice(eq + 1)];
     if (['--require', '-r', '--import', '--loader', '--experimental-loader'].includes(name)) {
       const value = inline ?? argv[i + 1] ?? '';
       if (inline === undefined) i++;

@@ -32,6 +32,7 @@ describe('worker pools run compiled TypeScript', () => {
     const tsx = ['--require', '/r/node_modules/tsx/dist/preflight.cjs', '--import', 'file:///r/node_modules/tsx/dist/loader.mjs'];
     expect(workerExecArgv([...tsx, '--max-old-space-size=4096', '--import', './other.mjs', '--import=tsx'])).toEqual(['--max-old-space-size=4096', '--import', './other.mjs', '--enable-source-maps']);
     expect(workerExecArgv(['--enable-source-maps'])).toEqual(['--enable-source-maps']);
+    expect(workerExecArgv(['--import=data:text/javascript,globalThis.a=1'])).toEqual(['--import', 'data:text/javascript,globalThis.a=1', '--enable-source-maps']);
   });
 
   // a TypeScript loader inside a worker would start a nested hooks thread, whose teardown crashed forks
