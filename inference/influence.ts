@@ -1,6 +1,7 @@
 import { ZkpoaError } from '../attribution/errors.js';
 import { addOuter, exampleGradient, forwardPass, layerParams, parameterLayout, type LayerParams } from './gradients.js';
 import { LoraObjective } from './lora-objective.js';
+import { dot as vdot } from '../lib/vector.js';
 import type { Adapter } from './lora.js';
 import type { BaseModel, LayerName } from './model.js';
 
@@ -263,12 +264,6 @@ function axpy(layout: { off: number; n: number }[], g: FactoredGradient, s: numb
   layout.forEach(({ off, n }, b) => addOuter(out, off, n, g.u[b]!, g.v[b]!, s, g.cols[b]!));
 }
 
-function vdot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
-  return s;
-}
-
 /** Conjugate gradients for A·x_c = b_c, all right-hand sides advancing together (one pass over the data per step). */
 export function conjugateGradients(
   apply: (vs: Float64Array[]) => Float64Array[],
@@ -288,9 +283,10 @@ export function conjugateGradients(
     const live = active();
     if (live.length === 0) break;
     const ap = apply(live.map((c) => p[c]!));
-    if (live.some((c, k) => !(vdot(p[c]!, ap[k]!) > 0))) return { x, iterations, positive: false };
+    const curvature = live.map((c, k) => vdot(p[c]!, ap[k]!));
+    if (curvature.some((pap) => !(pap > 0))) return { x, iterations, positive: false };
     live.forEach((c, k) => {
-      const a = rr[c]! / vdot(p[c]!, ap[k]!);
+      const a = rr[c]! / curvature[k]!;
       const xc = x[c]!;
       const rc = r[c]!;
       const pc = p[c]!;

@@ -1,3 +1,5 @@
+import { dot } from './vector.js';
+
 /**
  * Limited-memory BFGS with a backtracking (Armijo) line search, in float64 and in a
  * fixed order of operations: the same objective and start give the same bits on every
@@ -26,11 +28,6 @@ export interface LbfgsResult {
 /** `fg(x, g)` returns f(x) and writes ∇f(x) into g. */
 export type Objective = (x: Float64Array, g: Float64Array) => number;
 
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
 
 export function minimizeLbfgs(fg: Objective, x0: Float64Array, opts: LbfgsOptions): LbfgsResult {
   const n = x0.length;
