@@ -8,7 +8,7 @@ import type { ChainContext } from './receipts.js';
 import { readFile } from 'node:fs/promises';
 import { Wallet } from 'ethers';
 import { SettlementClient, anvilAccountKeys, rpcProvider, type Deployment } from '../contracts/client/index.js';
-import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
+import { BUILD_DIR } from '../lib/config.js';
 import { openDatabase } from './store/db.js';
 import { createHost } from './store/hosts.js';
 import { QUEUE_URL_ENV, describeJobQueue } from './store/open-queue.js';
@@ -18,7 +18,7 @@ import { QUEUE_URL_ENV, describeJobQueue } from './store/open-queue.js';
  * the repository's scripts, which show progress bars.
  */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_DB = join(DEFAULT_BUILD_DIR, 'zkpoa.sqlite');
+const DEFAULT_DB = join(BUILD_DIR, 'zkpoa.sqlite');
 
 function script(name: string, args: string[]): Promise<number> {
   return new Promise((resolve) => {
@@ -44,7 +44,7 @@ program
   .option('--db <path>', 'SQLite database file', DEFAULT_DB)
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'port to listen on', port, 8080)
-  .option('--data <dir>', 'where adapters and checkpoints are kept', DEFAULT_BUILD_DIR)
+  .option('--data <dir>', 'where adapters and checkpoints are kept', BUILD_DIR)
   .option('--variant <name>', 'circuit variant for indexes and proofs')
   .option('--external-provers', 'do not prove in this process (run `zkpoa prover` workers)')
   .option('--queue <url>', `job queue: redis://… (BullMQ) to share proofs with \`zkpoa prover --queue\` workers on other hosts; default $${QUEUE_URL_ENV}, else SQLite in --db`)
@@ -67,7 +67,7 @@ program
     }
     const service = await startService({
       db,
-      buildDir: DEFAULT_BUILD_DIR,
+      buildDir: BUILD_DIR,
       dataDir: o.data,
       variant: o.variant ? variantByName(o.variant) : variantFor('default'),
       proofWorker: !o.externalProvers,

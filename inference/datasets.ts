@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_BUILD_DIR } from '../prover/setup.js';
+import { BUILD_DIR } from '../lib/config.js';
 import { initBackend } from './backend.js';
 import { LABELS, loadSpamAssassin, type LabeledText } from './corpus.js';
 import { BaseModel } from './model.js';
@@ -37,7 +37,7 @@ const BASE_TRAINING = { hidden: 64, epochs: 4, batchSize: 32, learningRate: 0.00
  */
 export async function ensureBaseModel(opts: { buildDir?: string; onProgress?: (p: Progress) => void } = {}): Promise<BaseModel> {
   const backend = await initBackend();
-  const dir = join(opts.buildDir ?? DEFAULT_BUILD_DIR, 'models', 'base');
+  const dir = join(opts.buildDir ?? BUILD_DIR, 'models', 'base');
   const recipe = JSON.stringify({ ...BASE_TRAINING, corpus: 'spam-assassin', groups: [...BASE_GROUPS], backend: backend.name });
   const recipeFile = join(dir, 'recipe.json');
   if (existsSync(join(dir, 'model.json')) && existsSync(recipeFile) && (await readFile(recipeFile, 'utf8')) === recipe) {

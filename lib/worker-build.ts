@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildSync, stop, transformSync, version, type TransformOptions } from 'esbuild';
+import { REPO_ROOT } from './config.js';
 
 /**
  * Worker threads run the project's TypeScript compiled ahead to JavaScript, not through
@@ -19,7 +20,6 @@ import { buildSync, stop, transformSync, version, type TransformOptions } from '
  * same. The hash covers the sources, where the repository is (compiled files name it)
  * and how they are compiled.
  */
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT_DIR = join(REPO_ROOT, 'build', 'worker-js');
 /** bump when the way files are compiled changes */
 const FORMAT = 1;

@@ -4,10 +4,10 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as snarkjs from 'snarkjs';
 import { ZkpoaError } from '../attribution/errors.js';
+import { BUILD_DIR, REPO_ROOT } from '../lib/config.js';
 import { CIRCUITS_DIR, mainComponentSource, type CircuitVariant } from '../circuits/variants.js';
 import { silentProgress, snarkjsLogger, type Progress } from './progress.js';
 import { releaseSnarkjsThreads } from './snarkjs-threads.js';
@@ -24,8 +24,6 @@ import { releaseSnarkjsThreads } from './snarkjs-threads.js';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const DEFAULT_BUILD_DIR = process.env.ZKPOA_BUILD_DIR ?? join(REPO_ROOT, 'build');
 
 export interface SetupOptions {
   /** root of the ignored build folder (default: build/ or $ZKPOA_BUILD_DIR) */
@@ -76,7 +74,7 @@ const DEV_CEREMONY_WARNING = [
   '└──────────────────────────────────────────────────────────────────────┘',
 ].join('\n');
 
-export function artifactPaths(variant: CircuitVariant, buildDir = DEFAULT_BUILD_DIR): Omit<VariantArtifacts, 'manifest'> {
+export function artifactPaths(variant: CircuitVariant, buildDir = BUILD_DIR): Omit<VariantArtifacts, 'manifest'> {
   const dir = join(buildDir, 'circuits', variant.name);
   return {
     dir,
@@ -118,7 +116,7 @@ export async function ensurePtau(power: number, opts: SetupOptions = {}): Promis
     if (!existsSync(path)) throw new ZkpoaError('ZKPOA_ERR_PTAU', `powers-of-tau file not found: ${path}`);
     return { path, power, origin: 'file', sha256: await sha256File(path) };
   }
-  const dir = join(opts.buildDir ?? DEFAULT_BUILD_DIR, 'ptau');
+  const dir = join(opts.buildDir ?? BUILD_DIR, 'ptau');
   const path = join(dir, `dev_pot${power}.ptau`);
   if (!existsSync(path)) {
     progress.log(DEV_CEREMONY_WARNING);
@@ -184,7 +182,7 @@ async function compile(variant: CircuitVariant, workDir: string): Promise<{ r1cs
  * any of them rebuilds; otherwise the existing keys are reused as they are.
  */
 export async function ensureVariant(variant: CircuitVariant, opts: SetupOptions = {}): Promise<VariantArtifacts> {
-  const buildDir = opts.buildDir ?? DEFAULT_BUILD_DIR;
+  const buildDir = opts.buildDir ?? BUILD_DIR;
   const paths = artifactPaths(variant, buildDir);
   const manifestPath = join(paths.dir, 'manifest.json');
   const files = [paths.r1cs, paths.wasm, paths.sym, paths.zkey, paths.vkey, paths.verifier];

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { variantFor } from '../circuits/variants.js';
 import { amountWordCount } from '../attribution/constants.js';
 import { foundryBinary } from '../contracts/client/anvil.js';
-import { REPO_ROOT } from '../prover/setup.js';
+import { REPO_ROOT } from '../lib/config.js';
 import { generateContractArtifacts } from './contract-artifacts.js';
 
 const run = promisify(execFile);

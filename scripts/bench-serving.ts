@@ -29,7 +29,8 @@ import { randomAdapter } from '../inference/synthetic.js';
 import { type MixedKernel } from '../inference/sgmv.js';
 import { AdapterStore } from '../inference/store.js';
 import { adapterTensors, disposeAdapterTensors } from '../inference/train.js';
-import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';
+import { BUILD_DIR } from '../lib/config.js';
+import { consoleProgress } from '../prover/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +53,7 @@ const model = await ensureBaseModel();
 progress.log(`backend ${backend.name}, base ${model.hash.slice(0, 12)}`);
 
 // 1,000 adapters on disk, made once per base model.
-const dir = join(DEFAULT_BUILD_DIR, 'bench', 'adapters');
+const dir = join(BUILD_DIR, 'bench', 'adapters');
 const stamp = join(dir, 'base.txt');
 const ids = Array.from({ length: N_ADAPTERS }, (_, i) => `bench-${i}`);
 if (!existsSync(stamp) || (await readFile(stamp, 'utf8')) !== `${model.hash}:${N_ADAPTERS}`) {

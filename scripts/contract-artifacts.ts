@@ -11,8 +11,8 @@ import { parseArgs } from 'node:util';
 import { poseidonContract } from 'circomlibjs';
 import { Commitments, FEATURE_MAX, FEATURE_MIN, addressToField, packFeatures, unpackAmounts, type Leaf } from '../attribution/index.js';
 import { variantByName, variantFor, type CircuitVariant } from '../circuits/variants.js';
+import { BUILD_DIR } from '../lib/config.js';
 import {
-  DEFAULT_BUILD_DIR,
   buildWitness,
   consoleProgress,
   createProver,
@@ -24,7 +24,7 @@ import {
 import { poseidonArities, writeVerifier } from '../contracts/client/artifacts.js';
 import { exampleClaim } from './example-claim.js';
 
-export const CONTRACTS_BUILD_DIR = join(DEFAULT_BUILD_DIR, 'contracts');
+export const CONTRACTS_BUILD_DIR = join(BUILD_DIR, 'contracts');
 /** Where forge tests deploy the settlement contract (deployCodeTo), so fixture bindings match. */
 export const FIXTURE_SETTLEMENT = '0x00000000000000000000000000000000005e7713';
 export const FIXTURE_CHAIN_ID = 31337n;

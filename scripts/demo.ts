@@ -19,7 +19,8 @@ import { variantByName, variantFor } from '../circuits/variants.js';
 import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil } from '../contracts/client/index.js';
 import { datanetCorpus, isHeldOut } from '../inference/datasets.js';
 import { mulberry32, shuffled } from '../lib/random.js';
-import { DEFAULT_BUILD_DIR, consoleProgress, ensureVariant } from '../prover/index.js';
+import { BUILD_DIR } from '../lib/config.js';
+import { consoleProgress, ensureVariant } from '../prover/index.js';
 import { startService } from '../api/service.js';
 
 const { values } = parseArgs({
@@ -46,12 +47,12 @@ await host.deposit(1000n * PRICE);
 step.done(`anvil ${chain.rpcUrl}, settlement ${deployment.settlement}`);
 
 // --- the service --------------------------------------------------------------------
-const demoDir = join(DEFAULT_BUILD_DIR, 'demo');
+const demoDir = join(BUILD_DIR, 'demo');
 await rm(demoDir, { recursive: true, force: true });
 const db = openDatabase(':memory:');
 const { apiKey } = createHost(db, 'demo host');
 step = progress.step('the service (base model, adapter store, fine-tuning, prover pool, HTTP)');
-const service = await startService({ db, buildDir: DEFAULT_BUILD_DIR, dataDir: demoDir, variant, chain: { client: host, chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50 });
+const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variant, chain: { client: host, chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50 });
 const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
 step.done(`${url}, tensor backend ${service.backend.name}, ${service.prover?.threads} prover threads`);
 const { receipts } = service;

@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
 import { VARIANTS, variantByName, variantFor } from '../circuits/variants.js';
 import { ANVIL_DEPLOYER_KEY, deployAll, rpcProvider } from '../contracts/client/index.js';
-import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';
+import { BUILD_DIR } from '../lib/config.js';
+import { consoleProgress } from '../prover/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +41,7 @@ const deployment = await deployAll(new Wallet(key, provider), {
   ...(values.admin ? { admin: values.admin } : {}),
   ...(values.ptau ? { ptauFile: values.ptau } : {}),
 });
-const dir = join(DEFAULT_BUILD_DIR, 'deployments');
+const dir = join(BUILD_DIR, 'deployments');
 await mkdir(dir, { recursive: true });
 const file = join(dir, `${chainId}.json`);
 await writeFile(file, JSON.stringify(deployment, null, 2));

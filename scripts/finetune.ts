@@ -18,7 +18,8 @@ import { ensureBaseModel } from '../inference/datasets.js';
 import { ModelFactory } from '../inference/factory.js';
 import { AdapterStore } from '../inference/store.js';
 import type { FineTuneSpec, TrainingRecord } from '../inference/train.js';
-import { DEFAULT_BUILD_DIR, consoleProgress } from '../prover/index.js';
+import { BUILD_DIR } from '../lib/config.js';
+import { consoleProgress } from '../prover/index.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { adapters: { type: 'string' } } });
 if (positionals.length !== 1) {
@@ -46,8 +47,8 @@ try {
 const progress = consoleProgress();
 await initBackend();
 const model = await ensureBaseModel();
-const store = await AdapterStore.open(values.adapters ?? join(DEFAULT_BUILD_DIR, 'adapters'), model);
-const factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir: join(DEFAULT_BUILD_DIR, 'checkpoints') });
+const store = await AdapterStore.open(values.adapters ?? join(BUILD_DIR, 'adapters'), model);
+const factory = new ModelFactory({ baseDir: join(BUILD_DIR, 'models', 'base'), store, checkpointsDir: join(BUILD_DIR, 'checkpoints') });
 const step = progress.step(`fine-tune ${spec.adapterId}`);
 try {
   const out = await factory.fineTune(spec, (p) => step.update(p.step, p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`));

@@ -11,11 +11,12 @@ import { ProofWorker } from '../api/proof-worker.js';
 import { openDatabase } from '../api/store/db.js';
 import { QUEUE_URL_ENV, describeJobQueue, openJobQueue } from '../api/store/open-queue.js';
 import { variantByName, variantFor } from '../circuits/variants.js';
-import { DEFAULT_BUILD_DIR, createProver, ensureVariant, loadProverKeys } from '../prover/index.js';
+import { BUILD_DIR } from '../lib/config.js';
+import { createProver, ensureVariant, loadProverKeys } from '../prover/index.js';
 
 const { values } = parseArgs({
   options: {
-    db: { type: 'string', default: join(DEFAULT_BUILD_DIR, 'zkpoa.sqlite') },
+    db: { type: 'string', default: join(BUILD_DIR, 'zkpoa.sqlite') },
     queue: { type: 'string', default: process.env[QUEUE_URL_ENV] },
     variant: { type: 'string' },
     lease: { type: 'string', default: '30000' },

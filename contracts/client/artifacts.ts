@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chunkCount } from '../../attribution/constants.js';
 import type { CircuitVariant } from '../../circuits/variants.js';
-import { DEFAULT_BUILD_DIR, REPO_ROOT, type VariantArtifacts } from '../../prover/setup.js';
+import { BUILD_DIR, REPO_ROOT } from '../../lib/config.js';
+import { type VariantArtifacts } from '../../prover/setup.js';
 import { foundryBinary } from './anvil.js';
 
 const run = promisify(execFile);
 
 /** Generated verifiers sit in forge's source tree (ignored by git) so forge compiles whichever exist. */
 export const GENERATED_SOL_DIR = join(REPO_ROOT, 'contracts', 'src', 'generated');
-export const FORGE_OUT_DIR = join(DEFAULT_BUILD_DIR, 'forge', 'out');
+export const FORGE_OUT_DIR = join(BUILD_DIR, 'forge', 'out');
 
 export function verifierContractName(variant: CircuitVariant): string {
   return `Groth16Verifier_${variant.name}`;

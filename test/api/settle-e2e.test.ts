@@ -8,7 +8,7 @@ import { createHost } from '../../api/store/hosts.js';
 import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil, type LocalChain } from '../../contracts/client/index.js';
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
-import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
+import { BUILD_DIR } from '../../lib/config.js';
 import { TEST_VARIANT } from '../helpers/fixtures.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 
@@ -46,7 +46,7 @@ async function startStack(queueUrl?: string): Promise<Stack> {
   const key = createHost(db, 'host').apiKey;
   const service = await startService({
     db,
-    buildDir: DEFAULT_BUILD_DIR,
+    buildDir: BUILD_DIR,
     dataDir: await tempDir('zkpoa-e2e-'),
     variant: TEST_VARIANT,
     chain: { client, chainId: chain.chainId, settlement: deployment.settlement },

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { AttributionPool, keptCheckpoints } from '../../inference/attribution-pool.js';
 import { encodeAdapter } from '../../inference/lora.js';
 import { LAYERS, layerShape } from '../../inference/model.js';
-import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
+import { BUILD_DIR } from '../../lib/config.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
 
 const K_TEST_CIRCUIT = { k1: 2, k2: 4, seed: 17 }; // K = 8, what the test circuit takes
@@ -74,7 +74,7 @@ describe('proof of attribution', () => {
     }
     const kept = await keptCheckpoints(dir);
     expect(kept.map((k) => k.epoch)).toEqual([1, 2]);
-    const pool = AttributionPool.create({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), checkpoints: kept, projection: K_DEFAULT, threads: 2 });
+    const pool = AttributionPool.create({ baseDir: join(BUILD_DIR, 'models', 'base'), checkpoints: kept, projection: K_DEFAULT, threads: 2 });
     try {
       const progress: number[] = [];
       const viaPool = await pool.recordFeatures(records, (done) => progress.push(done), 32);

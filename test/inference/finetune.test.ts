@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BUILD_DIR } from '../../prover/setup.js';
+import { BUILD_DIR } from '../../lib/config.js';
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { ModelFactory } from '../../inference/factory.js';
 import { hashFeatures } from '../../inference/features.js';
@@ -24,7 +24,7 @@ beforeAll(async () => {
   model = await base();
   store = await AdapterStore.open(await tempDir('zkpoa-ft-'), model);
   checkpointsDir = await tempDir('zkpoa-ckpt-');
-  factory = new ModelFactory({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), store, checkpointsDir });
+  factory = new ModelFactory({ baseDir: join(BUILD_DIR, 'models', 'base'), store, checkpointsDir });
   const corpus = await datanetCorpus();
   // every 3rd training message keeps the test quick; held-out messages are never trained on
   train = corpus.filter((r, i) => !isHeldOut(r.id) && i % 3 === 0);

@@ -209,7 +209,7 @@ describe('influence indexes in the attribution pool', () => {
     const { createHash } = await import('node:crypto');
     const { AttributionPool } = await import('../../inference/attribution-pool.js');
     const { encodeAdapter } = await import('../../inference/lora.js');
-    const { DEFAULT_BUILD_DIR } = await import('../../prover/setup.js');
+    const { BUILD_DIR } = await import('../../lib/config.js');
     const model = await base();
     const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(5)).slice(0, 120);
     const records = corpus.map((r, i) => ({ text: r.text, label: r.label, owner: i % 3 }));
@@ -221,7 +221,7 @@ describe('influence indexes in the attribution pool', () => {
     const bytes = span.serialize();
     await writeFile(join(dir, 'span.bin'), bytes);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const open = (hash: string) => AttributionPool.create({ baseDir: join(DEFAULT_BUILD_DIR, 'models', 'base'), checkpoints: [{ path, learningRate: 1 }], projection: { k1: 0, k2: 0, seed: 0 }, basis: { path: join(dir, 'span.bin'), sha256: hash }, threads: 1 });
+    const open = (hash: string) => AttributionPool.create({ baseDir: join(BUILD_DIR, 'models', 'base'), checkpoints: [{ path, learningRate: 1 }], projection: { k1: 0, k2: 0, seed: 0 }, basis: { path: join(dir, 'span.bin'), sha256: hash }, threads: 1 });
     const good = open(sha256);
     try {
       expect((await good.query(corpus[0]!.text)).features).toEqual(span.features(hashFeatures(corpus[0]!.text)).features);

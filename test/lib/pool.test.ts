@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTsPool } from '../../lib/pool.js';
 import { compiledWorker, workerExecArgv } from '../../lib/worker-build.js';
-import { REPO_ROOT } from '../../prover/setup.js';
+import { REPO_ROOT } from '../../lib/config.js';
 
 const TASK = new URL('./echo-task.ts', import.meta.url);
 const threads = () => readdirSync('/proc/self/task').length;
@@ -25,7 +25,7 @@ describe('worker pools run compiled TypeScript', () => {
     expect(code).toContain(JSON.stringify(TASK.href));
     expect(code).not.toContain('import.meta.url');
     // the module it imports sits beside it in the mirror, as in the repository
-    expect(existsSync(new URL('../../prover/setup.js', url))).toBe(true);
+    expect(existsSync(new URL('../../lib/config.js', url))).toBe(true);
   });
 
   it('workers start without a TypeScript loader, with the process’s other flags and source maps', () => {

@@ -8,13 +8,14 @@ import { PROVE_JOB, ProofWorker } from '../../api/proof-worker.js';
 import { openDatabase } from '../../api/store/db.js';
 import { SqliteJobQueue } from '../../api/store/jobs.js';
 import { createProver, loadProverKeys } from '../../prover/prover.js';
-import { DEFAULT_BUILD_DIR, artifactPaths, ensureVariant } from '../../prover/setup.js';
+import { BUILD_DIR } from '../../lib/config.js';
+import { artifactPaths, ensureVariant } from '../../prover/setup.js';
 import { buildWitness } from '../../prover/witness.js';
 import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
 import { TEST_VARIANT, getCommitments, sampleClaim } from '../helpers/fixtures.js';
 
 /** The development ptau that the global setup built, standing in for a public one passed with --ptau. */
-const PUBLIC_PTAU = join(DEFAULT_BUILD_DIR, 'ptau', `dev_pot${TEST_VARIANT.ptauPower}.ptau`);
+const PUBLIC_PTAU = join(BUILD_DIR, 'ptau', `dev_pot${TEST_VARIANT.ptauPower}.ptau`);
 
 const dirs: string[] = [];
 afterAll(async () => {
