@@ -11,6 +11,11 @@ export interface LocalChain {
   stop(): Promise<void>;
 }
 
+/** Chain ids of development chains (anvil, hardhat; ganache and geth --dev): their test keys are public. */
+export const LOCAL_CHAIN_IDS: readonly bigint[] = [31337n, 1337n];
+
+export const isLocalChain = (chainId: bigint): boolean => LOCAL_CHAIN_IDS.includes(chainId);
+
 /** Anvil's first default account (public test key, funded on every anvil). */
 export const ANVIL_DEPLOYER_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 

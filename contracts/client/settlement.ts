@@ -5,6 +5,8 @@ import type { Deployment } from './deploy.js';
 
 /** Registration of an adapter with its attribution index. */
 export interface AdapterRegistration {
+  /** the host whose escrow pays the adapter's fees (the signer, or a host that approved the signer as operator) */
+  host: string;
   variantId: number;
   /** fee per answer in OPEN wei */
   price: bigint;
@@ -79,8 +81,23 @@ export class SettlementClient {
     return this.send('deposit', amount);
   }
 
+  /** Approves (or revokes) `operator` to register and settle the signer's adapters out of the signer's escrow. */
+  setOperator(operator: string, approved: boolean): Promise<ContractTransactionReceipt> {
+    return this.send('setOperator', operator, approved);
+  }
+
+  /** Whether `operator` may register and settle `host`'s adapters. */
+  async isOperator(host: string, operator: string): Promise<boolean> {
+    return (await this.settlement.getFunction('isOperator')(host, operator)) as boolean;
+  }
+
+  /** Takes `amount` of the signer's escrow back. */
+  withdrawEscrow(amount: bigint): Promise<ContractTransactionReceipt> {
+    return this.send('withdrawEscrow', amount);
+  }
+
   async registerAdapter(r: AdapterRegistration): Promise<{ adapterId: bigint; version: bigint; indexRoot: bigint; binding: bigint; tx: ContractTransactionReceipt }> {
-    const tx = await this.send('registerAdapter', r.variantId, r.price, r.ownerBps, r.protocolBps, r.poolBps, {
+    const tx = await this.send('registerAdapter', r.host, r.variantId, r.price, r.ownerBps, r.protocolBps, r.poolBps, {
       payees: r.leaves.map((l) => toAddress(l.payee)),
       featureChunks: r.leaves.flatMap((l) => packFeatures(l.g)),
       datanetId: r.datanetId,

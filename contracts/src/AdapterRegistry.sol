@@ -19,6 +19,8 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
     ///      against an earlier version still settles, to that version's payees
     mapping(uint256 => mapping(uint256 => uint32)) internal _versionOfBinding;
     mapping(uint256 => address) internal _hashers;
+    /// @dev host → operator → approved
+    mapping(address => mapping(address => bool)) private _operators;
     uint256 public adapterCount;
 
     /// @param arities Poseidon input counts with a deployed hasher (2 for the tree and
@@ -30,34 +32,46 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
         }
     }
 
-    modifier onlyAdapterOwner(uint256 adapterId) {
-        address owner = _adapters[adapterId].owner;
-        if (owner == address(0)) revert UnknownAdapter(adapterId);
-        if (owner != msg.sender) revert NotAdapterOwner(adapterId, msg.sender);
+    modifier onlyAdapterHost(uint256 adapterId) {
+        _checkAdapterHost(adapterId);
         _;
     }
 
     /// @inheritdoc IAdapterRegistry
-    function registerAdapter(uint16 variantId, uint256 price, uint16 ownerBps, uint16 protocolBps, uint16 poolBps, IndexInput calldata index)
+    function setOperator(address operator, bool approved) external {
+        if (operator == address(0)) revert ZeroAddress();
+        _operators[msg.sender][operator] = approved;
+        emit OperatorSet(msg.sender, operator, approved);
+    }
+
+    /// @inheritdoc IAdapterRegistry
+    function isOperator(address host, address operator) public view returns (bool) {
+        return host == operator || _operators[host][operator];
+    }
+
+    /// @inheritdoc IAdapterRegistry
+    function registerAdapter(address host, uint16 variantId, uint256 price, uint16 ownerBps, uint16 protocolBps, uint16 poolBps, IndexInput calldata index)
         external
         returns (uint256 adapterId)
     {
+        if (host == address(0)) revert ZeroAddress();
+        if (!isOperator(host, msg.sender)) revert NotOperator(host, msg.sender);
         _variant(variantId);
         _checkShares(ownerBps, protocolBps, poolBps);
         if (price >= AMOUNT_LIMIT) revert PriceTooLarge(price);
         adapterId = ++adapterCount;
-        _adapters[adapterId] = Adapter(msg.sender, ownerBps, protocolBps, poolBps, variantId, 0, 0, price);
-        emit AdapterRegistered(adapterId, msg.sender, variantId, price, ownerBps, protocolBps, poolBps);
+        _adapters[adapterId] = Adapter(host, ownerBps, protocolBps, poolBps, variantId, 0, 0, price);
+        emit AdapterRegistered(adapterId, host, variantId, price, ownerBps, protocolBps, poolBps);
         _newVersion(adapterId, index);
     }
 
     /// @inheritdoc IAdapterRegistry
-    function updateIndex(uint256 adapterId, IndexInput calldata index) external onlyAdapterOwner(adapterId) returns (uint32) {
+    function updateIndex(uint256 adapterId, IndexInput calldata index) external onlyAdapterHost(adapterId) returns (uint32) {
         return _newVersion(adapterId, index);
     }
 
     /// @inheritdoc IAdapterRegistry
-    function setPrice(uint256 adapterId, uint256 price) external onlyAdapterOwner(adapterId) {
+    function setPrice(uint256 adapterId, uint256 price) external onlyAdapterHost(adapterId) {
         if (price >= AMOUNT_LIMIT) revert PriceTooLarge(price);
         Adapter storage a = _adapters[adapterId];
         emit PriceChanged(adapterId, a.price, price);
@@ -65,7 +79,7 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
     }
 
     /// @inheritdoc IAdapterRegistry
-    function setShares(uint256 adapterId, uint16 ownerBps, uint16 protocolBps, uint16 poolBps) external onlyAdapterOwner(adapterId) {
+    function setShares(uint256 adapterId, uint16 ownerBps, uint16 protocolBps, uint16 poolBps) external onlyAdapterHost(adapterId) {
         _checkShares(ownerBps, protocolBps, poolBps);
         Adapter storage a = _adapters[adapterId];
         (a.ownerBps, a.protocolBps, a.poolBps) = (ownerBps, protocolBps, poolBps);
@@ -90,6 +104,13 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
         returns (uint256)
     {
         return _indexRoot(payees, featureChunks, capacity, features);
+    }
+
+    /// @dev The adapter's host, if the caller is it or an operator it approved.
+    function _checkAdapterHost(uint256 adapterId) internal view returns (address host) {
+        host = _adapters[adapterId].host;
+        if (host == address(0)) revert UnknownAdapter(adapterId);
+        if (!isOperator(host, msg.sender)) revert NotAdapterHost(adapterId, msg.sender);
     }
 
     function _checkShares(uint16 ownerBps, uint16 protocolBps, uint16 poolBps) private pure {

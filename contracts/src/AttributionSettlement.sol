@@ -76,12 +76,10 @@ contract AttributionSettlement is ISettlement, AdapterRegistry, ReentrancyGuard 
         view
         returns (address host, uint256 fee, uint256 pool, uint32 version)
     {
+        // Only the host, or an operator it approved, spends its escrow: a valid proof alone does not
+        // show that the host served this answer (t is the prover's private input and the proving key is public).
+        host = _checkAdapterHost(adapterId);
         Adapter storage a = _adapters[adapterId];
-        host = a.owner;
-        if (host == address(0)) revert UnknownAdapter(adapterId);
-        // Only the owner spends its escrow: a valid proof alone does not show that the owner
-        // served this answer (t is the prover's private input and the proving key is public).
-        if (msg.sender != host) revert NotAdapterOwner(adapterId, msg.sender);
         IVerifierLookup.Variant memory v = _variant(a.variantId);
         if (publicSignals.length != v.publicSignals) revert WrongSignalCount(publicSignals.length, v.publicSignals);
         uint256 receipt = publicSignals[0];

@@ -85,6 +85,7 @@ abstract contract Base is Test {
     function _register(address owner, address[] memory ps, uint256[] memory cs) internal returns (uint256) {
         vm.prank(owner);
         return settlement.registerAdapter(
+            owner,
             VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, IAdapterRegistry.IndexInput(ps, cs, bytes32("datanet"), bytes32("root"))
         );
     }

@@ -124,11 +124,38 @@ contract SettlementTest is Base {
         // a valid proof is not enough: only the owner spends its escrow
         address stranger = makeAddr("stranger");
         uint256 escrow = settlement.escrowOf(host);
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterOwner.selector, adapterId, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, adapterId, stranger));
         vm.prank(stranger);
         settlement.settle(adapterId, receipts[0].proof, receipts[0].signals);
         assertEq(settlement.escrowOf(host), escrow);
         assertFalse(settlement.settled(receipts[0].signals[0]));
+    }
+
+    function test_settle_byAnApprovedOperatorChargesTheHostOnly() public {
+        // one server's wallet settles for two hosts: each settlement spends its own host's escrow
+        address operator = makeAddr("operator");
+        address other = makeAddr("otherHost");
+        _fund(other, 10 * price);
+        vm.prank(host);
+        settlement.setOperator(operator, true);
+        vm.prank(other);
+        settlement.setOperator(operator, true);
+        _fund(operator, 10 * price);
+        uint256 hostEscrow = settlement.escrowOf(host);
+        vm.prank(operator);
+        settlement.settle(adapterId, receipts[0].proof, receipts[0].signals);
+        assertEq(settlement.escrowOf(host), hostEscrow - price);
+        assertEq(settlement.escrowOf(other), 10 * price, "the other host's escrow is untouched");
+        assertEq(settlement.escrowOf(operator), 10 * price, "the operator's own escrow is untouched");
+        assertEq(settlement.balanceOf(operator), 0, "the owner share is the host's");
+        assertGt(settlement.balanceOf(host), 0);
+
+        // once the host revokes it, the operator cannot settle its adapters
+        vm.prank(host);
+        settlement.setOperator(operator, false);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, adapterId, operator));
+        vm.prank(operator);
+        settlement.settle(adapterId, receipts[1].proof, receipts[1].signals);
     }
 
     function test_settle_revertsWhenAdapterUnregistered() public {

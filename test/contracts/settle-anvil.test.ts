@@ -36,6 +36,7 @@ beforeAll(async () => {
   await host.deposit(100n * PRICE);
   leaves = sampleClaim().leaves.map((l, c) => (c === 0 ? { ...l, payee: addressToField(contributor.address) } : l));
   const reg = await host.registerAdapter({
+    host: hostAddress,
     variantId: TEST_VARIANT.id,
     price: PRICE,
     ownerBps: 2000,

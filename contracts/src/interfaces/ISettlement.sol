@@ -16,10 +16,10 @@ interface ISettlement {
     /// @param receipt the receipt commitment (nullifier)
     /// @param adapterId the adapter answered with
     /// @param version the index version credited
-    /// @param host the adapter owner whose escrow paid
+    /// @param host the adapter's host, whose escrow paid
     /// @param fee F taken from escrow
     /// @param pool P, the contributors' pool
-    /// @param dust P minus the sum of payouts, paid to the owner
+    /// @param dust P minus the sum of payouts, paid to the host with the owner share
     event Settled(uint256 indexed receipt, uint256 indexed adapterId, uint32 version, address indexed host, uint256 fee, uint256 pool, uint256 dust);
     /// @notice Emitted when a host escrows OPEN.
     event Deposited(address indexed host, uint256 amount);
@@ -54,14 +54,15 @@ interface ISettlement {
     /// @notice Thrown when an amount is zero or exceeds what the account has.
     error InvalidAmount(uint256 amount, uint256 available);
 
-    /// @notice Escrows `amount` OPEN for the caller's adapters (needs an allowance).
+    /// @notice Escrows `amount` OPEN for the caller's adapters (needs an allowance). Only the caller's adapters
+    ///         spend it, settled by the caller or an operator the caller approved.
     function deposit(uint256 amount) external;
 
     /// @notice Returns `amount` of the caller's escrow.
     function withdrawEscrow(uint256 amount) external;
 
-    /// @notice Settles one answer. Only the adapter owner may submit: the fee comes from its escrow, and a
-    ///         valid proof does not by itself show that the owner served the answer (any holder of the
+    /// @notice Settles one answer. Only the adapter's host, or an operator it approved, may submit: the fee
+    ///         comes from the host's escrow, and a valid proof does not by itself show that the host served the answer (any holder of the
     ///         public proving key can prove a split for features of its choosing). A receipt proven
     ///         against an earlier index version still settles, crediting that version's payees.
     /// @param adapterId the adapter the proof is bound to
