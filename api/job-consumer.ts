@@ -1,10 +1,12 @@
 import { hostname } from 'node:os';
+import { ZkpoaError } from '../attribution/errors.js';
 import type { Job, JobQueue } from './store/jobs.js';
 
 /**
  * Claims jobs of one kind from a JobQueue and runs up to `concurrency` of them at once,
  * renewing each lease while its handler works. The handler's value completes the job;
- * a throw fails it, retried unless `retry(err)` says no. `stop` stops claiming and
+ * a throw fails it, retried unless `retry(err)` says no; the job's error starts with the
+ * error's code when it has one (`ZKPOA_ERR_…: message`). `stop` stops claiming and
  * waits for the jobs in flight.
  */
 export interface ConsumerOptions {
@@ -94,7 +96,8 @@ export class JobConsumer {
       });
       await this.queue.complete(job.id, this.workerId, result);
     } catch (err) {
-      await this.queue.fail(job.id, this.workerId, (err as Error).message ?? String(err), this.opts.retry?.(err) ?? true).catch((e: unknown) => this.report(e));
+      const message = err instanceof ZkpoaError ? `${err.code}: ${err.message}` : ((err as Error).message ?? String(err));
+      await this.queue.fail(job.id, this.workerId, message, this.opts.retry?.(err) ?? true).catch((e: unknown) => this.report(e));
     } finally {
       clearInterval(timer);
     }

@@ -23,7 +23,7 @@ import type { Job, JobQueue, JobStatus } from './jobs.js';
  *   stalled-job checker (run by every process that claims that kind, every
  *   `stalledIntervalMs`) moves the job back to wait, and the next claim gets it.
  *   Completing or failing checks the lock atomically in Redis, so a result is
- *   stored once and a second completion is refused (ZKPOA_ERR_CONFLICT).
+ *   stored once and a second completion is refused (ZKPOA_ERR_LEASE_LOST).
  * - Attempts: `attempts` is BullMQ's attemptsStarted (one per claim, as in SQLite); a
  *   claim that finds a job started `maxAttempts` times already fails it ("too many
  *   attempts") and returns nothing, as SQLite does (BullMQ counts that refused start:
@@ -235,7 +235,7 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   async complete<R>(id: string, worker: string, result: R): Promise<void> {
-    const refused = () => new ZkpoaError('ZKPOA_ERR_CONFLICT', `job ${id} is not held by ${worker} (its lease expired or it is finished)`);
+    const refused = () => new ZkpoaError('ZKPOA_ERR_LEASE_LOST', `job ${id} is not held by ${worker} (its lease expired or it is finished)`);
     const job = await this.held(id);
     if (!job) throw refused();
     try {

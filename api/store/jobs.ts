@@ -39,7 +39,7 @@ export interface JobQueue {
   claim(kind: string, worker: string, leaseMs: number): Promise<Job | undefined>;
   /** Extends `worker`'s lease (and records progress); false once the worker no longer holds the job. */
   renew(id: string, worker: string, leaseMs: number, progress?: number): Promise<boolean>;
-  /** Stores the result once; refused (ZKPOA_ERR_CONFLICT) unless `worker` holds the job. */
+  /** Stores the result once; refused (ZKPOA_ERR_LEASE_LOST) unless `worker` holds the job. */
   complete<R>(id: string, worker: string, result: R): Promise<void>;
   /** Back to the queue (`retry`) or failed for good; ignored unless `worker` holds the job. */
   fail(id: string, worker: string, error: string, retry: boolean): Promise<void>;
@@ -142,7 +142,7 @@ export class SqliteJobQueue implements JobQueue {
     const info = this.db
       .prepare("UPDATE jobs SET status = 'done', result = ?, progress = 1, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'running'")
       .run(JSON.stringify(result), new Date(this.now()).toISOString(), id, worker);
-    if (info.changes !== 1) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `job ${id} is not held by ${worker} (its lease expired or it is finished)`);
+    if (info.changes !== 1) throw new ZkpoaError('ZKPOA_ERR_LEASE_LOST', `job ${id} is not held by ${worker} (its lease expired or it is finished)`);
   }
 
   async requeue(id: string): Promise<Job | undefined> {

@@ -24,10 +24,10 @@ describe('durable job queue', () => {
     now += 101;
     const again = (await q.claim('k', 'w2', 100))!;
     expect(again).toMatchObject({ id: a.id, attempts: 2 });
-    await expect(q.complete(a.id, 'w1', 'late')).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
+    await expect(q.complete(a.id, 'w1', 'late')).rejects.toMatchObject({ code: 'ZKPOA_ERR_LEASE_LOST' });
     await q.complete(a.id, 'w2', 'proof');
     expect(await q.get(a.id)).toMatchObject({ status: 'done', result: 'proof' });
-    await expect(q.complete(a.id, 'w2', 'twice')).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
+    await expect(q.complete(a.id, 'w2', 'twice')).rejects.toMatchObject({ code: 'ZKPOA_ERR_LEASE_LOST' });
   });
 
   it('gives up after the attempt limit and keeps failed jobs visible', async () => {

@@ -93,7 +93,7 @@ export function jobQueueContract(name: string, opts: ContractOptions): void {
       // w1 died: nobody renews
       const again = await eventually(() => b.claim('prove', 'w2', lease));
       expect(again).toMatchObject({ id: j.id, status: 'running', attempts: 2 });
-      await expect(a.complete(j.id, 'w1', 'late')).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
+      await expect(a.complete(j.id, 'w1', 'late')).rejects.toMatchObject({ code: 'ZKPOA_ERR_LEASE_LOST' });
       expect(await a.renew(j.id, 'w1', lease)).toBe(false);
       await b.complete(j.id, 'w2', { proof: 'p' });
       expect(await a.get(j.id)).toMatchObject({ status: 'done', result: { proof: 'p' }, attempts: 2 });
@@ -121,10 +121,10 @@ export function jobQueueContract(name: string, opts: ContractOptions): void {
       const [a, b] = await hosts();
       const j = await a.enqueue('prove', 'receipt-9', { n: 1 });
       await a.claim('prove', 'w1', lease);
-      await expect(b.complete(j.id, 'w2', 'not mine')).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
+      await expect(b.complete(j.id, 'w2', 'not mine')).rejects.toMatchObject({ code: 'ZKPOA_ERR_LEASE_LOST' });
       await a.complete(j.id, 'w1', { proof: 'first' });
-      await expect(a.complete(j.id, 'w1', { proof: 'twice' })).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
-      await expect(b.complete(j.id, 'w2', { proof: 'other' })).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
+      await expect(a.complete(j.id, 'w1', { proof: 'twice' })).rejects.toMatchObject({ code: 'ZKPOA_ERR_LEASE_LOST' });
+      await expect(b.complete(j.id, 'w2', { proof: 'other' })).rejects.toMatchObject({ code: 'ZKPOA_ERR_LEASE_LOST' });
       expect(await b.enqueue('prove', 'receipt-9', { n: 2 })).toMatchObject({ id: j.id, status: 'done', result: { proof: 'first' } });
       expect(await b.claim('prove', 'w2', lease)).toBeUndefined();
       expect(await b.requeue(j.id)).toMatchObject({ status: 'done' }); // only failed jobs are requeued
@@ -142,7 +142,7 @@ export function jobQueueContract(name: string, opts: ContractOptions): void {
       await b.fail(j.id, 'w2', 'unsatisfiable', false);
       expect(await a.get(j.id)).toMatchObject({ status: 'failed', error: 'unsatisfiable', attempts: 2 });
       expect(await a.claim('prove', 'w3', lease)).toBeUndefined();
-      await expect(a.complete(j.id, 'w2', 'late')).rejects.toMatchObject({ code: 'ZKPOA_ERR_CONFLICT' });
+      await expect(a.complete(j.id, 'w2', 'late')).rejects.toMatchObject({ code: 'ZKPOA_ERR_LEASE_LOST' });
     });
 
     it('gives up after five attempts; requeue gives a failed job a fresh budget', async () => {
