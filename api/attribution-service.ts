@@ -29,7 +29,7 @@ export interface StoredIndex {
 
 export async function buildAdapterIndex(
   db: Db,
-  opts: { adapterId: string; datanet: { id: string; versionRoot: string }; records: IndexRecord[]; checkpoints: { path: string; learningRate: number }[]; variant: CircuitVariant; buildDir: string; projection?: ProjectionSpec },
+  opts: { adapterId: string; datanet: { id: string; versionRoot: string }; records: IndexRecord[]; checkpoints: { path: string; learningRate: number }[]; variant: CircuitVariant; buildDir: string; projection?: ProjectionSpec; signal?: AbortSignal },
 ): Promise<StoredIndex> {
   const baseDir = join(opts.buildDir, 'models', 'base');
   const weightDecay = await trainedToOptimum(opts.checkpoints);
@@ -59,7 +59,7 @@ async function buildTracInIndex(baseDir: string, opts: IndexOptions): Promise<At
   const projection = opts.projection ?? { ...DEFAULT_PROJECTION, k2: opts.variant.params.features / DEFAULT_PROJECTION.k1 };
   const pool = AttributionPool.create({ baseDir, checkpoints: opts.checkpoints, projection });
   try {
-    const features = await pool.recordFeatures(opts.records);
+    const features = await pool.recordFeatures(opts.records, undefined, 64, opts.signal);
     return await buildIndex(opts.records, features, projection, { adapterId: opts.adapterId, datanet: opts.datanet, capacity: opts.variant.params.contributors });
   } finally {
     await pool.close();
@@ -82,7 +82,7 @@ async function buildInfluenceIndex(baseDir: string, opts: IndexOptions, weightDe
       datanet: opts.datanet,
       basisPath: join(dirname(adapterPath), 'influence-span.bin'),
     };
-    return deserializeIndex((await pool.run(task)) as string);
+    return deserializeIndex((await pool.run(task, opts.signal ? { signal: opts.signal } : {})) as string);
   } finally {
     await pool.close();
   }

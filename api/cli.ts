@@ -1,21 +1,23 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { variantByName, variantFor } from '../circuits/variants.js';
 import { startService } from './service.js';
 import type { ChainContext } from './receipts.js';
 import { readFile } from 'node:fs/promises';
-import { Wallet } from 'ethers';
-import { SettlementClient, anvilAccountKeys, rpcProvider, type Deployment } from '../contracts/client/index.js';
-import { BUILD_DIR } from '../lib/config.js';
+import { Wallet, formatUnits, getAddress, parseUnits } from 'ethers';
+import { SettlementClient, anvilAccountKeys, isLocalChain, rpcProvider, type Deployment } from '../contracts/client/index.js';
+import { BUILD_DIR, ENV, env, type EnvName } from '../lib/config.js';
 import { openDatabase } from './store/db.js';
-import { createHost } from './store/hosts.js';
-import { QUEUE_URL_ENV, describeJobQueue } from './store/open-queue.js';
+import { createHost, walletLinkMessage } from './store/hosts.js';
+import { describeJobQueue } from './store/open-queue.js';
 
 /**
  * `zkpoa`: the service and its operations. Long jobs (setup, demo, benchmarks) run
- * the repository's scripts, which show progress bars.
+ * the repository's scripts, which show progress bars. Secrets (keys, the queue URL's
+ * password) come from the environment only (lib/config.ts lists it): never from argv,
+ * where the process list shows them, and never as defaults, which --help prints.
  */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_DB = join(BUILD_DIR, 'zkpoa.sqlite');
@@ -47,13 +49,14 @@ program
   .option('--data <dir>', 'where adapters and checkpoints are kept', BUILD_DIR)
   .option('--variant <name>', 'circuit variant for indexes and proofs')
   .option('--external-provers', 'do not prove in this process (run `zkpoa prover` workers)')
-  .option('--queue <url>', `job queue: redis://… (BullMQ) to share proofs with \`zkpoa prover --queue\` workers on other hosts; default $${QUEUE_URL_ENV}, else SQLite in --db`)
+  .option('--queue <url>', `job queue: redis://… (BullMQ) to share proofs with \`zkpoa prover\` workers on other hosts; default $${ENV.queueUrl}, else SQLite in --db (a URL holding a password belongs in $${ENV.queueUrl})`)
   .option('--max-resident-adapters <n>', 'adapters kept as tensors', (v) => Number(v), 64)
   .option('--rpc <url>', 'chain RPC for registration and settlement (with --deployment)')
   .option('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)')
-  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string }) => {
+  .option('--allow-development-keys', 'serve a chain that is not a local one with keys from the development ceremony (anyone who kept its randomness can forge proofs)')
+  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string; allowDevelopmentKeys?: boolean }) => {
     const db = openDatabase(o.db);
-    const queueUrl = o.queue ?? process.env[QUEUE_URL_ENV]; // read here so that --help never prints a password
+    const queueUrl = o.queue ?? env('queueUrl'); // read here so that --help never prints a password
     let chain: ChainContext | undefined;
     if (o.rpc || o.deployment) {
       if (!o.rpc || !o.deployment) throw new InvalidArgumentError('--rpc and --deployment go together');
@@ -61,8 +64,9 @@ program
       const provider = rpcProvider(o.rpc);
       const { chainId } = await provider.getNetwork();
       // the host's settlement wallet; anvil's public test key only on a local chain
-      const key = process.env.ZKPOA_OPERATOR_KEY ?? (chainId === 31337n ? anvilAccountKeys()[1] : undefined);
-      if (!key) throw new InvalidArgumentError('set ZKPOA_OPERATOR_KEY to the host wallet that escrows OPEN and settles');
+      // the operator wallet that registers and settles for the hosts that approve it; anvil's public test key only on a local chain
+      const key = secret('operatorKey') ?? (isLocalChain(chainId) ? anvilAccountKeys()[1] : undefined);
+      if (!key) throw new InvalidArgumentError(`set ${ENV.operatorKey} to the operator wallet that registers and settles for hosts`);
       chain = { client: await SettlementClient.connect(deployment, new Wallet(key, provider)), chainId, settlement: deployment.settlement };
     }
     const service = await startService({
@@ -73,8 +77,9 @@ program
       proofWorker: !o.externalProvers,
       ...(queueUrl ? { queueUrl } : {}),
       maxResidentAdapters: o.maxResidentAdapters,
-      logger: { level: process.env.LOG_LEVEL ?? 'info' },
+      logger: { level: env('logLevel') ?? 'info' },
       ...(chain ? { chain } : {}),
+      ...(o.allowDevelopmentKeys ? { allowDevelopmentKeys: true } : {}),
     });
     const address = await service.app.listen({ host: o.host, port: o.port });
     service.app.log.info(`zkpoa API on ${address} (db ${o.db}, job queue ${describeJobQueue(queueUrl)}, tensor backend ${service.backend.name})`);
@@ -87,9 +92,40 @@ program
     process.on('SIGTERM', stop);
   });
 
-program
-  .command('hosts')
-  .description('manage model hosts')
+/** A secret from the environment, or undefined; a value that is not a private key is refused without echoing it. */
+function secret(name: Extract<EnvName, 'operatorKey' | 'hostKey' | 'contributorKey' | 'apiKey'>): string | undefined {
+  const v = env(name);
+  if (v && name !== 'apiKey' && !/^(0x)?[0-9a-fA-F]{64}$/.test(v)) throw new InvalidArgumentError(`${ENV[name]} is not a private key (64 hex digits, optionally 0x-prefixed)`);
+  return v;
+}
+
+function requireSecret(name: Parameters<typeof secret>[0], what: string): string {
+  const v = secret(name);
+  if (!v) throw new InvalidArgumentError(`set ${ENV[name]} to ${what}`);
+  return v;
+}
+
+/** The zkpoa API's URL option (not a secret: its environment twin may be shown). */
+const urlOption = () => new Option('--url <url>', 'the zkpoa API').env(ENV.url).default('http://127.0.0.1:8080');
+
+/** A call to the zkpoa API with $ZKPOA_API_KEY; a refusal or an unreachable server is a one-line error. */
+async function api<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
+  const key = requireSecret('apiKey', 'the host’s API key (zk_…)');
+  const res = await fetch(`${url.replace(/\/$/, '')}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  }).catch((err: Error) => {
+    throw new Error(`cannot reach ${url}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+  });
+  const json = (await res.json().catch(() => ({}))) as T & { error?: { code: string; message: string } };
+  if (!res.ok) throw Object.assign(new Error(`${json.error?.code ?? res.status}: ${json.error?.message ?? res.statusText}`), { status: res.status });
+  return json;
+}
+
+const hosts = program.command('hosts').description('model hosts: API keys and the wallets that pay their fees');
+
+hosts
   .command('create <name>')
   .description('create a host and print its API key (shown once; only its hash is stored)')
   .option('--db <path>', 'SQLite database file', DEFAULT_DB)
@@ -100,20 +136,37 @@ program
     console.log(JSON.stringify({ host, apiKey }, null, 2));
   });
 
+hosts
+  .command('show')
+  .description(`the calling host (key from $${ENV.apiKey}), its wallet, the server's operator and the wallet's escrow`)
+  .addOption(urlOption())
+  .action(async (o: { url: string }) => {
+    console.log(JSON.stringify(await api(o.url, 'GET', '/v1/host'), null, 2));
+  });
+
+hosts
+  .command('link-wallet')
+  .description(`link the wallet of $${ENV.hostKey} to the host of $${ENV.apiKey}: its escrow pays the host's fees and it receives the owner share`)
+  .addOption(urlOption())
+  .action(async (o: { url: string }) => {
+    const wallet = new Wallet(requireSecret('hostKey', 'the host wallet’s private key'));
+    const me = await api<{ id: number; chain?: { chainId: string; settlement: string; operator: string } }>(o.url, 'GET', '/v1/host');
+    if (!me.chain) throw new InvalidArgumentError(`${o.url} has no chain configured`);
+    const signature = await wallet.signMessage(walletLinkMessage({ hostId: me.id, wallet: wallet.address, ...me.chain }));
+    const linked = await api<{ wallet: string; escrow: { balance: string; operatorApproved: boolean } }>(o.url, 'PUT', '/v1/host/wallet', { wallet: wallet.address, signature });
+    console.log(`host ${me.id} pays with ${linked.wallet}: escrow ${OPEN(BigInt(linked.escrow.balance))}, operator ${me.chain.operator} ${linked.escrow.operatorApproved ? 'approved' : `NOT approved yet (zkpoa escrow approve ${me.chain.operator})`}`);
+  });
+
 program
   .command('audit <receipt>')
-  .description('replay a receipt through a zkpoa server and report each check (exit 1 if any fails)')
-  .option('--url <url>', 'the zkpoa API', process.env.ZKPOA_URL ?? 'http://127.0.0.1:8080')
-  .option('--key <apiKey>', 'API key (or $ZKPOA_API_KEY)', process.env.ZKPOA_API_KEY)
-  .action(async (receipt: string, o: { url: string; key?: string }) => {
-    if (!o.key) throw new InvalidArgumentError('an API key is needed: --key or $ZKPOA_API_KEY');
-    const res = await fetch(`${o.url.replace(/\/$/, '')}/v1/audit/${encodeURIComponent(receipt)}`, { method: 'POST', headers: { authorization: `Bearer ${o.key}` } }).catch((err: Error) => {
-      console.error(`cannot reach ${o.url}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
-      process.exit(2);
-    });
-    const body = (await res.json()) as { ok?: boolean; checks?: { name: string; ok: boolean; detail: string }[]; error?: { code: string; message: string } };
-    if (!res.ok || !body.checks) {
-      console.error(`audit refused: ${body.error?.code ?? res.status} ${body.error?.message ?? ''}`);
+  .description(`replay a receipt through a zkpoa server and report each check (exit 1 if any fails; key from $${ENV.apiKey})`)
+  .addOption(urlOption())
+  .action(async (receipt: string, o: { url: string }) => {
+    let body: { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] };
+    try {
+      body = await api(o.url, 'POST', `/v1/audit/${encodeURIComponent(receipt)}`);
+    } catch (err) {
+      console.error(`audit refused: ${(err as Error).message}`);
       process.exitCode = 2;
       return;
     }
@@ -142,7 +195,20 @@ async function withChain<T>(o: { rpc: string; deployment: string }, key: string 
   }
 }
 
-const OPEN = (wei: bigint) => `${wei / 10n ** 18n}.${(wei % 10n ** 18n).toString().padStart(18, '0')} OPEN`;
+const OPEN = (wei: bigint) => `${formatUnits(wei, 18)} OPEN`;
+const amount = (v: string) => {
+  try {
+    const wei = parseUnits(v, 18);
+    if (wei > 0n) return wei;
+  } catch {
+    // refused below
+  }
+  throw new InvalidArgumentError('an amount of OPEN is a positive decimal number, e.g. 12.5');
+};
+const address = (v: string) => {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new InvalidArgumentError('an address is 0x and 40 hex digits');
+  return getAddress(v);
+};
 const blockNumber = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a block number is an integer ≥ 0');
@@ -173,12 +239,35 @@ chainOptions(
     .command('claim')
     .description('claim every credit that pays your wallet and withdraw it (key from $ZKPOA_CONTRIBUTOR_KEY, never a command-line argument)'),
 ).action(async (o: ChainOpts) => {
-  const key = process.env.ZKPOA_CONTRIBUTOR_KEY?.trim();
-  if (!key) throw new InvalidArgumentError('set ZKPOA_CONTRIBUTOR_KEY to the contributor wallet’s private key');
-  // checked here so that no error message can ever carry the key itself
-  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) throw new InvalidArgumentError('ZKPOA_CONTRIBUTOR_KEY is not a private key (64 hex digits, optionally 0x-prefixed)');
+  const key = requireSecret('contributorKey', 'the contributor wallet’s private key');
   const r = await withChain(o, key, (c, d) => c.claimAll(fromBlockOf(o, d)));
   console.log(`claimed ${OPEN(r.claimed)}, withdrew ${OPEN(r.withdrawn)}${r.txs.length ? `; transactions ${r.txs.join(', ')}` : ' (nothing to claim)'}`);
+});
+
+const escrow = program.command('escrow').description(`a host wallet's escrow, which pays its adapters' fees (key from $${ENV.hostKey}, never a command-line argument)`);
+const hostWallet = () => requireSecret('hostKey', 'the host wallet’s private key');
+chainOptions(escrow.command('show <address>').description('the escrow and withdrawable balance of a host wallet')).action(async (who: string, o: ChainOpts) => {
+  const a = address(who);
+  const [held, balance] = await withChain(o, undefined, (c) => Promise.all([c.escrowOf(a), c.balanceOf(a)]));
+  console.log(`${a}: escrow ${OPEN(held)}, withdrawable ${OPEN(balance)} (owner shares and claims)`);
+});
+chainOptions(escrow.command('deposit <amount>').description('escrow OPEN (approves the settlement contract for the amount first)')).action(async (v: string, o: ChainOpts) => {
+  const wei = amount(v);
+  const r = await withChain(o, hostWallet(), async (c) => (await c.deposit(wei)).hash);
+  console.log(`deposited ${OPEN(wei)} (transaction ${r})`);
+});
+chainOptions(escrow.command('withdraw <amount>').description('take escrow back')).action(async (v: string, o: ChainOpts) => {
+  const wei = amount(v);
+  const r = await withChain(o, hostWallet(), async (c) => (await c.withdrawEscrow(wei)).hash);
+  console.log(`withdrew ${OPEN(wei)} of escrow (transaction ${r})`);
+});
+chainOptions(escrow.command('approve <operator>').description('let a zkpoa server’s operator wallet register and settle your adapters, paid from your escrow')).action(async (op: string, o: ChainOpts) => {
+  const r = await withChain(o, hostWallet(), async (c) => (await c.setOperator(address(op), true)).hash);
+  console.log(`approved ${address(op)} (transaction ${r})`);
+});
+chainOptions(escrow.command('revoke <operator>').description('stop an operator wallet from acting for you, at once')).action(async (op: string, o: ChainOpts) => {
+  const r = await withChain(o, hostWallet(), async (c) => (await c.setOperator(address(op), false)).hash);
+  console.log(`revoked ${address(op)} (transaction ${r})`);
 });
 
 for (const [name, file, description] of [

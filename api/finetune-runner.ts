@@ -29,6 +29,8 @@ export class FineTuneRunner extends JobConsumer {
     /** the circuit variant the attribution index is built for, and where the base model lives */
     attribution: { variant: CircuitVariant; buildDir: string },
     pollMs = 200,
+    /** a job (training and index) is stopped after this long */
+    deadlineMs = 30 * 60_000,
   ) {
     const adapters = new AdapterRegistryStore(db);
     const datanets = new DatanetStore(db);
@@ -36,8 +38,10 @@ export class FineTuneRunner extends JobConsumer {
       queue,
       async (job, progress) => {
         const p = job.payload as FineTuneJobPayload;
+        const deadline = AbortSignal.timeout(deadlineMs);
+        const overdue = () => new ZkpoaError('ZKPOA_ERR_FINETUNE_DEADLINE', `fine-tuning ${p.adapterId} took longer than its deadline of ${Math.round(deadlineMs / 1000)} s and was stopped`);
         // a job whose adapter id another host owns (a stale job on a shared queue) touches nothing
-        if (adapters.ownerOf(p.adapterId) !== p.hostId) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${p.adapterId} is not host ${p.hostId}'s`);
+        if (adapters.ownerOf(p.adapterId) !== p.hostId) throw new ZkpoaError('ZKPOA_ERR_FORBIDDEN', `adapter ${p.adapterId} is not host ${p.hostId}'s`);
         try {
           const host = { id: p.hostId, name: '' };
           const records = datanets.snapshot(host, p.datanetId, p.version).map((r) => ({ text: r.text, label: r.label, contributor: r.contributor }));
@@ -45,7 +49,10 @@ export class FineTuneRunner extends JobConsumer {
           const out = await factory.fineTune(
             { adapterId: p.adapterId, datanet: { id: p.datanetId, versionRoot: root, records }, ...(p.hyper ? { hyper: p.hyper } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}) },
             (s) => progress(s.step / s.steps),
-          );
+            deadline,
+          ).catch((err: unknown) => {
+            throw deadline.aborted ? overdue() : err;
+          });
           // the attribution index: needed for proofs, not for answers, so its failure (say, more
           // contributors than the circuit holds) leaves the adapter serving and says why
           let index: { root: string; contributors: number } | { error: string };
@@ -57,9 +64,11 @@ export class FineTuneRunner extends JobConsumer {
               checkpoints: out.checkpoints.map((c) => ({ path: c.path, learningRate: c.learningRate })),
               variant: attribution.variant,
               buildDir: attribution.buildDir,
+              signal: deadline,
             });
             index = { root: '0x' + built.index.root.toString(16), contributors: built.index.contributors.length };
           } catch (err) {
+            if (deadline.aborted) throw overdue();
             index = { error: (err as Error).message };
           }
           adapters.setStatus(p.adapterId, 'ready');

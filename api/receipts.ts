@@ -2,14 +2,14 @@ import { AMOUNT_BITS, AMOUNT_MAX, Commitments, addressToField, hashToField } fro
 import { ZkpoaError } from '../attribution/errors.js';
 import { variantByName } from '../circuits/variants.js';
 import type { SettlementClient } from '../contracts/client/settlement.js';
-import { AttributionPool } from '../inference/attribution-pool.js';
-import { indexLeaves, quantizeQuery } from '../inference/attribution-index.js';
+import { indexLeaves } from '../inference/attribution-index.js';
 import { flattenProof, toSolidityCalldata } from '../prover/calldata.js';
 import { buildWitness } from '../prover/witness.js';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { Batcher } from '../inference/batcher.js';
 import { loadAdapterIndex, type StoredIndex } from './attribution-service.js';
+import { FeaturePools } from './feature-pools.js';
 import { PROVE_JOB, type ProveJobPayload, type ProveJobResult } from './proof-worker.js';
 import { AdapterRegistryStore } from './store/adapters.js';
 import type { Db } from './store/db.js';
@@ -23,13 +23,17 @@ import type { Job, JobQueue } from './store/jobs.js';
  * an auditor can rebuild.
  */
 export interface ChainContext {
+  /** signs as the server's operator wallet, which hosts approve on-chain */
   client: SettlementClient;
   chainId: bigint;
   settlement: string;
 }
 
 export interface Registration {
+  /** the adapter's service-wide key */
   adapterId: string;
+  /** the host wallet whose escrow pays the adapter's fees */
+  hostWallet: string;
   chainId: string;
   settlement: string;
   onchainId: string;
@@ -56,10 +60,7 @@ interface StoredClaim {
 }
 
 export class ReceiptService {
-  /** one small attribution pool per adapter, least recently used closed beyond 4 */
-  private readonly pools = new Map<string, AttributionPool>();
-  /** queries in flight per pool */
-  private readonly poolUsers = new Map<AttributionPool, number>();
+  private readonly pools: FeaturePools;
   private readonly adapters: AdapterRegistryStore;
   private commitments: Promise<Commitments> | undefined;
   /** registrations and settlements in flight, so that a concurrent second request is refused, not raced */
@@ -69,20 +70,46 @@ export class ReceiptService {
     private readonly db: Db,
     private readonly queue: JobQueue,
     /** folder of the base model the attribution workers load */
-    private readonly baseDir: string,
+    baseDir: string,
     private readonly chain?: ChainContext,
+    opts: { maxAttributionPools?: number } = {},
   ) {
     this.adapters = new AdapterRegistryStore(db);
+    this.pools = new FeaturePools(baseDir, { maxPools: opts.maxAttributionPools ?? 6 });
+  }
+
+  /** The chain this server settles on, with its operator's address (for /v1/host and wallet links). */
+  async chainInfo(): Promise<{ chainId: string; settlement: string; operator: string } | undefined> {
+    if (!this.chain) return undefined;
+    return { chainId: this.chain.chainId.toString(), settlement: this.chain.settlement, operator: await this.operator(this.chain) };
+  }
+
+  private async operator(chain: ChainContext): Promise<string> {
+    const runner = chain.client.settlement.runner as { getAddress?: () => Promise<string> } | null;
+    if (!runner?.getAddress) throw new ZkpoaError('ZKPOA_ERR_NO_CHAIN', 'the chain client has no signer');
+    return runner.getAddress();
+  }
+
+  /** A host wallet's escrow, and whether it has approved this server's operator. */
+  async escrowOf(wallet: string): Promise<{ balance: string; operatorApproved: boolean }> {
+    const chain = this.needChain();
+    const [balance, operatorApproved] = await Promise.all([chain.client.escrowOf(wallet), chain.client.isOperator(wallet, await this.operator(chain))]);
+    return { balance: balance.toString(), operatorApproved };
+  }
+
+  /** Feature pools alive now (for /health). */
+  get attributionPools(): number {
+    return this.pools.alive;
   }
 
   private needChain(): ChainContext {
-    if (!this.chain) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', 'this server has no chain configured');
+    if (!this.chain) throw new ZkpoaError('ZKPOA_ERR_NO_CHAIN', 'this server has no chain configured');
     return this.chain;
   }
 
   private index(adapterId: string): StoredIndex {
     const s = loadAdapterIndex(this.db, adapterId);
-    if (!s) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} has no attribution index (see its fine-tuning job)`);
+    if (!s) throw new ZkpoaError('ZKPOA_ERR_NO_INDEX', `adapter ${adapterId} has no attribution index (see its fine-tuning job)`);
     return s;
   }
 
@@ -91,6 +118,7 @@ export class ReceiptService {
     return r
       ? {
           adapterId,
+          hostWallet: r.host_wallet as string,
           chainId: r.chain_id as string,
           settlement: r.settlement as string,
           onchainId: r.onchain_id as string,
@@ -103,20 +131,37 @@ export class ReceiptService {
       : undefined;
   }
 
-  /** Registers the adapter and its index in the on-chain registry (the host's price and fee shares). */
-  async register(host: Host, adapterId: string, terms: { price: bigint; ownerBps: number; protocolBps: number; poolBps: number }): Promise<Registration> {
+  /**
+   * Registers the host's adapter and its index on-chain with the host's price and fee
+   * shares. The adapter's on-chain host is the host's linked wallet: its escrow pays the
+   * fees, its balance gets the owner share, and it must have approved this server's
+   * operator wallet; no host can register an adapter that another's money pays for.
+   */
+  async register(host: Host, name: string, terms: { price: bigint; ownerBps: number; protocolBps: number; poolBps: number }): Promise<Registration> {
     const chain = this.needChain();
     if (terms.ownerBps + terms.protocolBps + terms.poolBps !== 10_000) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'ownerBps + protocolBps + poolBps must be 10000');
     if (terms.price <= 0n || terms.price > AMOUNT_MAX) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `price must be in [1, 2^${AMOUNT_BITS} − 1] wei`);
-    const adapter = this.adapters.get(host, adapterId);
-    if (adapter.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} is ${adapter.status}`);
-    if (this.registration(adapterId)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${adapterId} is already registered`);
-    return this.once(`register:${adapterId}`, () => this.registerOnChain(chain, adapterId, terms));
+    const adapter = this.adapters.get(host, name);
+    if (adapter.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_NOT_READY', `adapter ${name} is ${adapter.status}`);
+    if (this.registration(adapter.key)) throw new ZkpoaError('ZKPOA_ERR_ALREADY_REGISTERED', `adapter ${name} is already registered`);
+    const wallet = await this.hostWallet(chain, host);
+    return this.once(`register:${adapter.key}`, () => this.registerOnChain(chain, adapter.key, wallet, terms));
   }
 
-  private async registerOnChain(chain: ChainContext, adapterId: string, terms: { price: bigint; ownerBps: number; protocolBps: number; poolBps: number }): Promise<Registration> {
+  /** The host's linked wallet, once it has approved this server's operator on-chain. */
+  private async hostWallet(chain: ChainContext, host: Host): Promise<string> {
+    if (!host.wallet) throw new ZkpoaError('ZKPOA_ERR_NO_WALLET', `host ${host.id} has no linked wallet: link one whose escrow pays its fees (zkpoa host link-wallet, or PUT /v1/host/wallet)`);
+    const operator = await this.operator(chain);
+    if (!(await chain.client.isOperator(host.wallet, operator))) {
+      throw new ZkpoaError('ZKPOA_ERR_OPERATOR_NOT_APPROVED', `wallet ${host.wallet} has not approved this server's operator ${operator} on-chain (zkpoa escrow approve ${operator})`);
+    }
+    return host.wallet;
+  }
+
+  private async registerOnChain(chain: ChainContext, adapterId: string, hostWallet: string, terms: { price: bigint; ownerBps: number; protocolBps: number; poolBps: number }): Promise<Registration> {
     const stored = this.index(adapterId);
     const reg = await this.refusals(chain, () => chain.client.registerAdapter({
+      host: hostWallet,
       variantId: variantByName(stored.variant).id,
       ...terms,
       leaves: indexLeaves(stored.index),
@@ -125,6 +170,7 @@ export class ReceiptService {
     }));
     const r: Registration = {
       adapterId,
+      hostWallet,
       chainId: chain.chainId.toString(),
       settlement: chain.settlement,
       onchainId: reg.adapterId.toString(),
@@ -135,39 +181,17 @@ export class ReceiptService {
       tx: reg.tx.hash,
     };
     this.db
-      .prepare('INSERT INTO onchain_adapters (adapter_id, chain_id, settlement, onchain_id, version, binding, price, pool_bps, tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(adapterId, r.chainId, r.settlement, r.onchainId, r.version, r.binding, r.price, r.poolBps, r.tx, new Date().toISOString());
+      .prepare('INSERT INTO onchain_adapters (adapter_id, host_wallet, chain_id, settlement, onchain_id, version, binding, price, pool_bps, tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(adapterId, hostWallet, r.chainId, r.settlement, r.onchainId, r.version, r.binding, r.price, r.poolBps, r.tx, new Date().toISOString());
     return r;
   }
 
-  /** An answer's test features t, computed in a worker so the serving loop never runs the gradient pass. */
-  private async testFeatures(adapterId: string, stored: StoredIndex, input: string): Promise<bigint[]> {
-    let pool = this.pools.get(adapterId);
-    if (pool) this.pools.delete(adapterId);
-    pool ??= AttributionPool.create({ baseDir: this.baseDir, checkpoints: stored.checkpoints, projection: stored.index.projection, ...(stored.index.basis ? { basis: stored.index.basis } : {}), threads: 1 });
-    this.pools.set(adapterId, pool);
-    this.poolUsers.set(pool, (this.poolUsers.get(pool) ?? 0) + 1);
-    // an evicted pool closes once its last query is done, never under one
-    while (this.pools.size > 4) {
-      const [oldest, p] = this.pools.entries().next().value!;
-      this.pools.delete(oldest);
-      if (!this.poolUsers.get(p)) void p.close().catch(() => undefined);
-    }
-    try {
-      return quantizeQuery(stored.index, (await pool.query(input)).features);
-    } finally {
-      const users = this.poolUsers.get(pool)! - 1;
-      if (users > 0) this.poolUsers.set(pool, users);
-      else {
-        this.poolUsers.delete(pool);
-        if (![...this.pools.values()].includes(pool)) void pool.close().catch(() => undefined);
-      }
-    }
+  private testFeatures(adapterId: string, stored: StoredIndex, input: string): Promise<bigint[]> {
+    return this.pools.testFeatures(adapterId, stored, input);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close()));
-    this.pools.clear();
+    await this.pools.close();
   }
 
   private receipt(host: Host, receiptId: string): { id: string; adapterId: string; input: string; output: string } {
@@ -199,7 +223,7 @@ export class ReceiptService {
       // the queue no longer has the job (a Redis that lost its data): queue the proof again below
     }
     const reg = this.registration(rc.adapterId);
-    if (!reg) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${rc.adapterId} is not registered on-chain`);
+    if (!reg) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${rc.adapterId} is not registered on-chain`);
     const stored = this.index(rc.adapterId);
     const variant = variantByName(stored.variant);
     const t = await this.testFeatures(rc.adapterId, stored, rc.input);
@@ -311,18 +335,22 @@ export class ReceiptService {
   async settle(host: Host, receiptId: string, opts: { vkey?: VerificationKey } = {}): Promise<{ tx: string; gasUsed: string }> {
     const chain = this.needChain();
     const state = await this.proofOf(host, receiptId);
-    if (state.settleTx) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was settled in ${state.settleTx}`);
-    if (!state.calldata) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} is not proven yet (job ${state.job.status})`);
+    if (state.settleTx) throw new ZkpoaError('ZKPOA_ERR_ALREADY_SETTLED', `receipt ${receiptId} was settled in ${state.settleTx}`);
+    if (!state.calldata) throw new ZkpoaError('ZKPOA_ERR_NOT_PROVEN', `receipt ${receiptId} is not proven yet (job ${state.job.status})`);
     const rc = this.receipt(host, receiptId);
     const reg = this.registration(rc.adapterId)!;
     const expected = await this.claimedSignals(rc.id, rc.adapterId, rc.input, rc.output);
     const stored = state.publicSignals!.map(String);
     if (stored.length !== expected.length || expected.some((v, i) => v !== stored[i])) {
-      throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the stored proof of receipt ${receiptId} is not for its own claim (a prover with other inputs?); it is not sent`);
+      throw new ZkpoaError('ZKPOA_ERR_PROOF_MISMATCH', `the stored proof of receipt ${receiptId} is not for its own claim (a prover with other inputs?); it is not sent`);
     }
     if (opts.vkey && !(await snarkjs.groth16.verify(opts.vkey, state.publicSignals!, state.proof!).catch(() => false))) {
-      throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the stored proof of receipt ${receiptId} does not verify with this server's verification key (a prover holding other keys?); it is not sent`);
+      throw new ZkpoaError('ZKPOA_ERR_PROOF_INVALID', `the stored proof of receipt ${receiptId} does not verify with this server's verification key (a prover holding other keys?); it is not sent`);
     }
+    // clear refusals before a transaction: the host's wallet must still approve this operator and cover the fee
+    await this.hostWallet(chain, { id: host.id, name: host.name, wallet: reg.hostWallet });
+    const escrow = await chain.client.escrowOf(reg.hostWallet);
+    if (escrow < BigInt(reg.price)) throw new ZkpoaError('ZKPOA_ERR_INSUFFICIENT_ESCROW', `the escrow of ${reg.hostWallet} holds ${escrow} wei; an answer costs ${reg.price} (zkpoa escrow deposit)`);
     return this.once(`settle:${receiptId}`, async () => {
       try {
         const { tx } = await this.refusals(chain, () => chain.client.settle(BigInt(reg.onchainId), state.calldata!.proof.map(BigInt), state.calldata!.publicSignals.map(BigInt)));
@@ -333,7 +361,7 @@ export class ReceiptService {
         const ev = alreadySettled ? await chain.client.findSettlement(BigInt(expected[0]!), await this.registrationBlock(reg)) : undefined;
         if (ev) {
           this.db.prepare('UPDATE receipt_proofs SET settle_tx = ? WHERE receipt_id = ?').run(ev.txHash, receiptId);
-          throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `receipt ${receiptId} was already settled in ${ev.txHash} (now recorded)`);
+          throw new ZkpoaError('ZKPOA_ERR_ALREADY_SETTLED', `receipt ${receiptId} was already settled in ${ev.txHash} (now recorded)`);
         }
         throw err;
       }
@@ -370,9 +398,9 @@ export class ReceiptService {
     return (await provider?.getTransactionReceipt(reg.tx).catch(() => null))?.blockNumber ?? 0;
   }
 
-  /** Runs `f` unless the same operation is already in flight (then a 409). */
+  /** Runs `f` unless the same operation is already in flight (ZKPOA_ERR_IN_PROGRESS). */
   private async once<T>(key: string, f: () => Promise<T>): Promise<T> {
-    if (this.inFlight.has(key)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `${key.replace(':', ' ')} is already in progress`);
+    if (this.inFlight.has(key)) throw new ZkpoaError('ZKPOA_ERR_IN_PROGRESS', `${key.replace(':', ' ')} is already in progress`);
     this.inFlight.add(key);
     try {
       return await f();
@@ -381,13 +409,13 @@ export class ReceiptService {
     }
   }
 
-  /** A transaction the contracts refuse becomes a 409 naming the contract's error. */
+  /** A transaction the contracts refuse becomes ZKPOA_ERR_CHAIN_REFUSED naming the contract's error. */
   private async refusals<T>(chain: ChainContext, f: () => Promise<T>): Promise<T> {
     try {
       return await f();
     } catch (err) {
       const decoded = chain.client.decodeError(err);
-      if (decoded) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `the settlement contract refused: ${decoded.name}(${decoded.args.map(String).join(', ')})`, { cause: err });
+      if (decoded) throw new ZkpoaError('ZKPOA_ERR_CHAIN_REFUSED', `the settlement contract refused: ${decoded.name}(${decoded.args.map(String).join(', ')})`, { cause: err });
       throw err;
     }
   }

@@ -10,8 +10,11 @@ import type { Batcher } from '../inference/batcher.js';
 import { variantByName } from '../circuits/variants.js';
 import { loadVerificationKey } from '../prover/prover.js';
 import { artifactPaths } from '../prover/setup.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { tenantLimits, type TenantLimits } from './limits.js';
 import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
+import { hostRoutes } from './routes/hosts.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { ReceiptService } from './receipts.js';
 import type { JobQueue } from './store/jobs.js';
@@ -35,8 +38,8 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** bytes (default 1 MiB) */
   bodyLimit?: number;
-  /** requests per minute per API key (or address without one) */
-  rateLimitPerMinute?: number;
+  /** what one tenant may take (api/limits.ts) */
+  limits?: Partial<TenantLimits>;
   /** where the circuits' verification keys are (default: the build folder) */
   buildDir?: string;
 }
@@ -80,12 +83,16 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   collectDefaultMetrics({ register: metrics });
   const requests = new Counter({ name: 'zkpoa_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [metrics] });
 
+  const limits = tenantLimits(opts.limits);
   await app.register(helmet);
+  // After authentication (onRequest): a host's budget is spent only by requests its key
+  // authenticated, never by whoever writes its id into a header; others count per address.
   await app.register(rateLimit, {
-    max: opts.rateLimitPerMinute ?? 6000,
+    hook: 'preParsing',
+    max: limits.requestsPerMinute,
     timeWindow: '1 minute',
-    keyGenerator: (req) => bearer(req.headers.authorization)?.split('_').slice(0, 2).join('_') ?? req.ip,
-    errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, ...errorBody('ZKPOA_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded`) }),
+    keyGenerator: (req) => (req.caller ? `host:${req.caller.id}` : `address:${req.ip}`),
+    errorResponseBuilder: (_req, ctx) => new ZkpoaError('ZKPOA_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded`),
   });
   await app.register(swagger, {
     openapi: {
@@ -96,10 +103,18 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.addHook('onRequest', async (req) => {
+  const throttle = new AuthThrottle(limits.failedAuthPerMinute);
+  app.addHook('onRequest', async (req, reply) => {
     if (!req.routeOptions.config?.auth) return;
+    if (throttle.throttled(req.ip)) {
+      void reply.header('retry-after', String(throttle.retryAfter(req.ip)));
+      throw new ZkpoaError('ZKPOA_ERR_AUTH_THROTTLED', `too many failed authentications from this address; try again in ${throttle.retryAfter(req.ip)} s`);
+    }
     const host = authenticate(opts.db, bearer(req.headers.authorization));
-    if (!host) throw new ZkpoaError('ZKPOA_ERR_UNAUTHORIZED', 'a valid API key is required (Authorization: Bearer zk_…)');
+    if (!host) {
+      throttle.failed(req.ip);
+      throw new ZkpoaError('ZKPOA_ERR_UNAUTHORIZED', 'a valid API key is required (Authorization: Bearer zk_…)');
+    }
     req.caller = host;
   });
   app.addHook('onResponse', async (req, reply) => {
@@ -111,9 +126,9 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
     const fe = err as FastifyError;
     if (fe.validation) return reply.status(400).send(errorBody('ZKPOA_ERR_VALIDATION', `${fe.validationContext ?? 'request'} ${fe.validation[0]?.instancePath ?? ''} ${fe.validation[0]?.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim()));
     const status = fe.statusCode ?? 500;
-    if (status === 413) return reply.status(413).send(errorBody('ZKPOA_ERR_LIMIT', 'request body too large'));
+    if (status === 413) return reply.status(413).send(errorBody('ZKPOA_ERR_BODY_TOO_LARGE', 'request body too large'));
     if (status === 429) return reply.status(429).send(errorBody('ZKPOA_ERR_RATE_LIMITED', fe.message));
-    if (status >= 400 && status < 500) return reply.status(status).send(errorBody('ZKPOA_ERR_VALIDATION', fe.message));
+    if (status >= 400 && status < 500) return reply.status(status).send(errorBody('ZKPOA_ERR_MALFORMED_REQUEST', fe.message));
     req.log.error({ err }, 'unhandled error');
     return reply.status(500).send(errorBody('ZKPOA_ERR_INTERNAL', 'internal error'));
   });
@@ -121,8 +136,9 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', db: { schemaVersion: schemaVersion(opts.db) }, ...(opts.health?.() ?? {}) }));
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
-  await app.register(datanetRoutes(opts.db), { prefix: '/v1' });
-  if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher), { prefix: '/v1' });
+  await app.register(hostRoutes(opts.db, opts.receipts), { prefix: '/v1' });
+  await app.register(datanetRoutes(opts.db, limits), { prefix: '/v1' });
+  if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher, limits, opts.receipts), { prefix: '/v1' });
   if (opts.receipts) {
     const vkeyOf = (variant: string) => loadVerificationKey(artifactPaths(variantByName(variant), opts.buildDir).vkey);
     await app.register(receiptRoutes(opts.receipts, opts.inference ? { batcher: opts.inference.batcher, vkeyOf } : undefined), { prefix: '/v1' });

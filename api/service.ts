@@ -11,6 +11,7 @@ import { createProver, loadProverKeys, type Prover } from '../prover/prover.js';
 import { ensureVariant } from '../prover/setup.js';
 import { releaseSnarkjsThreads } from '../prover/snarkjs-threads.js';
 import { FineTuneRunner } from './finetune-runner.js';
+import { tenantLimits, type TenantLimits } from './limits.js';
 import { ProofWorker } from './proof-worker.js';
 import { ReceiptService, type ChainContext } from './receipts.js';
 import { buildServer, type App } from './server.js';
@@ -38,6 +39,8 @@ export interface ServiceOptions {
    */
   queueUrl?: string;
   maxResidentAdapters?: number;
+  /** what one tenant may take (api/limits.ts) */
+  limits?: Partial<TenantLimits>;
   logger?: FastifyServerOptions['logger'];
   pollMs?: number;
 }
@@ -53,15 +56,16 @@ export interface Service {
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
+  const limits = tenantLimits(opts.limits);
   const backend = await initBackend();
   const model = await ensureBaseModel({ buildDir: opts.buildDir });
   const dataDir = opts.dataDir ?? opts.buildDir;
   const store = await AdapterStore.open(join(dataDir, 'adapters'), model, { maxResidentAdapters: opts.maxResidentAdapters ?? 64 });
   const factory = new ModelFactory({ baseDir: join(opts.buildDir, 'models', 'base'), store, checkpointsDir: join(dataDir, 'checkpoints') });
   const queue = await openJobQueue(opts.db, opts.queueUrl);
-  const runner = new FineTuneRunner(opts.db, queue, factory, { variant: opts.variant, buildDir: opts.buildDir }, opts.pollMs ?? 100);
+  const runner = new FineTuneRunner(opts.db, queue, factory, { variant: opts.variant, buildDir: opts.buildDir }, opts.pollMs ?? 100, limits.fineTuneDeadlineMs);
   const batcher = new Batcher(store, { maxWaitMs: 5 });
-  const receipts = new ReceiptService(opts.db, queue, join(opts.buildDir, 'models', 'base'), opts.chain);
+  const receipts = new ReceiptService(opts.db, queue, join(opts.buildDir, 'models', 'base'), opts.chain, { maxAttributionPools: limits.maxAttributionPools });
   let prover: Prover | undefined;
   let worker: ProofWorker | undefined;
   if (opts.proofWorker ?? true) {
@@ -75,6 +79,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     buildDir: opts.buildDir,
     inference: { batcher, queue },
     receipts,
+    limits,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     health: () => ({
       backend: backend.name,
@@ -85,6 +90,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       prover: prover ? { variant: opts.variant.name, threads: prover.threads } : 'external workers',
       chain: opts.chain ? { chainId: opts.chain.chainId.toString(), settlement: opts.chain.settlement } : 'none',
       jobQueue: describeJobQueue(opts.queueUrl),
+      attributionPools: { alive: receipts.attributionPools, max: limits.maxAttributionPools },
     }),
   });
   return {

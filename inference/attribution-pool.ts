@@ -22,14 +22,14 @@ export class AttributionPool {
     return new AttributionPool({ baseDir: opts.baseDir, checkpoints: opts.checkpoints, projection: opts.projection, ...(opts.basis ? { basis: opts.basis } : {}) }, opts.threads ?? availableParallelism());
   }
 
-  /** Per-record features in the records' order, computed in chunks across the workers. */
-  async recordFeatures(records: readonly { text: string; label: number }[], onProgress?: (done: number, total: number) => void, chunk = 64): Promise<Float64Array[]> {
+  /** Per-record features in the records' order, computed in chunks across the workers (stopped by `signal`). */
+  async recordFeatures(records: readonly { text: string; label: number }[], onProgress?: (done: number, total: number) => void, chunk = 64, signal?: AbortSignal): Promise<Float64Array[]> {
     let done = 0;
     const parts = await Promise.all(
       Array.from({ length: Math.ceil(records.length / chunk) }, async (_, i) => {
         const slice = records.slice(i * chunk, (i + 1) * chunk).map((r) => ({ text: r.text, label: r.label }));
         const task: AttributionTask = { kind: 'records', records: slice };
-        const out = (await this.pool.run(task)) as Float64Array[];
+        const out = (await this.pool.run(task, signal ? { signal } : {})) as Float64Array[];
         done += slice.length;
         onProgress?.(done, records.length);
         return out;

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { ENV, env } from '../lib/config.js';
 
 /**
  * The tensor backend, chosen once at start: @tensorflow/tfjs-node-gpu where CUDA is
@@ -38,7 +39,7 @@ async function tryWasm(): Promise<void> {
 
 /** An NVIDIA driver is loaded (the GPU build is only worth trying then). */
 function cudaPresent(): boolean {
-  return process.env.CUDA_VISIBLE_DEVICES !== '' && (existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidia0'));
+  return process.env[ENV.cudaDevices] !== '' && (existsSync('/proc/driver/nvidia/version') || existsSync('/dev/nvidia0'));
 }
 
 const attempts: Record<BackendName, () => Promise<void>> = {
@@ -54,8 +55,8 @@ const attempts: Record<BackendName, () => Promise<void>> = {
 };
 
 async function select(): Promise<BackendInfo> {
-  const forced = process.env.ZKPOA_TF_BACKEND as BackendName | undefined;
-  if (forced && !(forced in attempts)) throw new Error(`ZKPOA_TF_BACKEND must be one of ${Object.keys(attempts).join(', ')}`);
+  const forced = env('tfBackend') as BackendName | undefined;
+  if (forced && !(forced in attempts)) throw new Error(`${ENV.tfBackend} must be one of ${Object.keys(attempts).join(', ')}`);
   const order: BackendName[] = forced ? [forced] : ['node-gpu', 'node', 'wasm', 'cpu'];
   const skipped: BackendInfo['skipped'] = [];
   for (const name of order) {

@@ -30,15 +30,17 @@ export class ModelFactory {
     this.pool = createTsPool(new URL('./finetune-worker.ts', import.meta.url), null, opts.threads ?? 1);
   }
 
-  async fineTune(spec: FineTuneSpec, onProgress?: (p: Progress) => void): Promise<FineTuneOutcome> {
+  /** Trains in a worker; an aborted `signal` stops the worker (the task rejects with its reason). */
+  async fineTune(spec: FineTuneSpec, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<FineTuneOutcome> {
     const started = performance.now();
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (p: Progress) => onProgress?.(p));
     let out: Awaited<ReturnType<typeof import('./finetune-worker.js').default>>;
     try {
       const task: FineTuneTask = { spec, baseDir: this.opts.baseDir, port: port2 };
-      out = await this.pool.run(task, { transferList: [port2] });
+      out = await this.pool.run(task, { transferList: [port2], ...(signal ? { signal } : {}) });
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       if (err instanceof ZkpoaError || (err as { code?: string }).code?.startsWith('ZKPOA_')) {
         const e = err as ZkpoaError;
         throw new ZkpoaError(e.code ?? 'ZKPOA_ERR_TRAINING', e.message, { cause: err });

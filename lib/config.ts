@@ -34,6 +34,8 @@ export const ENV = {
   logLevel: 'LOG_LEVEL',
   /** an empty value hides the GPUs from the backend choice */
   cudaDevices: 'CUDA_VISIBLE_DEVICES',
+  /** the circuit variant forge's tests read their fixture for (set by `npm run bench:gas`) */
+  forgeVariant: 'ZKPOA_VARIANT',
   /** set on CI: progress is one line per step instead of a bar */
   ci: 'CI',
 } as const;

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Logger } from 'snarkjs';
+import { ENV } from '../lib/config.js';
 
 /**
  * Progress of long build steps: a bar on a terminal, one line per step elsewhere
@@ -19,7 +20,7 @@ export interface Progress {
 const FRACTION = /(\d+)\s*\/\s*(\d+)/;
 
 export function consoleProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
-  const tty = stream.isTTY === true && !process.env.CI;
+  const tty = stream.isTTY === true && !process.env[ENV.ci];
   return {
     log: (line) => stream.write(line + '\n'),
     step(name) {

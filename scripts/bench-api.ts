@@ -30,12 +30,12 @@ const store = await AdapterStore.open(await mkdtemp(join(tmpdir(), 'zkpoa-bench-
 db.prepare("INSERT INTO datanets (id, owner_host, name, labels, visibility, max_records, max_record_bytes, created_at) VALUES ('dn_bench', ?, 'bench', '[\"ham\",\"spam\"]', 'owner', 1, 1, '')").run(host.id);
 const registry = new AdapterRegistryStore(db);
 for (const [i, id] of ['a', 'b'].entries()) {
-  await store.put(randomAdapter(model, id, i + 1));
-  registry.create(host, { id, datanetId: 'dn_bench', datanetVersion: 1, jobId: 'none', spec: {} });
-  registry.setStatus(id, 'ready');
+  const { key } = registry.create(host, { id, datanetId: 'dn_bench', datanetVersion: 1, jobId: 'none', spec: {} });
+  await store.put(randomAdapter(model, key, i + 1));
+  registry.setStatus(key, 'ready');
 }
 const batcher = new Batcher(store, { maxBatchSize: 32, maxWaitMs: 2 });
-const app = await buildServer({ db, inference: { batcher, queue: new SqliteJobQueue(db) }, rateLimitPerMinute: 10_000_000 });
+const app = await buildServer({ db, inference: { batcher, queue: new SqliteJobQueue(db) }, limits: { requestsPerMinute: 10_000_000 } });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 const texts = (await datanetCorpus()).filter((r) => isHeldOut(r.id)).slice(0, 64).map((r) => r.text.slice(0, 2000));
 const bodies = texts.map((_, i) => JSON.stringify({ requests: [0, 1, 2, 3].map((k) => ({ adapter: (i + k) % 2 ? 'a' : 'b', text: texts[(i + k) % texts.length] })) }));

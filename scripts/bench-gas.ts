@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { variantFor } from '../circuits/variants.js';
 import { amountWordCount } from '../attribution/constants.js';
 import { foundryBinary } from '../contracts/client/anvil.js';
-import { REPO_ROOT } from '../lib/config.js';
+import { ENV, REPO_ROOT } from '../lib/config.js';
 import { generateContractArtifacts } from './contract-artifacts.js';
 
 const run = promisify(execFile);
@@ -22,7 +22,7 @@ const rows: Record<string, Record<string, number>> = {};
 for (const v of variants) {
   const { stdout } = await run(foundryBinary('forge'), ['test', '--match-contract', 'GasTest', '-vv'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ZKPOA_VARIANT: v.name },
+    env: { ...process.env, [ENV.forgeVariant]: v.name },
     maxBuffer: 16 * 1024 * 1024,
   });
   rows[v.name] = Object.fromEntries([...stdout.matchAll(/^\s+(\w+_gas) (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));

@@ -12,9 +12,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
-import { loadAdapterIndex } from '../api/attribution-service.js';
 import { openDatabase } from '../api/store/db.js';
-import { createHost } from '../api/store/hosts.js';
+import { createHost, walletLinkMessage } from '../api/store/hosts.js';
 import { variantByName, variantFor } from '../circuits/variants.js';
 import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil } from '../contracts/client/index.js';
 import { datanetCorpus, isHeldOut } from '../inference/datasets.js';
@@ -37,25 +36,27 @@ progress.log(`circuit ${variant.name}: ${artifacts.manifest.constraints} constra
 let step = progress.step('local chain and contracts');
 const chain = await startAnvil();
 const provider = rpcProvider(chain.rpcUrl);
-const [deployerKey, operatorKey] = anvilAccountKeys();
+const [deployerKey, operatorKey, hostKey] = anvilAccountKeys();
 const deployment = await deployAll(new Wallet(deployerKey!, provider), { variants: [variant] });
 const admin = await SettlementClient.connect(deployment, new Wallet(deployerKey!, provider));
+// the server's operator wallet registers and settles; the host's own wallet escrows OPEN and approves it
 const operator = new Wallet(operatorKey!, provider);
-await (await admin.open.getFunction('transfer')(operator.address, 1000n * PRICE)).wait();
-const host = admin.connect(operator);
+const hostWallet = new Wallet(hostKey!, provider);
+await (await admin.open.getFunction('transfer')(hostWallet.address, 1000n * PRICE)).wait();
+const host = admin.connect(hostWallet);
 await host.deposit(1000n * PRICE);
+await host.setOperator(operator.address, true);
 step.done(`anvil ${chain.rpcUrl}, settlement ${deployment.settlement}`);
 
 // --- the service --------------------------------------------------------------------
 const demoDir = join(BUILD_DIR, 'demo');
 await rm(demoDir, { recursive: true, force: true });
 const db = openDatabase(':memory:');
-const { apiKey } = createHost(db, 'demo host');
+const { host: hostAccount, apiKey } = createHost(db, 'demo host');
 step = progress.step('the service (base model, adapter store, fine-tuning, prover pool, HTTP)');
-const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variant, chain: { client: host, chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50 });
+const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variant, chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50 });
 const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
 step.done(`${url}, tensor backend ${service.backend.name}, ${service.prover?.threads} prover threads`);
-const { receipts } = service;
 const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
   const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
   const json = (await res.json()) as T & { error?: { code: string; message: string } };
@@ -71,6 +72,10 @@ const poll = async <T>(f: () => Promise<T>, done: (t: T) => boolean): Promise<T>
 };
 
 try {
+  // --- the host links the wallet that pays its fees (it signs; the server never holds its key) ---
+  const linkMessage = walletLinkMessage({ hostId: hostAccount.id, wallet: hostWallet.address, chainId: chain.chainId.toString(), settlement: deployment.settlement });
+  await api('PUT', '/v1/host/wallet', { wallet: hostWallet.address, signature: await hostWallet.signMessage(linkMessage) });
+
   // --- datanets from a real corpus, several contributors --------------------------------
   const people = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].slice(0, Math.min(6, variant.params.contributors - 1));
   const addressOf = new Map(people.map((p, i) => [p, '0x' + (0xa1 + i).toString(16).repeat(20)]));
@@ -109,7 +114,7 @@ try {
     );
     if (a.status !== 'ready') throw new Error(`fine-tuning ${id} failed`);
     const reg = await api<{ onchainId: string; tx: string }>('POST', `/v1/adapters/${id}/register`, { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 });
-    const { index } = loadAdapterIndex(db, id)!;
+    const { index } = await api<{ index: { estimator: string; curvature?: string } }>('GET', `/v1/adapters/${id}`);
     step.done(`${index.estimator}${index.curvature ? ` (${index.curvature})` : ''} index; on-chain adapter ${reg.onchainId} (tx ${reg.tx.slice(0, 12)}…)`);
   }
 
@@ -130,6 +135,8 @@ try {
     const p = await poll(() => api<{ job: { status: string } }>('GET', `/v1/receipts/${r.receipt}/proof`), (x) => x.job.status === 'done' || x.job.status === 'failed');
     if (p.job.status !== 'done') throw new Error(`proof of ${r.receipt} failed`);
     step.update(++done, chosen.length);
+    // seconds since the demo started (keys, base model, chain, datanets, fine-tuning included) to its first verified proof
+    if (done === 1) console.log(`first_proof_s=${process.uptime().toFixed(1)}`);
   }
   step.done();
   console.log('\nreceipt                                        adapter        answer  proof job                                     settle tx                 audit');
@@ -145,15 +152,15 @@ try {
   console.log(`\nwho earned what (${chosen.length} settled answers × ${fmt(PRICE)} OPEN; 70% to contributors, 20% owner, 10% protocol):`);
   const earned = new Map<string, bigint>(people.map((p) => [p, 0n]));
   for (const id of adapters) {
-    const reg = receipts.registration(id)!;
+    const { onchain } = await api<{ onchain: { adapterId: string; version: number } }>('GET', `/v1/adapters/${id}`);
     for (let leaf = 0; leaf < variant.params.contributors; leaf++) {
-      const payee = (await host.settlement.getFunction('payee')(BigInt(reg.onchainId), reg.version, leaf)) as string;
+      const payee = (await host.settlement.getFunction('payee')(BigInt(onchain.adapterId), onchain.version, leaf)) as string;
       const who = people.find((p) => addressOf.get(p)!.toLowerCase() === payee.toLowerCase());
-      if (who) earned.set(who, earned.get(who)! + (await host.credit(BigInt(reg.onchainId), BigInt(reg.version), leaf)));
+      if (who) earned.set(who, earned.get(who)! + (await host.credit(BigInt(onchain.adapterId), BigInt(onchain.version), leaf)));
     }
   }
   for (const [who, wei] of earned) console.log(`  ${who.padEnd(8)} ${addressOf.get(who)}  ${fmt(wei)} OPEN`);
-  console.log(`  owner    ${operator.address}  ${fmt(await host.balanceOf(operator.address))} OPEN (incl. dust)`);
+  console.log(`  owner    ${hostWallet.address}  ${fmt(await host.balanceOf(hostWallet.address))} OPEN (incl. dust; the host's wallet, whose escrow paid ${fmt(1000n * PRICE - (await host.escrowOf(hostWallet.address)))} OPEN)`);
   console.log(`  protocol ${deployment.treasury}  ${fmt(await host.balanceOf(deployment.treasury))} OPEN`);
 } finally {
   await service.close();

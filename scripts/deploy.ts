@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
 import { VARIANTS, variantByName, variantFor } from '../circuits/variants.js';
-import { ANVIL_DEPLOYER_KEY, deployAll, rpcProvider } from '../contracts/client/index.js';
-import { BUILD_DIR } from '../lib/config.js';
+import { ANVIL_DEPLOYER_KEY, deployAll, isLocalChain, rpcProvider } from '../contracts/client/index.js';
+import { BUILD_DIR, ENV, env } from '../lib/config.js';
 import { consoleProgress } from '../prover/index.js';
 
 const { values } = parseArgs({
   options: {
-    rpc: { type: 'string', default: process.env.RPC_URL ?? 'http://127.0.0.1:8545' },
+    rpc: { type: 'string', default: env('rpcUrl') ?? 'http://127.0.0.1:8545' },
     variant: { type: 'string', multiple: true },
     treasury: { type: 'string' },
     admin: { type: 'string' },
@@ -28,9 +28,9 @@ const { chainId } = await provider.getNetwork().catch((err: Error) => {
   console.error(`cannot reach ${values.rpc}: ${err.message}. Start a local chain with \`npm run chain\`.`);
   process.exit(1);
 });
-const key = process.env.DEPLOYER_KEY ?? (chainId === 31337n ? ANVIL_DEPLOYER_KEY : undefined);
+const key = env('deployerKey') ?? (isLocalChain(chainId) ? ANVIL_DEPLOYER_KEY : undefined);
 if (!key) {
-  console.error(`chain ${chainId} is not a local chain: set DEPLOYER_KEY`);
+  console.error(`chain ${chainId} is not a local chain: set ${ENV.deployerKey}`);
   process.exit(1);
 }
 const variants = values.variant?.includes('all') ? VARIANTS : values.variant?.length ? values.variant.map(variantByName) : [variantFor('test'), variantFor('default')];

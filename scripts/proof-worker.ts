@@ -9,22 +9,23 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProofWorker } from '../api/proof-worker.js';
 import { openDatabase } from '../api/store/db.js';
-import { QUEUE_URL_ENV, describeJobQueue, openJobQueue } from '../api/store/open-queue.js';
+import { describeJobQueue, openJobQueue } from '../api/store/open-queue.js';
 import { variantByName, variantFor } from '../circuits/variants.js';
-import { BUILD_DIR } from '../lib/config.js';
+import { BUILD_DIR, env } from '../lib/config.js';
 import { createProver, ensureVariant, loadProverKeys } from '../prover/index.js';
 
 const { values } = parseArgs({
   options: {
     db: { type: 'string', default: join(BUILD_DIR, 'zkpoa.sqlite') },
-    queue: { type: 'string', default: process.env[QUEUE_URL_ENV] },
+    queue: { type: 'string' },
     variant: { type: 'string' },
     lease: { type: 'string', default: '30000' },
     threads: { type: 'string' },
   },
 });
 const variant = values.variant ? variantByName(values.variant) : variantFor('default');
-const queueUrl = values.queue || undefined;
+// a URL with a password belongs in the environment, not in argv
+const queueUrl = values.queue || env('queueUrl');
 const sqlite = !queueUrl || queueUrl === 'sqlite';
 const db = sqlite ? openDatabase(values.db) : undefined;
 const queue = await openJobQueue(db, queueUrl);

@@ -2,8 +2,11 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { AdapterId, DatanetId, caller, errorReplies } from './common.js';
 import { ZkpoaError } from '../../attribution/errors.js';
 import type { Batcher } from '../../inference/batcher.js';
+import { loadAdapterIndex } from '../attribution-service.js';
 import { FINETUNE_JOB, type FineTuneJobPayload } from '../finetune-runner.js';
-import { AdapterRegistryStore } from '../store/adapters.js';
+import type { TenantLimits } from '../limits.js';
+import type { ReceiptService } from '../receipts.js';
+import { AdapterRegistryStore, adapterKey, type AdapterRow } from '../store/adapters.js';
 import { DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
 import type { JobQueue } from '../store/jobs.js';
@@ -17,15 +20,28 @@ const Adapter = Type.Object({
   jobId: Type.String(),
   createdAt: Type.String(),
   job: Type.Optional(Type.Object({ status: Type.String(), progress: Type.Optional(Type.Number()), error: Type.Optional(Type.String()) })),
+  index: Type.Optional(Type.Object({ root: Type.String(), contributors: Type.Integer(), variant: Type.String(), estimator: Type.String(), curvature: Type.Optional(Type.String()) })),
+  onchain: Type.Optional(Type.Object({ adapterId: Type.String(), version: Type.Integer(), hostWallet: Type.String(), price: Type.String(), tx: Type.String() })),
 });
 
-export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): FastifyPluginAsyncTypebox {
+export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits: TenantLimits, receipts?: ReceiptService): FastifyPluginAsyncTypebox {
   const adapters = new AdapterRegistryStore(db);
   const datanets = new DatanetStore(db);
-  const withJob = async (a: ReturnType<AdapterRegistryStore['get']>) => {
+  const training = db.prepare("SELECT COUNT(*) n FROM adapters WHERE owner_host = ? AND status = 'training'");
+  /** An adapter as its host sees it: its job, its index and its on-chain registration. */
+  const view = async (a: AdapterRow) => {
     const j = await queue.get(a.jobId);
-    const { spec: _spec, ownerHost: _owner, ...rest } = a;
-    return { ...rest, ...(j ? { job: { status: j.status, ...(j.progress !== undefined ? { progress: j.progress } : {}), ...(j.error ? { error: j.error } : {}) } } : {}) };
+    const { spec: _spec, ownerHost: _owner, key, ...rest } = a;
+    const stored = loadAdapterIndex(db, key);
+    const reg = receipts?.registration(key);
+    return {
+      ...rest,
+      ...(j ? { job: { status: j.status, ...(j.progress !== undefined ? { progress: j.progress } : {}), ...(j.error ? { error: j.error } : {}) } } : {}),
+      ...(stored
+        ? { index: { root: '0x' + stored.index.root.toString(16), contributors: stored.index.contributors.length, variant: stored.variant, estimator: stored.index.estimator ?? 'tracin-cp', ...(stored.index.curvature ? { curvature: stored.index.curvature } : {}) } }
+        : {}),
+      ...(reg ? { onchain: { adapterId: reg.onchainId, version: reg.version, hostWallet: reg.hostWallet, price: reg.price, tx: reg.tx } } : {}),
+    };
   };
 
   return async (app) => {
@@ -65,32 +81,36 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
       async (req, reply) => {
         const host = caller(req.caller);
         datanets.version(host, req.body.datanetId, req.body.version); // visible and published, or 404
-        const payload: FineTuneJobPayload = { hostId: host.id, adapterId: req.body.id, datanetId: req.body.datanetId, version: req.body.version, ...(req.body.hyper ? { hyper: req.body.hyper } : {}), ...(req.body.seed !== undefined ? { seed: req.body.seed } : {}) };
-        if (await queue.byKey(FINETUNE_JOB, req.body.id)) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${req.body.id} already exists`);
+        // ids are the host's own: another host's adapter of the same id is neither seen nor in the way
+        const key = adapterKey(host, req.body.id);
+        const payload: FineTuneJobPayload = { hostId: host.id, adapterId: key, datanetId: req.body.datanetId, version: req.body.version, ...(req.body.hyper ? { hyper: req.body.hyper } : {}), ...(req.body.seed !== undefined ? { seed: req.body.seed } : {}) };
+        if (await queue.byKey(FINETUNE_JOB, key)) throw new ZkpoaError('ZKPOA_ERR_ADAPTER_EXISTS', `adapter ${req.body.id} already exists`);
         // the caller's own create that was interrupted before its job was queued: start over
-        if (adapters.ownerOf(req.body.id) === host.id && adapters.get(host, req.body.id).jobId === '') adapters.remove(req.body.id);
+        if (adapters.byKey(key)?.jobId === '') adapters.remove(key);
+        const queued = (training.get(host.id) as { n: number }).n;
+        if (queued >= limits.maxFineTuneJobs) throw new ZkpoaError('ZKPOA_ERR_FINETUNE_QUOTA', `host ${host.id} has ${queued} fine-tuning jobs queued or running; at most ${limits.maxFineTuneJobs} at once`);
         // the row first: it is the ownership record the runner checks, and its primary key settles a race for the id
         const a = adapters.create(host, { id: req.body.id, datanetId: req.body.datanetId, datanetVersion: req.body.version, jobId: '', spec: { hyper: req.body.hyper ?? {}, seed: req.body.seed ?? 1 } });
         let job;
         try {
-          job = await queue.enqueue(FINETUNE_JOB, req.body.id, payload);
+          job = await queue.enqueue(FINETUNE_JOB, key, payload);
         } catch (err) {
-          adapters.remove(a.id);
+          adapters.remove(key);
           throw err;
         }
-        adapters.setJob(a.id, job.id);
-        return reply.status(202).send(await withJob({ ...a, jobId: job.id }));
+        adapters.setJob(key, job.id);
+        return reply.status(202).send(await view({ ...a, jobId: job.id }));
       },
     );
 
     app.get('/adapters', { config: { auth: true }, schema: { summary: 'The caller’s adapters', response: { 200: Type.Object({ adapters: Type.Array(Adapter) }), ...errors } } }, async (req) => ({
-      adapters: await Promise.all(adapters.list(caller(req.caller)).map(withJob)),
+      adapters: await Promise.all(adapters.list(caller(req.caller)).map(view)),
     }));
 
     app.get(
       '/adapters/:id',
       { config: { auth: true }, schema: { summary: 'An adapter and its fine-tuning job', params: Type.Object({ id: AdapterId }), response: { 200: Adapter, ...errors } } },
-      async (req) => withJob(adapters.get(caller(req.caller), req.params.id)),
+      async (req) => view(adapters.get(caller(req.caller), req.params.id)),
     );
 
     app.post(
@@ -118,21 +138,28 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher): Fastif
       },
       async (req) => {
         const host = caller(req.caller);
-        const results = await Promise.all(
-          req.body.requests.map(async (r) => {
+        // refused before any work if the answers could not be stored; the insert below is the authority
+        const stored = adapters.receiptCount(host);
+        if (stored + req.body.requests.length > limits.maxStoredAnswers) throw new ZkpoaError('ZKPOA_ERR_INPUT_QUOTA', `host ${host.id} stores ${stored} answers and may store at most ${limits.maxStoredAnswers}`);
+        type Outcome = { adapter: AdapterRow; text: string; out: Awaited<ReturnType<Batcher['infer']>> } | { adapter: string; error: { code: string; message: string } };
+        const outcomes = await Promise.all(
+          req.body.requests.map(async (r): Promise<Outcome> => {
             try {
               const a = adapters.get(host, r.adapter);
-              if (a.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${r.adapter} is ${a.status}`);
-              const out = await batcher.infer({ adapterId: r.adapter, text: r.text });
-              const receipt = adapters.addReceipt(host, r.adapter, r.text, { label: out.label, probabilities: out.probabilities });
-              return { adapter: r.adapter, label: out.label, probabilities: out.probabilities, receipt: receipt.id, batchSize: out.batchSize };
+              if (a.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_NOT_READY', `adapter ${r.adapter} is ${a.status}`);
+              return { adapter: a, text: r.text, out: await batcher.infer({ adapterId: a.key, text: r.text }) };
             } catch (err) {
               if (!(err instanceof ZkpoaError)) throw err;
               return { adapter: r.adapter, error: { code: err.code, message: err.message } };
             }
           }),
         );
-        return { results };
+        const answered = outcomes.filter((o): o is Extract<Outcome, { out: unknown }> => 'out' in o);
+        const receiptsOf = adapters.addReceipts(host, answered.map((o) => ({ adapter: o.adapter, input: o.text, output: { label: o.out.label, probabilities: o.out.probabilities } })), limits.maxStoredAnswers);
+        let next = 0;
+        return {
+          results: outcomes.map((o) => ('out' in o ? { adapter: o.adapter.id, label: o.out.label, probabilities: o.out.probabilities, receipt: receiptsOf[next++]!.id, batchSize: o.out.batchSize } : o)),
+        };
       },
     );
 

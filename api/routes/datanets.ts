@@ -3,6 +3,7 @@ import { DatanetId, caller, errorReplies } from './common.js';
 import { ZkpoaError } from '../../attribution/errors.js';
 import { DATANET_LIMITS, DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
+import type { TenantLimits } from '../limits.js';
 
 // not the zero address: the registry refuses it as a payee, which would block every adapter trained on the datanet
 const Address = Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$', description: 'payout address of the contributor (not the zero address)' });
@@ -10,7 +11,7 @@ const Record = Type.Object(
   {
     contributor: Address,
     text: Type.String({ minLength: 1, maxLength: DATANET_LIMITS.maxRecordBytes }),
-    label: Type.Integer({ minimum: 0, maximum: DATANET_LIMITS.maxLabels - 1 }),
+    label: Type.Union([Type.Integer({ minimum: 0, maximum: DATANET_LIMITS.maxLabels - 1 }), Type.String({ minLength: 1, maxLength: 100 })], { description: 'the label’s name, or its index in the datanet’s labels' }),
   },
   { additionalProperties: false },
 );
@@ -42,8 +43,8 @@ function wellFormed(s: string, what: string): void {
   if (LONE_SURROGATE.test(s)) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `${what} contains an unpaired UTF-16 surrogate`);
 }
 
-export function datanetRoutes(db: Db): FastifyPluginAsyncTypebox {
-  const store = new DatanetStore(db);
+export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerContributor'>): FastifyPluginAsyncTypebox {
+  const store = new DatanetStore(db, limits.maxPendingPerContributor);
   return async (app) => {
     app.post(
       '/datanets',
@@ -99,7 +100,7 @@ export function datanetRoutes(db: Db): FastifyPluginAsyncTypebox {
       {
         config: { auth: true },
         schema: {
-          summary: 'Records, as the datanet’s visibility allows',
+          summary: 'Records: all of them for the owner; for another host, the accepted ones and those it sent',
           params: Type.Object({ id: DatanetId }),
           querystring: Type.Object(
             {
@@ -119,6 +120,20 @@ export function datanetRoutes(db: Db): FastifyPluginAsyncTypebox {
           limit: Number(req.query.limit ?? 100),
         }),
       }),
+    );
+
+    app.delete(
+      '/datanets/:id/records',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Purge the rejected records that no published version holds (owner only)',
+          params: Type.Object({ id: DatanetId }),
+          querystring: Type.Object({ status: Type.Literal('rejected') }, { additionalProperties: false }),
+          response: { 200: Type.Object({ purged: Type.Integer() }), ...errors },
+        },
+      },
+      async (req) => ({ purged: store.purgeRejected(caller(req.caller), req.params.id) }),
     );
 
     app.post(

@@ -3,9 +3,17 @@ import { ZkpoaError } from '../../attribution/errors.js';
 import type { Db } from './db.js';
 import type { Host } from './hosts.js';
 
-/** Adapters a host owns (trained from a datanet version) and the receipts of their answers. */
+/**
+ * Adapters a host owns (trained from a datanet version) and the receipts of their answers.
+ * Ids are the host's own: two hosts may both have an adapter `mail`, and neither learns of
+ * the other's. Inside the service an adapter is named by its `key` (`h<host id>.<id>`),
+ * which the adapter store, the batcher, jobs and receipts use.
+ */
 export interface AdapterRow {
+  /** the host's id for the adapter */
   id: string;
+  /** the service-wide key */
+  key: string;
   ownerHost: number;
   datanetId: string;
   datanetVersion: number;
@@ -24,8 +32,12 @@ export interface Receipt {
 }
 
 type Row = Record<string, unknown>;
+/** The service-wide key of a host's adapter id. */
+export const adapterKey = (host: Pick<Host, 'id'>, id: string): string => `h${host.id}.${id}`;
+
 const toAdapter = (r: Row): AdapterRow => ({
-  id: r.id as string,
+  id: r.name as string,
+  key: r.id as string,
   ownerHost: r.owner_host as number,
   datanetId: r.datanet_id as string,
   datanetVersion: r.datanet_version as number,
@@ -40,22 +52,29 @@ export class AdapterRegistryStore {
 
   create(host: Host, a: { id: string; datanetId: string; datanetVersion: number; jobId: string; spec: Record<string, unknown> }): AdapterRow {
     const createdAt = new Date().toISOString();
+    const key = adapterKey(host, a.id);
     try {
       this.db
-        .prepare("INSERT INTO adapters (id, owner_host, datanet_id, datanet_version, status, job_id, spec, created_at) VALUES (?, ?, ?, ?, 'training', ?, ?, ?)")
-        .run(a.id, host.id, a.datanetId, a.datanetVersion, a.jobId, JSON.stringify(a.spec), createdAt);
+        .prepare("INSERT INTO adapters (id, name, owner_host, datanet_id, datanet_version, status, job_id, spec, created_at) VALUES (?, ?, ?, ?, ?, 'training', ?, ?, ?)")
+        .run(key, a.id, host.id, a.datanetId, a.datanetVersion, a.jobId, JSON.stringify(a.spec), createdAt);
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new ZkpoaError('ZKPOA_ERR_CONFLICT', `adapter ${a.id} already exists`);
+      if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) throw new ZkpoaError('ZKPOA_ERR_ADAPTER_EXISTS', `adapter ${a.id} already exists`);
       throw err;
     }
-    return { ...a, ownerHost: host.id, status: 'training', createdAt };
+    return { ...a, key, ownerHost: host.id, status: 'training', createdAt };
   }
 
-  /** An adapter of this host (others' adapters are not found). */
+  /** An adapter of this host, by the host's id for it (others' adapters are not found). */
   get(host: Host, id: string): AdapterRow {
-    const r = this.db.prepare('SELECT * FROM adapters WHERE id = ? AND owner_host = ?').get(id, host.id) as Row | undefined;
+    const r = this.db.prepare('SELECT * FROM adapters WHERE name = ? AND owner_host = ?').get(id, host.id) as Row | undefined;
     if (!r) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_ADAPTER', `no adapter ${JSON.stringify(id)}`);
     return toAdapter(r);
+  }
+
+  /** An adapter by its service-wide key. */
+  byKey(key: string): AdapterRow | undefined {
+    const r = this.db.prepare('SELECT * FROM adapters WHERE id = ?').get(key) as Row | undefined;
+    return r ? toAdapter(r) : undefined;
   }
 
   list(host: Host): AdapterRow[] {
@@ -63,26 +82,42 @@ export class AdapterRegistryStore {
   }
 
   /** The job that trains the adapter (set right after the row exists, so the row is the ownership record first). */
-  setJob(id: string, jobId: string): void {
-    this.db.prepare('UPDATE adapters SET job_id = ? WHERE id = ?').run(jobId, id);
+  setJob(key: string, jobId: string): void {
+    this.db.prepare('UPDATE adapters SET job_id = ? WHERE id = ?').run(jobId, key);
   }
 
-  /** Which host owns an adapter id, if any. */
-  ownerOf(id: string): number | undefined {
-    return (this.db.prepare('SELECT owner_host FROM adapters WHERE id = ?').get(id) as { owner_host: number } | undefined)?.owner_host;
+  /** Which host owns the adapter of a service-wide key, if any. */
+  ownerOf(key: string): number | undefined {
+    return (this.db.prepare('SELECT owner_host FROM adapters WHERE id = ?').get(key) as { owner_host: number } | undefined)?.owner_host;
   }
 
-  remove(id: string): void {
-    this.db.prepare('DELETE FROM adapters WHERE id = ?').run(id);
+  remove(key: string): void {
+    this.db.prepare('DELETE FROM adapters WHERE id = ?').run(key);
   }
 
-  setStatus(id: string, status: AdapterRow['status']): void {
-    this.db.prepare('UPDATE adapters SET status = ? WHERE id = ?').run(status, id);
+  setStatus(key: string, status: AdapterRow['status']): void {
+    this.db.prepare('UPDATE adapters SET status = ? WHERE id = ?').run(status, key);
   }
 
-  addReceipt(host: Host, adapterId: string, input: string, output: Receipt['output']): Receipt {
-    const r: Receipt = { id: `rc_${randomUUID()}`, adapterId, inputHash: createHash('sha256').update(input).digest('hex'), output, createdAt: new Date().toISOString() };
-    this.db.prepare('INSERT INTO receipts (id, adapter_id, host, input_hash, input, output, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(r.id, adapterId, host.id, r.inputHash, input, JSON.stringify(output), r.createdAt);
-    return r;
+  /** How many answers (with their inputs, kept for audit) a host has stored. */
+  receiptCount(host: Host): number {
+    return (this.db.prepare('SELECT COUNT(*) n FROM receipts WHERE host = ?').get(host.id) as { n: number }).n;
+  }
+
+  /**
+   * Stores answers with their inputs, all or none, unless that would take the host past
+   * `limit` stored answers (ZKPOA_ERR_INPUT_QUOTA).
+   */
+  addReceipts(host: Host, answers: readonly { adapter: AdapterRow; input: string; output: Receipt['output'] }[], limit: number): Receipt[] {
+    const insert = this.db.prepare('INSERT INTO receipts (id, adapter_id, host, input_hash, input, output, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    return this.db.transaction(() => {
+      const stored = this.receiptCount(host);
+      if (stored + answers.length > limit) throw new ZkpoaError('ZKPOA_ERR_INPUT_QUOTA', `host ${host.id} stores ${stored} answers and may store at most ${limit}`);
+      return answers.map((a) => {
+        const r: Receipt = { id: `rc_${randomUUID()}`, adapterId: a.adapter.id, inputHash: createHash('sha256').update(a.input).digest('hex'), output: a.output, createdAt: new Date().toISOString() };
+        insert.run(r.id, a.adapter.key, host.id, r.inputHash, a.input, JSON.stringify(a.output), r.createdAt);
+        return r;
+      });
+    })();
   }
 }

@@ -9,6 +9,11 @@ import type { Host } from './hosts.js';
  * contributors (through a host), are de-duplicated by content hash, reviewed by the
  * datanet's owner (accepted or rejected) and published as immutable versions whose
  * Merkle root commits to the accepted records.
+ *
+ * A public datanet takes records from any host, so nobody but its owner can fill it for
+ * good: rejected records do not count towards its size and the owner can purge them;
+ * records awaiting review are bounded per contributor address and per submitting host;
+ * and records not yet accepted are seen only by the owner and the host that sent them.
  */
 export interface DatanetInput {
   name: string;
@@ -32,10 +37,12 @@ export interface Datanet {
 export interface RecordInput {
   contributor: string;
   text: string;
-  label: number;
+  /** the label's index in the datanet's labels, or its name */
+  label: number | string;
 }
 
 export interface StoredRecord extends RecordInput {
+  label: number;
   id: number;
   status: 'pending' | 'accepted' | 'rejected';
   contentHash: string;
@@ -55,6 +62,15 @@ export const DATANET_LIMITS = { maxRecords: 100_000, maxRecordBytes: 16_384, max
 /** SHA-256 of the NFC-normalized text and the label: equal records collide on purpose. */
 export function contentHash(text: string, label: number): string {
   return createHash('sha256').update(`${label}\u0000${text.normalize('NFC')}`).digest('hex');
+}
+
+/** A record's label as the index of the datanet's label: given as that index, or as the label's name. */
+function labelIndex(d: Datanet, label: number | string, what: string): number {
+  const i = typeof label === 'string' ? d.labels.indexOf(label) : label;
+  if (!Number.isInteger(i) || i < 0 || i >= d.labels.length) {
+    throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `${what} must be one of ${JSON.stringify(d.labels)} or its index in [0, ${d.labels.length})`);
+  }
+  return i;
 }
 
 const sha = (...parts: (string | Buffer)[]) => {
@@ -100,7 +116,11 @@ const toRecord = (r: Row): StoredRecord => ({
 });
 
 export class DatanetStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** records awaiting review per contributor address, and per submitting host other than the owner */
+    private readonly maxPending = 1_000,
+  ) {}
 
   create(owner: Host, input: DatanetInput): Datanet {
     const labels = input.labels;
@@ -110,7 +130,7 @@ export class DatanetStore {
     const maxRecords = input.maxRecords ?? DATANET_LIMITS.maxRecords;
     const maxRecordBytes = input.maxRecordBytes ?? DATANET_LIMITS.maxRecordBytes;
     if (maxRecords > DATANET_LIMITS.maxRecords || maxRecordBytes > DATANET_LIMITS.maxRecordBytes) {
-      throw new ZkpoaError('ZKPOA_ERR_LIMIT', `limits may not exceed ${DATANET_LIMITS.maxRecords} records of ${DATANET_LIMITS.maxRecordBytes} bytes`);
+      throw new ZkpoaError('ZKPOA_ERR_DATANET_LIMITS', `limits may not exceed ${DATANET_LIMITS.maxRecords} records of ${DATANET_LIMITS.maxRecordBytes} bytes`);
     }
     const d: Datanet = {
       id: `dn_${randomUUID()}`,
@@ -142,43 +162,80 @@ export class DatanetStore {
     return d;
   }
 
-  /** Adds records; a record whose content is already there is a duplicate (409), the batch is all or nothing. */
+  /**
+   * Adds records, all or none: a record whose content is already there is a duplicate; the
+   * datanet's accepted and pending records may not pass its size; a contributor address, and
+   * a host other than the owner, may have at most `maxPending` records awaiting review.
+   */
   contribute(host: Host, id: string, records: readonly RecordInput[]): StoredRecord[] {
     const d = this.get(host, id);
-    records.forEach((r, i) => {
+    const labels = records.map((r, i) => {
       try {
         addressToField(r.contributor);
       } catch {
         throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `records[${i}].contributor is not a 20-byte hex address`);
       }
-      if (!Number.isInteger(r.label) || r.label < 0 || r.label >= d.labels.length) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `records[${i}].label must be an integer in [0, ${d.labels.length})`);
       if (r.text.trim().length === 0) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `records[${i}].text is empty`);
-      if (Buffer.byteLength(r.text) > d.maxRecordBytes) throw new ZkpoaError('ZKPOA_ERR_LIMIT', `records[${i}].text exceeds ${d.maxRecordBytes} bytes`);
+      if (Buffer.byteLength(r.text) > d.maxRecordBytes) throw new ZkpoaError('ZKPOA_ERR_RECORD_TOO_LARGE', `records[${i}].text exceeds ${d.maxRecordBytes} bytes`);
+      return labelIndex(d, r.label, `records[${i}].label`);
     });
     const insert = this.db.prepare(
       'INSERT INTO records (datanet_id, contributor, text, label, content_hash, submitted_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (datanet_id, content_hash) DO NOTHING',
     );
     return this.db.transaction(() => {
-      const count = (this.db.prepare('SELECT COUNT(*) n FROM records WHERE datanet_id = ?').get(id) as { n: number }).n;
-      if (count + records.length > d.maxRecords) throw new ZkpoaError('ZKPOA_ERR_LIMIT', `datanet holds at most ${d.maxRecords} records`);
+      const count = (this.db.prepare("SELECT COUNT(*) n FROM records WHERE datanet_id = ? AND status != 'rejected'").get(id) as { n: number }).n;
+      if (count + records.length > d.maxRecords) throw new ZkpoaError('ZKPOA_ERR_DATANET_FULL', `datanet holds at most ${d.maxRecords} accepted and pending records`);
+      this.checkPending(d, host, records);
       const now = new Date().toISOString();
       return records.map((r, i) => {
-        const hash = contentHash(r.text, r.label);
-        const info = insert.run(id, r.contributor.toLowerCase(), r.text, r.label, hash, host.id, now);
+        const label = labels[i]!;
+        const hash = contentHash(r.text, label);
+        const info = insert.run(id, r.contributor.toLowerCase(), r.text, label, hash, host.id, now);
         if (info.changes === 0) throw new ZkpoaError('ZKPOA_ERR_DUPLICATE', `records[${i}] duplicates a record already in the datanet`);
-        return { id: Number(info.lastInsertRowid), contributor: r.contributor.toLowerCase(), text: r.text, label: r.label, status: 'pending' as const, contentHash: hash, createdAt: now };
+        return { id: Number(info.lastInsertRowid), contributor: r.contributor.toLowerCase(), text: r.text, label, status: 'pending' as const, contentHash: hash, createdAt: now };
       });
     })();
   }
 
-  /** Records as the datanet's visibility allows: everything for the owner, public datanets for others. */
+  /** Pending records per contributor address, and per submitting host unless it owns the datanet, stay within `maxPending`. */
+  private checkPending(d: Datanet, host: Host, records: readonly RecordInput[]): void {
+    if (host.id === d.ownerHost) return; // the owner reviews its own queue
+    const bySubmitter = (this.db.prepare("SELECT COUNT(*) n FROM records WHERE datanet_id = ? AND submitted_by = ? AND status = 'pending'").get(d.id, host.id) as { n: number }).n;
+    if (bySubmitter + records.length > this.maxPending) throw new ZkpoaError('ZKPOA_ERR_PENDING_QUOTA', `host ${host.id} has ${bySubmitter} records awaiting review in this datanet; at most ${this.maxPending}`);
+    const adding = new Map<string, number>();
+    for (const r of records) adding.set(r.contributor.toLowerCase(), (adding.get(r.contributor.toLowerCase()) ?? 0) + 1);
+    const pending = this.db.prepare("SELECT COUNT(*) n FROM records WHERE datanet_id = ? AND contributor = ? AND status = 'pending'");
+    for (const [contributor, n] of adding) {
+      const have = (pending.get(d.id, contributor) as { n: number }).n;
+      if (have + n > this.maxPending) throw new ZkpoaError('ZKPOA_ERR_PENDING_QUOTA', `contributor ${contributor} has ${have} records awaiting review in this datanet; at most ${this.maxPending}`);
+    }
+  }
+
+  /**
+   * Records the host may read: the owner every record; another host (of a public datanet)
+   * the accepted records and the records it sent itself, whatever their status.
+   */
   records(host: Host, id: string, opts: { status?: StoredRecord['status']; offset?: number; limit?: number } = {}): StoredRecord[] {
-    this.get(host, id);
+    const d = this.get(host, id);
     const limit = Math.min(opts.limit ?? 100, 1000);
-    const rows = opts.status
-      ? this.db.prepare('SELECT * FROM records WHERE datanet_id = ? AND status = ? ORDER BY id LIMIT ? OFFSET ?').all(id, opts.status, limit, opts.offset ?? 0)
-      : this.db.prepare('SELECT * FROM records WHERE datanet_id = ? ORDER BY id LIMIT ? OFFSET ?').all(id, limit, opts.offset ?? 0);
+    const mine = d.ownerHost === host.id ? '1' : "(status = 'accepted' OR submitted_by = @host)";
+    const status = opts.status ? 'AND status = @status' : '';
+    const rows = this.db
+      .prepare(`SELECT * FROM records WHERE datanet_id = @id AND ${mine} ${status} ORDER BY id LIMIT @limit OFFSET @offset`)
+      .all({ id, host: host.id, limit, offset: opts.offset ?? 0, ...(opts.status ? { status: opts.status } : {}) });
     return (rows as Row[]).map(toRecord);
+  }
+
+  /** The owner removes rejected records that no published version holds; returns how many. */
+  purgeRejected(host: Host, id: string): number {
+    this.owned(host, id);
+    return this.db.transaction(() => {
+      const published = new Set((this.db.prepare('SELECT record_ids FROM datanet_versions WHERE datanet_id = ?').all(id) as { record_ids: string }[]).flatMap((v) => JSON.parse(v.record_ids) as number[]));
+      const rejected = (this.db.prepare("SELECT id FROM records WHERE datanet_id = ? AND status = 'rejected'").all(id) as { id: number }[]).map((r) => r.id).filter((r) => !published.has(r));
+      const remove = this.db.prepare('DELETE FROM records WHERE id = ?');
+      for (const r of rejected) remove.run(r);
+      return rejected.length;
+    })();
   }
 
   /** The owner's validation decision on a record. */
@@ -195,7 +252,7 @@ export class DatanetStore {
     this.owned(host, id);
     return this.db.transaction(() => {
       const accepted = (this.db.prepare("SELECT * FROM records WHERE datanet_id = ? AND status = 'accepted' ORDER BY id").all(id) as Row[]).map(toRecord);
-      if (accepted.length === 0) throw new ZkpoaError('ZKPOA_ERR_CONFLICT', 'no accepted records to publish');
+      if (accepted.length === 0) throw new ZkpoaError('ZKPOA_ERR_NOTHING_TO_PUBLISH', 'no accepted records to publish');
       const last = (this.db.prepare('SELECT MAX(version) v FROM datanet_versions WHERE datanet_id = ?').get(id) as { v: number | null }).v ?? 0;
       const v: DatanetVersion = { datanetId: id, version: last + 1, root: versionRoot(accepted), records: accepted.length, createdAt: new Date().toISOString() };
       this.db

@@ -124,6 +124,19 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'host wallets, adapter names per host, review queues',
+    sql: `
+      ALTER TABLE hosts ADD COLUMN wallet TEXT;               -- lower-case hex; its escrow pays the host's fees
+      ALTER TABLE onchain_adapters ADD COLUMN host_wallet TEXT; -- the on-chain host of the adapter
+      ALTER TABLE adapters ADD COLUMN name TEXT;              -- the host's own id for it; id is the service-wide key
+      UPDATE adapters SET name = id;
+      CREATE UNIQUE INDEX adapters_by_host_name ON adapters (owner_host, name);
+      CREATE INDEX receipts_by_host ON receipts (host);
+      CREATE INDEX records_by_contributor ON records (datanet_id, contributor, status);
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

@@ -7,8 +7,6 @@ import { SqliteJobQueue, type JobQueue } from './jobs.js';
  * BullMQ on Redis when given `redis://…` / `rediss://…` (`--queue`, `ZKPOA_QUEUE_URL`),
  * so that proof workers on many hosts share one queue. BullMQ is loaded only then.
  */
-export const QUEUE_URL_ENV = 'ZKPOA_QUEUE_URL';
-
 const isRedis = (url: string) => /^rediss?:\/\//i.test(url);
 
 export async function openJobQueue(db: Db | undefined, url?: string): Promise<JobQueue> {

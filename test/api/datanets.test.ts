@@ -9,6 +9,7 @@ let db: Db;
 let app: App;
 let owner: string;
 let other: string;
+let third: string;
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const ALICE = '0x' + 'a1'.repeat(20);
 const BOB = '0x' + 'b0'.repeat(20);
@@ -17,7 +18,9 @@ beforeAll(async () => {
   db = openDatabase(':memory:');
   owner = createHost(db, 'owner').apiKey;
   other = createHost(db, 'other').apiKey;
-  app = await buildServer({ db });
+  third = createHost(db, 'third').apiKey;
+  // the fuzz test sends hundreds of keyless requests from one address: failed-auth throttling has its own test
+  app = await buildServer({ db, limits: { failedAuthPerMinute: 1_000_000, maxPendingPerContributor: 3 } });
   await app.ready();
 });
 
@@ -34,7 +37,7 @@ async function createDatanet(key = owner, visibility: 'public' | 'owner' = 'owne
 
 describe('datanets API', () => {
   it('migrates the store to its schema version', () => {
-    expect(schemaVersion(db)).toBe(5);
+    expect(schemaVersion(db)).toBe(6);
     expect(openDatabase(':memory:')).toBeTruthy();
   });
 
@@ -136,7 +139,7 @@ describe('datanets API', () => {
     expect(cases).toBe(400);
     const huge = await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: { ...auth(owner), 'content-type': 'application/json' }, payload: JSON.stringify({ records: [{ contributor: ALICE, text: 'x'.repeat(2_000_000), label: 0 }] }) });
     expect(huge.statusCode).toBe(413);
-    expect(huge.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_LIMIT' } });
+    expect(huge.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_BODY_TOO_LARGE' } });
     expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ status: 'ok' });
   });
 
@@ -145,7 +148,7 @@ describe('datanets API', () => {
     try {
       const bad = await fetch(`${address}/v1/datanets`, { method: 'POST', headers: { ...auth(owner), 'content-type': 'application/json' }, body: '{"name": ' });
       expect(bad.status).toBe(400);
-      expect(await bad.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_VALIDATION' } });
+      expect(await bad.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_MALFORMED_REQUEST' } });
       const docs = await (await fetch(`${address}/docs/json`)).json() as { paths: Record<string, unknown> };
       expect(Object.keys(docs.paths)).toContain('/v1/datanets/{id}/records');
       expect(await (await fetch(`${address}/metrics`)).text()).toMatch(/zkpoa_http_requests_total/);
@@ -153,5 +156,117 @@ describe('datanets API', () => {
     } finally {
       await app.server.close();
     }
+  });
+
+  it('a label is its index or its name', async () => {
+    const { id } = await createDatanet();
+    const add = (label: unknown, text: string) => app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: auth(owner), payload: { records: [{ contributor: ALICE, text, label }] } });
+    const byName = await add('spam', 'buy now, limited offer');
+    expect(byName.statusCode, byName.body).toBe(201);
+    expect(byName.json()).toMatchObject({ records: [{ label: 1 }] });
+    expect((await add(0, 'lunch at noon?')).json()).toMatchObject({ records: [{ label: 0 }] });
+    expect((await add('eggs', 'unknown label')).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_VALIDATION' } });
+    expect((await add(2, 'index past the labels')).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_VALIDATION' } });
+  });
+});
+
+describe('a public datanet under abuse', () => {
+  const contribute = (key: string, id: string, records: { contributor: string; text: string; label: number | string }[]) =>
+    app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: auth(key), payload: { records } });
+  const texts = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} ${i}`);
+
+  it('records awaiting review are bounded per contributor and per sending host; the owner reviews its own without bound', async () => {
+    const { id } = await createDatanet(owner, 'public');
+    const four = texts('junk', 4).map((text) => ({ contributor: BOB, text, label: 1 }));
+    expect((await contribute(other, id, four)).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_PENDING_QUOTA' } });
+    expect((await contribute(other, id, four.slice(0, 3))).statusCode).toBe(201);
+    // the same contributor through another host, and another contributor through the same host: both full
+    expect((await contribute(third, id, [{ contributor: BOB, text: 'more junk', label: 1 }])).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_PENDING_QUOTA' } });
+    expect((await contribute(other, id, [{ contributor: ALICE, text: 'other name', label: 1 }])).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_PENDING_QUOTA' } });
+    expect((await contribute(owner, id, texts('own', 5).map((text) => ({ contributor: BOB, text, label: 0 })))).statusCode).toBe(201);
+    // reviewed records free the queue
+    const pending = (await app.inject({ method: 'GET', url: `/v1/datanets/${id}/records?status=pending`, headers: auth(owner) })).json() as { records: { id: number; text: string }[] };
+    const junk = pending.records.find((r) => r.text === 'junk 0')!;
+    await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records/${junk.id}/review`, headers: auth(owner), payload: { decision: 'reject' } });
+    const ownDone = pending.records.filter((r) => r.text.startsWith('own'));
+    for (const r of ownDone) await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records/${r.id}/review`, headers: auth(owner), payload: { decision: 'accept' } });
+    expect((await contribute(third, id, [{ contributor: BOB, text: 'now there is room', label: 0 }])).statusCode).toBe(201);
+  });
+
+  it('rejected records do not fill the datanet, and the owner purges them (never a published one)', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(owner), payload: { name: 'small', labels: ['ham', 'spam'], visibility: 'public', maxRecords: 3 } });
+    const { id } = res.json() as { id: string };
+    const review = (rid: number, decision: 'accept' | 'reject') => app.inject({ method: 'POST', url: `/v1/datanets/${id}/records/${rid}/review`, headers: auth(owner), payload: { decision } });
+    const junk = (await contribute(other, id, texts('spam', 3).map((text) => ({ contributor: BOB, text, label: 1 })))).json() as { records: { id: number }[] };
+    expect((await contribute(owner, id, [{ contributor: ALICE, text: 'good', label: 0 }])).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_DATANET_FULL' } });
+    for (const r of junk.records) await review(r.id, 'reject');
+    const good = (await contribute(owner, id, [{ contributor: ALICE, text: 'good', label: 0 }])).json() as { records: { id: number }[] };
+    await review(good.records[0]!.id, 'accept');
+    expect((await app.inject({ method: 'POST', url: `/v1/datanets/${id}/versions`, headers: auth(owner) })).statusCode).toBe(201);
+    // a published record rejected afterwards stays: version 1 still holds it
+    await review(good.records[0]!.id, 'reject');
+    expect((await app.inject({ method: 'DELETE', url: `/v1/datanets/${id}/records?status=rejected`, headers: auth(other) })).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_FORBIDDEN' } });
+    const purged = await app.inject({ method: 'DELETE', url: `/v1/datanets/${id}/records?status=rejected`, headers: auth(owner) });
+    expect(purged.json()).toEqual({ purged: 3 });
+    const left = (await app.inject({ method: 'GET', url: `/v1/datanets/${id}/records`, headers: auth(owner) })).json() as { records: { text: string }[] };
+    expect(left.records.map((r) => r.text)).toEqual(['good']);
+    expect((await app.inject({ method: 'GET', url: `/v1/datanets/${id}/versions/1`, headers: auth(owner) })).json()).toMatchObject({ records: 1 });
+    // purged content may come back, as a new record awaiting review
+    expect((await contribute(other, id, [{ contributor: BOB, text: 'spam 0', label: 1 }])).statusCode).toBe(201);
+  });
+
+  it('records not yet accepted are seen only by the owner and the host that sent them', async () => {
+    const { id } = await createDatanet(owner, 'public');
+    const sent = (await contribute(other, id, [{ contributor: BOB, text: 'mine, pending', label: 0 }, { contributor: BOB, text: 'mine, accepted', label: 0 }])).json() as { records: { id: number }[] };
+    await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records/${sent.records[1]!.id}/review`, headers: auth(owner), payload: { decision: 'accept' } });
+    await contribute(owner, id, [{ contributor: ALICE, text: 'owner, pending', label: 1 }]);
+    const seen = async (key: string, query = '') => ((await app.inject({ method: 'GET', url: `/v1/datanets/${id}/records${query}`, headers: auth(key) })).json() as { records: { text: string }[] }).records.map((r) => r.text).sort();
+    expect(await seen(owner)).toEqual(['mine, accepted', 'mine, pending', 'owner, pending']);
+    expect(await seen(other)).toEqual(['mine, accepted', 'mine, pending']);
+    expect(await seen(third)).toEqual(['mine, accepted']);
+    expect(await seen(third, '?status=pending')).toEqual([]);
+  });
+});
+
+describe('rate limits and failed authentication', () => {
+  let limited: App;
+  let key: string;
+  beforeAll(async () => {
+    const ldb = openDatabase(':memory:');
+    key = createHost(ldb, 'limited').apiKey;
+    limited = await buildServer({ db: ldb, limits: { requestsPerMinute: 5, failedAuthPerMinute: 3 } });
+    await limited.ready();
+  });
+  afterAll(() => limited?.close());
+
+  it('a forged key naming a host spends the sender’s budget, not the host’s; the 429 says why', async () => {
+    const forged = { authorization: 'Bearer zk_1_x', 'x-forwarded-for': '10.0.0.9' };
+    const answers = [];
+    for (let i = 0; i < 7; i++) answers.push(await limited.inject({ method: 'GET', url: '/health', headers: forged, remoteAddress: '10.0.0.9' }));
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(answers[6]!.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_RATE_LIMITED', message: expect.stringMatching(/rate limit of 5 requests/) } });
+    // host 1 itself, from elsewhere, is untouched
+    const real = await limited.inject({ method: 'POST', url: '/v1/datanets', headers: auth(key), remoteAddress: '10.0.0.1', payload: { name: 'x', labels: ['a', 'b'] } });
+    expect(real.statusCode, real.body).toBe(201);
+  });
+
+  it('an authenticated host is limited on its own key, wherever it calls from', async () => {
+    const codes = [];
+    for (let i = 0; i < 6; i++) codes.push((await limited.inject({ method: 'GET', url: '/v1/host', headers: auth(key), remoteAddress: `10.1.0.${i}` })).statusCode);
+    expect(codes.slice(0, 4).every((c) => c === 200)).toBe(true); // one request of the budget went to the previous test
+    expect(codes.at(-1)).toBe(429);
+  });
+
+  it('failed keys are throttled per address, before any key is checked', async () => {
+    const wrong = { authorization: 'Bearer zk_1_' + 'w'.repeat(43) };
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await limited.inject({ method: 'GET', url: '/v1/datanets/dn_00000000-0000-0000-0000-000000000000', headers: wrong, remoteAddress: '10.2.0.1' })).statusCode);
+    expect(codes).toEqual([401, 401, 401, 429]);
+    // from that address even a valid key learns nothing until the window ends
+    const after = await limited.inject({ method: 'GET', url: '/v1/datanets/dn_00000000-0000-0000-0000-000000000000', headers: { authorization: `Bearer ${key}` }, remoteAddress: '10.2.0.1' });
+    expect(after.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_AUTH_THROTTLED' } });
+    expect(after.headers['retry-after']).toMatch(/^\d+$/);
+    // another address is not affected
+    expect((await limited.inject({ method: 'GET', url: '/v1/datanets/dn_00000000-0000-0000-0000-000000000000', headers: wrong, remoteAddress: '10.2.0.2' })).statusCode).toBe(401);
   });
 });
