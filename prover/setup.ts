@@ -9,17 +9,20 @@ import * as snarkjs from 'snarkjs';
 import { ZkpoaError } from '../attribution/errors.js';
 import { BUILD_DIR, REPO_ROOT } from '../lib/config.js';
 import { CIRCUITS_DIR, mainComponentSource, type CircuitVariant } from '../circuits/variants.js';
+import { DEV_SETUP_METHOD, devSetup } from './dev-setup.js';
 import { silentProgress, snarkjsLogger, type Progress } from './progress.js';
 import { releaseSnarkjsThreads } from './snarkjs-threads.js';
 
 /**
- * The artifact build and trusted setup: compile (circom2, --O2), powers of tau,
- * phase 2, verification key, Solidity verifier — all into one ignored folder.
+ * The artifact build and trusted setup: compile (circom2, --O2), proving key,
+ * verification key, Solidity verifier — all into one ignored folder.
  *
- * Development default: a local single-party ceremony. Its toxic waste existed on
- * this machine, so anyone who had it could forge proofs. Never use such keys in
- * production: pass a public powers-of-tau file (`ptauFile`) and run a multi-party
- * phase 2 (more `snarkjs zkey contribute` rounds) before deploying.
+ * Development default (no `ptauFile`): keys computed directly from fresh single-party
+ * randomness on this machine (prover/dev-setup.ts), in seconds. Whoever kept that
+ * randomness could forge proofs, so never use such keys in production. Production:
+ * pass a public prepared powers-of-tau file (`ptauFile`); phase 2 is then snarkjs's
+ * `zkey new` and one local contribution, and more independent contributions
+ * (`snarkjs zkey contribute`) must follow before a verifier is deployed.
  */
 
 const run = promisify(execFile);
@@ -28,19 +31,28 @@ const require = createRequire(import.meta.url);
 export interface SetupOptions {
   /** root of the ignored build folder (default: build/ or $ZKPOA_BUILD_DIR) */
   buildDir?: string;
-  /** a public, prepared (phase 2) powers-of-tau file; default: a local development ceremony */
+  /** a public, prepared (phase 2) powers-of-tau file: the production path; default: development keys */
   ptauFile?: string;
+  /**
+   * Development keys only: also write the prepared powers of tau of the same randomness
+   * beside them (`dev_pot<power>.ptau`, recorded in the manifest), so that stock snarkjs can
+   * check the keys: `snarkjs zkey verify circuit.r1cs dev_pot<power>.ptau circuit.zkey`.
+   */
+  devPtau?: boolean;
   progress?: Progress;
   /** rebuild even if the cache key matches */
   force?: boolean;
 }
 
-export interface PtauInfo {
-  path: string;
-  power: number;
-  origin: 'development' | 'file';
-  sha256: string;
-}
+/** Where a variant's keys come from. */
+export type PtauInfo =
+  /** a public powers-of-tau file (production path) */
+  | { origin: 'file'; path: string; power: number; sha256: string }
+  /**
+   * development keys (prover/dev-setup.ts): made as from a prepared powers of tau of
+   * `power` that existed only in memory; `path` if it was written (`devPtau`)
+   */
+  | { origin: 'development'; method: string; power: number; path?: string; sha256?: string };
 
 export interface VariantManifest {
   variant: CircuitVariant;
@@ -67,12 +79,14 @@ export interface VariantArtifacts {
 
 const DEV_CEREMONY_WARNING = [
   '┌──────────────────────────────────────────────────────────────────────┐',
-  '│ DEVELOPMENT TRUSTED SETUP: a single-party ceremony run on this       │',
-  '│ machine. Anyone holding its randomness can forge proofs. Never use   │',
-  '│ these keys in production: pass a public powers-of-tau file          │',
-  '│ (--ptau) and run a multi-party phase 2.                              │',
+  '│ DEVELOPMENT TRUSTED SETUP: single-party keys made on this machine    │',
+  '│ from fresh randomness that is dropped once used. Anyone who kept it  │',
+  '│ could forge proofs. Never use these keys in production: pass a       │',
+  '│ public powers-of-tau file (--ptau) and run a multi-party phase 2.    │',
   '└──────────────────────────────────────────────────────────────────────┘',
 ].join('\n');
+
+const DEV_CEREMONY = 'development: single-party keys computed on this machine from fresh randomness, never stored — NOT for production';
 
 export function artifactPaths(variant: CircuitVariant, buildDir = BUILD_DIR): Omit<VariantArtifacts, 'manifest'> {
   const dir = join(buildDir, 'circuits', variant.name);
@@ -108,44 +122,19 @@ function packageVersion(name: string): string {
   return (require(join(packageRoot(name), 'package.json')) as { version: string }).version;
 }
 
-/** The prepared powers of tau for `power`: the given public file, or the cached development one. */
-export async function ensurePtau(power: number, opts: SetupOptions = {}): Promise<PtauInfo> {
-  const progress = opts.progress ?? silentProgress;
-  if (opts.ptauFile) {
-    const path = resolve(opts.ptauFile);
-    if (!existsSync(path)) throw new ZkpoaError('ZKPOA_ERR_PTAU', `powers-of-tau file not found: ${path}`);
-    return { path, power, origin: 'file', sha256: await sha256File(path) };
-  }
-  const dir = join(opts.buildDir ?? BUILD_DIR, 'ptau');
-  const path = join(dir, `dev_pot${power}.ptau`);
-  if (!existsSync(path)) {
-    progress.log(DEV_CEREMONY_WARNING);
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-${process.pid}-${power}`);
-    try {
-      const curve = await snarkjs.curves.getCurveFromName('bn128');
-      let step = progress.step(`powers of tau 2^${power}: new accumulator`);
-      await snarkjs.powersOfTau.newAccumulator(curve, power, `${tmp}_0.ptau`, snarkjsLogger(step));
-      step.done();
-      step = progress.step(`powers of tau 2^${power}: local contribution`);
-      await snarkjs.powersOfTau.contribute(`${tmp}_0.ptau`, `${tmp}_1.ptau`, 'zkpoa development (single party)', randomBytes(32).toString('hex'), snarkjsLogger(step));
-      step.done();
-      step = progress.step(`powers of tau 2^${power}: prepare phase 2 (the slow step)`);
-      await snarkjs.powersOfTau.preparePhase2(`${tmp}_1.ptau`, `${tmp}_final.ptau`, snarkjsLogger(step));
-      step.done();
-      await rename(`${tmp}_final.ptau`, path);
-    } finally {
-      await Promise.all(['_0', '_1', '_final'].map((s) => rm(`${tmp}${s}.ptau`, { force: true })));
-      await releaseSnarkjsThreads();
-    }
-  }
-  return { path, power, origin: 'development', sha256: await sha256File(path) };
+/** A public prepared powers-of-tau file (the production path): checked to exist, and hashed for the cache key. */
+export async function publicPtau(ptauFile: string, power: number): Promise<Extract<PtauInfo, { origin: 'file' }>> {
+  const path = resolve(ptauFile);
+  if (!existsSync(path)) throw new ZkpoaError('ZKPOA_ERR_PTAU', `powers-of-tau file not found: ${path}`);
+  return { path, power, origin: 'file', sha256: await sha256File(path) };
 }
 
 async function cacheKey(variant: CircuitVariant, ptau: PtauInfo): Promise<string> {
   const sources = (await readdir(CIRCUITS_DIR)).filter((f) => f.endsWith('.circom')).sort();
   const h = createHash('sha256');
-  h.update(JSON.stringify({ variant, circom2: packageVersion('circom2'), circomlib: packageVersion('circomlib'), snarkjs: packageVersion('snarkjs'), ptau: ptau.sha256 }));
+  // development keys are keyed by how they are made (a new method rebuilds them), public ones by their ptau
+  const source = ptau.origin === 'file' ? ptau.sha256 : DEV_SETUP_METHOD;
+  h.update(JSON.stringify({ variant, circom2: packageVersion('circom2'), circomlib: packageVersion('circomlib'), snarkjs: packageVersion('snarkjs'), ptau: source }));
   for (const f of sources) h.update(f).update(await readFile(join(CIRCUITS_DIR, f)));
   return h.digest('hex');
 }
@@ -158,8 +147,8 @@ async function readManifest(path: string): Promise<VariantManifest | undefined> 
   }
 }
 
-/** Compile with circom2 (WebAssembly, always --O2). Paths are passed relative to the repo root it runs in. */
-async function compile(variant: CircuitVariant, workDir: string): Promise<{ r1cs: string; wasm: string; sym: string }> {
+/** Compile with circom2 (WebAssembly, always --O2) into `workDir`. Paths are passed relative to the repo root it runs in. */
+export async function compileCircuit(variant: CircuitVariant, workDir: string): Promise<{ r1cs: string; wasm: string; sym: string }> {
   const main = join(workDir, 'main.circom');
   await writeFile(main, mainComponentSource(variant));
   const cli = join(packageRoot('circom2'), 'cli.js');
@@ -191,16 +180,17 @@ export async function ensureVariant(variant: CircuitVariant, opts: SetupOptions 
     if (!existing) return undefined;
     const complete = files.every((f) => existsSync(f));
     // Without --ptau, keys built from any powers of tau are reused (a serve or a prover never replaces
-    // keys made from a public ptau with a development ceremony); only a source or toolchain change rebuilds.
+    // keys made from a public ptau with development keys); only a source or toolchain change rebuilds.
     if (!opts.ptauFile) {
-      if (complete && !opts.force && existing.key === (await cacheKey(variant, existing.ptau))) return existing;
+      const devPtauMissing = opts.devPtau === true && existing.ptau.origin === 'development' && !(existing.ptau.path && existsSync(existing.ptau.path));
+      if (complete && !opts.force && !devPtauMissing && existing.key === (await cacheKey(variant, existing.ptau))) return existing;
       if (existing.ptau.origin === 'file') {
-        throw new ZkpoaError('ZKPOA_ERR_PTAU', `${variant.name}'s keys were made from the public powers of tau ${existing.ptau.path} and ${complete ? (opts.force ? 'a rebuild was forced' : 'its circuit or toolchain changed since') : 'some of its files are missing'}: rebuild with --ptau (a development ceremony would replace production keys)`);
+        throw new ZkpoaError('ZKPOA_ERR_PTAU', `${variant.name}'s keys were made from the public powers of tau ${existing.ptau.path} and ${complete ? (opts.force ? 'a rebuild was forced' : 'its circuit or toolchain changed since') : 'some of its files are missing'}: rebuild with --ptau (development keys would replace production keys)`);
       }
       return undefined;
     }
     if (!complete || opts.force) return undefined;
-    return existing.key === (await cacheKey(variant, await ensurePtau(variant.ptauPower, { ...opts, buildDir }))) ? existing : undefined;
+    return existing.key === (await cacheKey(variant, await publicPtau(opts.ptauFile, variant.ptauPower))) ? existing : undefined;
   };
   const existing = await reusable();
   if (existing) return { ...paths, manifest: existing };
@@ -255,16 +245,15 @@ function alive(pid: number): boolean {
 
 async function buildVariant(variant: CircuitVariant, opts: SetupOptions, buildDir: string, paths: ReturnType<typeof artifactPaths>, manifestPath: string): Promise<VariantArtifacts> {
   const progress = opts.progress ?? silentProgress;
-  const ptau = await ensurePtau(variant.ptauPower, { ...opts, buildDir });
-  const key = await cacheKey(variant, ptau);
-  if (ptau.origin === 'development') progress.log(DEV_CEREMONY_WARNING);
+  const publicFile = opts.ptauFile ? await publicPtau(opts.ptauFile, variant.ptauPower) : undefined;
+  if (!publicFile) progress.log(DEV_CEREMONY_WARNING);
 
   const work = join(buildDir, 'circuits', `.tmp-${variant.name}-${process.pid}`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   try {
     let step = progress.step(`${variant.name}: compile (circom2 --O2)`);
-    const compiled = await compile(variant, work);
+    const compiled = await compileCircuit(variant, work);
     const info = await snarkjs.r1cs.info(compiled.r1cs);
     const publicSignals = info.nOutputs + info.nPubInputs;
     step.done(`${info.nConstraints} constraints, ${publicSignals} public signals`);
@@ -273,18 +262,34 @@ async function buildVariant(variant: CircuitVariant, opts: SetupOptions, buildDi
       throw new ZkpoaError('ZKPOA_ERR_PTAU', `${variant.name} has ${info.nConstraints} constraints: more than 2^${variant.ptauPower} holds; raise ptauPower in circuits/variants.json`);
     }
 
-    step = progress.step(`${variant.name}: phase 2 setup (zkey new)`);
-    await snarkjs.zKey.newZKey(compiled.r1cs, ptau.path, join(work, 'circuit_0.zkey'), snarkjsLogger(step));
-    step.done();
-    step = progress.step(`${variant.name}: phase 2 contribution`);
-    const ceremony = ptau.origin === 'development'
-      ? 'development: local single-party powers of tau and phase 2 — NOT for production'
-      : 'public powers of tau; single local phase-2 contribution — add independent contributions before production';
-    await snarkjs.zKey.contribute(join(work, 'circuit_0.zkey'), join(work, 'circuit.zkey'), `zkpoa ${ptau.origin} phase 2`, randomBytes(32).toString('hex'), snarkjsLogger(step));
-    step.done();
+    const zkeyPath = join(work, 'circuit.zkey');
+    let ptau: PtauInfo;
+    let ceremony: string;
+    let devPtauFile: string | undefined;
+    if (publicFile) {
+      // production path: snarkjs's phase 2 on the public powers of tau, one local contribution
+      step = progress.step(`${variant.name}: phase 2 setup (zkey new)`);
+      await snarkjs.zKey.newZKey(compiled.r1cs, publicFile.path, join(work, 'circuit_0.zkey'), snarkjsLogger(step));
+      step.done();
+      step = progress.step(`${variant.name}: phase 2 contribution`);
+      await snarkjs.zKey.contribute(join(work, 'circuit_0.zkey'), zkeyPath, 'zkpoa file phase 2', randomBytes(32).toString('hex'), snarkjsLogger(step));
+      step.done();
+      ptau = publicFile;
+      ceremony = 'public powers of tau; single local phase-2 contribution — add independent contributions before production';
+    } else {
+      const dev = await devSetup(compiled.r1cs, zkeyPath, {
+        minPower: variant.ptauPower,
+        progress,
+        name: `zkpoa development keys (${variant.name})`,
+        ...(opts.devPtau ? { ptauPath: join(work, 'dev.ptau') } : {}),
+      });
+      devPtauFile = dev.ptauPath ? join(paths.dir, `dev_pot${dev.power}.ptau`) : undefined;
+      ptau = { origin: 'development', method: DEV_SETUP_METHOD, power: dev.power, ...(devPtauFile && dev.ptauPath ? { path: devPtauFile, sha256: await sha256File(dev.ptauPath) } : {}) };
+      ceremony = DEV_CEREMONY;
+    }
+    const key = await cacheKey(variant, ptau);
 
     step = progress.step(`${variant.name}: verification key and Solidity verifier`);
-    const zkeyPath = join(work, 'circuit.zkey');
     const vkey = await snarkjs.zKey.exportVerificationKey(zkeyPath);
     await writeFile(join(work, 'verification_key.json'), JSON.stringify(vkey, null, 1));
     const template = await readFile(join(packageRoot('snarkjs'), 'templates', 'verifier_groth16.sol.ejs'), 'utf8');
@@ -303,12 +308,15 @@ async function buildVariant(variant: CircuitVariant, opts: SetupOptions, buildDi
     // Replace the old artifacts only once everything is built: a crash leaves the previous set intact.
     await mkdir(paths.dir, { recursive: true });
     await rm(manifestPath, { force: true });
+    // a development ptau left from earlier keys belongs to their randomness, not to the new keys'
+    for (const f of await readdir(paths.dir)) if (/^dev_pot\d+\.ptau$/.test(f)) await rm(join(paths.dir, f), { force: true });
     await rename(compiled.r1cs, paths.r1cs);
     await rename(compiled.wasm, paths.wasm);
     await rename(compiled.sym, paths.sym);
     await rename(zkeyPath, paths.zkey);
     await rename(join(work, 'verification_key.json'), paths.vkey);
     await rename(join(work, 'Verifier.sol'), paths.verifier);
+    if (devPtauFile) await rename(join(work, 'dev.ptau'), devPtauFile);
     await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
     return { ...paths, manifest };
   } finally {

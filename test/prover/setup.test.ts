@@ -8,14 +8,16 @@ import { PROVE_JOB, ProofWorker } from '../../api/proof-worker.js';
 import { openDatabase } from '../../api/store/db.js';
 import { SqliteJobQueue } from '../../api/store/jobs.js';
 import { createProver, loadProverKeys } from '../../prover/prover.js';
-import { BUILD_DIR } from '../../lib/config.js';
 import { artifactPaths, ensureVariant } from '../../prover/setup.js';
 import { buildWitness } from '../../prover/witness.js';
 import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
 import { TEST_VARIANT, getCommitments, sampleClaim } from '../helpers/fixtures.js';
 
-/** The development ptau that the global setup built, standing in for a public one passed with --ptau. */
-const PUBLIC_PTAU = join(BUILD_DIR, 'ptau', `dev_pot${TEST_VARIANT.ptauPower}.ptau`);
+/**
+ * The development ptau that the global setup wrote beside the test variant's keys (a valid
+ * one-party ceremony file), standing in for a public one passed with --ptau.
+ */
+const PUBLIC_PTAU = join(artifactPaths(TEST_VARIANT).dir, `dev_pot${TEST_VARIANT.ptauPower}.ptau`);
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -36,11 +38,10 @@ describe('circuit setup', () => {
     expect(built.manifest.ptau.origin).toBe('file');
     const reused = await ensureVariant(TEST_VARIANT, { buildDir: dir }); // as `serve` and `zkpoa prover` call it
     expect(reused.manifest).toEqual(built.manifest);
-    expect(existsSync(join(dir, 'ptau'))).toBe(false); // no development powers of tau were made
     // with a file missing, it refuses to fall back to a development ceremony over production keys
     await rm(reused.verifier);
     await expect(ensureVariant(TEST_VARIANT, { buildDir: dir })).rejects.toMatchObject({ code: 'ZKPOA_ERR_PTAU' });
-    expect(existsSync(join(dir, 'ptau'))).toBe(false);
+    expect(existsSync(reused.zkey)).toBe(true); // the production keys are left as they were
   }, 180_000);
 
   it('a proof worker whose verification key is not its proving key stores no proof', async () => {
