@@ -28,6 +28,19 @@ export interface BindingContext {
   settlement: bigint;
 }
 
+/** Fields of a numbered receipt (an answer of a batch) that its commitment covers. */
+export interface NumberedReceiptFields {
+  binding: bigint;
+  /** the answer's number in its adapter's sequence (0, 1, 2, … across index versions) */
+  number: bigint;
+  fee: bigint;
+  pool: bigint;
+  inputHash: bigint;
+  outputHash: bigint;
+  /** the answer's test features, quantized */
+  t: readonly bigint[];
+}
+
 /** Fields of a receipt that its commitment covers. */
 export interface ReceiptFields {
   binding: bigint;
@@ -100,6 +113,10 @@ export function hashToField(data: Uint8Array | string): bigint {
   return BigInt('0x' + digest.slice(0, 62));
 }
 
+function assertPowerOfTwo(n: number, what: string): void {
+  if (!Number.isInteger(n) || n < 1 || (n & (n - 1)) !== 0) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `${what} must be a power of two, got ${n}`);
+}
+
 /** Pads an index to the circuit's capacity with empty leaves (payee 0, G = 0). */
 export function padLeaves(leaves: readonly Leaf[], capacity: number, features: number): Leaf[] {
   if (leaves.length > capacity) {
@@ -132,16 +149,51 @@ export class Commitments {
 
   /** Root of the binary Poseidon tree over the leaves padded to `capacity` (a power of two). */
   indexRoot(leaves: readonly Leaf[], capacity: number, features: number): bigint {
-    if (!Number.isInteger(capacity) || capacity < 1 || (capacity & (capacity - 1)) !== 0) {
-      throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `capacity must be a power of two, got ${capacity}`);
-    }
-    let level = padLeaves(leaves, capacity, features).map((l) => this.leaf(l));
-    while (level.length > 1) {
+    assertPowerOfTwo(capacity, 'capacity');
+    return this.merkleRoot(padLeaves(leaves, capacity, features).map((l) => this.leaf(l)));
+  }
+
+  /** Root of the binary Poseidon(2) tree over a power-of-two number of leaf hashes, as circuits/common.circom's MerkleRoot. */
+  merkleRoot(leaves: readonly bigint[]): bigint {
+    return this.merkleLevels(leaves).at(-1)![0]!;
+  }
+
+  /** The siblings from a leaf up to the root (leaf order: bit d of `index` says whether the node is a right child). */
+  merkleProof(leaves: readonly bigint[], index: number): bigint[] {
+    if (!Number.isInteger(index) || index < 0 || index >= leaves.length) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `leaf ${index} is outside [0, ${leaves.length})`);
+    return this.merkleLevels(leaves)
+      .slice(0, -1)
+      .map((level, d) => level[(index >> d) ^ 1]!);
+  }
+
+  private merkleLevels(leaves: readonly bigint[]): bigint[][] {
+    assertPowerOfTwo(leaves.length, 'leaf count');
+    const levels = [[...leaves]];
+    while (levels.at(-1)!.length > 1) {
+      const level = levels.at(-1)!;
       const next: bigint[] = [];
       for (let i = 0; i < level.length; i += 2) next.push(this.hash([level[i]!, level[i + 1]!]));
-      level = next;
+      levels.push(next);
     }
-    return level[0]!;
+    return levels;
+  }
+
+  /** A payout ledger leaf: Poseidon(payee, cumulative amount). */
+  ledgerLeaf(payee: bigint, cumulative: bigint): bigint {
+    return this.hash([payee, cumulative]);
+  }
+
+  /** The payout ledger's root over the index's (padded) payees and their cumulative amounts. */
+  ledgerRoot(payees: readonly bigint[], cumulative: readonly bigint[]): bigint {
+    if (payees.length !== cumulative.length) throw new ZkpoaError('ZKPOA_ERR_SHAPE', `${payees.length} payees but ${cumulative.length} amounts`);
+    return this.merkleRoot(payees.map((p, c) => this.ledgerLeaf(p, cumulative[c]!)));
+  }
+
+  /** A numbered receipt = Poseidon(binding, number, fee, pool, inputHash, outputHash, packed t...) */
+  numberedReceipt(r: NumberedReceiptFields): bigint {
+    assertAmount(r.fee, 'fee');
+    assertAmount(r.pool, 'pool');
+    return this.hash([r.binding, r.number, r.fee, r.pool, r.inputHash, r.outputHash, ...packFeatures(r.t)]);
   }
 
   /** binding = Poseidon(root, adapterId, chainId, settlement), the value the registry stores. */

@@ -19,6 +19,12 @@ export const FEATURES_PER_CHUNK = 15;
 export const AMOUNT_BITS = 80;
 export const AMOUNT_MAX = (1n << BigInt(AMOUNT_BITS)) - 1n;
 
+/** Receipt numbers (per adapter, from 0) are below 2^64. */
+export const RECEIPT_NUMBER_BITS = 64;
+
+/** A contributor's cumulative amount in a payout ledger is below 2^96 (more than all OPEN there is). */
+export const LEDGER_BITS = 96;
+
 /** Amounts packed per public signal (3 × 80 = 240 bits < 253). */
 export const AMOUNTS_PER_WORD = 3;
 

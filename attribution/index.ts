@@ -5,3 +5,4 @@ export * from './fixed-point.js';
 export * from './split.js';
 export * from './poseidon.js';
 export * from './commitments.js';
+export * from './batch.js';

@@ -16,62 +16,7 @@ pragma circom 2.1.6;
 //               amounts[i \ 3] at bit offset 80 * (i % 3).
 // One public signal costs ~6k gas in the verifier: C=16 gives 2 + 6 = 8 signals.
 
-include "circomlib/circuits/poseidon.circom";
-include "circomlib/circuits/bitify.circom";
-include "circomlib/circuits/comparators.circom";
-
-function ceilLog2(n) {
-    var r = 0;
-    while ((1 << r) < n) { r++; }
-    return r;
-}
-
-// A signed integer in [-2^(FB-1), 2^(FB-1)) shifted to [0, 2^FB), range-checked.
-template OffsetSigned(FB) {
-    signal input in;   // signed value as a field element (negatives wrap mod p)
-    signal output out; // in + 2^(FB-1), proven to fit FB bits
-    out <== in + (1 << (FB - 1));
-    component bits = Num2Bits(FB);
-    bits.in <== out;
-}
-
-// K signed FB-bit values range-checked and packed PACK per field element, little end first.
-template PackSigned(K, FB, PACK) {
-    var NCH = (K + PACK - 1) \ PACK;
-    signal input in[K];      // signed values
-    signal output chunk[NCH]; // chunk[j] = sum_i (in[PACK*j+i] + 2^(FB-1)) * 2^(FB*i)
-    component off[K];
-    for (var k = 0; k < K; k++) {
-        off[k] = OffsetSigned(FB);
-        off[k].in <== in[k];
-    }
-    for (var j = 0; j < NCH; j++) {
-        var acc = 0;
-        for (var i = 0; i < PACK && PACK * j + i < K; i++) {
-            acc += off[PACK * j + i].out * (1 << (FB * i));
-        }
-        chunk[j] <== acc;
-    }
-}
-
-// Poseidon Merkle root of 2^DEPTH leaves (binary tree, Poseidon(2) per node).
-template MerkleRoot(DEPTH) {
-    var N = 1 << DEPTH;
-    signal input leaves[N]; // leaf hashes, left to right
-    signal output root;     // root of the full tree
-    signal node[2 * N - 1]; // node[0] is the root; children of i are 2i+1, 2i+2
-    component h[N - 1];
-    for (var i = 0; i < N; i++) {
-        node[N - 1 + i] <== leaves[i];
-    }
-    for (var i = N - 2; i >= 0; i--) {
-        h[i] = Poseidon(2);
-        h[i].inputs[0] <== node[2 * i + 1];
-        h[i].inputs[1] <== node[2 * i + 2];
-        node[i] <== h[i].out;
-    }
-    root <== node[0];
-}
+include "common.circom";
 
 // C contributors (a power of two: the padded index), K feature dimensions.
 template Attribution(C, K) {

@@ -10,7 +10,8 @@ export interface CircuitVariant {
   template: string;
   /** circom source file in circuits/ */
   file: string;
-  params: { contributors: number; features: number };
+  /** C contributors (a power of two), K features, and for a batch circuit M answers (a power of two) */
+  params: { contributors: number; features: number; answers?: number };
   /** smallest powers-of-tau power that fits its constraints */
   ptauPower: number;
   purpose: 'test' | 'default' | 'benchmark';
@@ -41,7 +42,7 @@ export function mainComponentSource(v: CircuitVariant): string {
   return [
     'pragma circom 2.1.6;',
     `include "circuits/${v.file}";`,
-    `component main = ${v.template}(${v.params.contributors}, ${v.params.features});`,
+    `component main = ${v.template}(${[v.params.contributors, v.params.features, ...(v.params.answers !== undefined ? [v.params.answers] : [])].join(', ')});`,
     '',
   ].join('\n');
 }

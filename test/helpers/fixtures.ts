@@ -1,5 +1,6 @@
 import { Commitments, FEATURE_MAX, FEATURE_MIN, type Leaf } from '../../attribution/index.js';
-import { variantFor, type CircuitVariant } from '../../circuits/variants.js';
+import { variantByName, variantFor, type CircuitVariant } from '../../circuits/variants.js';
+import type { BatchClaim } from '../../prover/batch-witness.js';
 import { artifactPaths } from '../../prover/setup.js';
 import type { AttributionClaim } from '../../prover/witness.js';
 
@@ -30,6 +31,25 @@ export function sampleClaim(variant: CircuitVariant = TEST_VARIANT): Attribution
     nonce: 42n,
     inputHash: 0xabcdefn,
     outputHash: 0x123456n,
+  };
+}
+
+export const BATCH_TEST_VARIANT: CircuitVariant = variantByName('AttributionBatch_4x8x4');
+
+/** A short batch (three answers of a four-answer circuit) on the sample index: answer 0 scores contributor 2 negative. */
+export function sampleBatchClaim(variant: CircuitVariant = BATCH_TEST_VARIANT): BatchClaim {
+  const base = sampleClaim(variant);
+  const K = variant.params.features;
+  const shift = (t: readonly bigint[], by: number) => t.map((x, k) => clampFeature(x + BigInt(by * ((k % 3) - 1) * 400)));
+  return {
+    leaves: base.leaves,
+    adapterId: base.adapterId,
+    chainId: base.chainId,
+    settlement: base.settlement,
+    fee: base.fee,
+    pool: base.pool,
+    first: 1000n,
+    answers: [0, 1, 2].map((i) => ({ t: i === 0 ? base.t : shift(base.t, i).slice(0, K), inputHash: 0xabc0n + BigInt(i), outputHash: 0xdef0n + BigInt(i) })),
   };
 }
 
