@@ -256,7 +256,7 @@ class Field {
     for (let i = 0; i < count; i++) {
       ex.frm_copy(cur, out + i * N8);
       ex.frm_sub(tau, cur, den + i * N8);
-      if (ex.frm_isZero(den + i * N8)) throw new Error('τ fell on the evaluation domain (probability ~2^-230): run the setup again');
+      if (ex.frm_isZero(den + i * N8)) throw new Error('τ fell on the evaluation domain (probability below 2^-225): run the setup again');
       ex.frm_mul(cur, step, cur);
     }
     const inv = w.alloc(count * N8);
