@@ -458,6 +458,7 @@ export async function devSetup(r1csPath: string, zkeyPath: string, opts: DevSetu
     cPos += 12 + N8;
   };
   const accumulate = (acc: number, s: number, pCoefStd: number, pValue: number) => {
+    if (s >= m) throw new Error(`${r1csPath}: wire ${s} of a constraint is not below the ${m} wires the header declares`);
     ex.frm_mul(pCoefStd, pValue, F.tmp);
     ex.frm_add(acc + s * N8, F.tmp, acc + s * N8);
   };
