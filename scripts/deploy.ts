@@ -1,7 +1,9 @@
 /**
  * npm run deploy -- [--rpc http://127.0.0.1:8545] [--variant <name>|all] [--treasury 0x..] [--admin 0x..]
- * Deploys OPEN, Poseidon hashers, the variants' verifiers and the settlement contract,
- * and writes the addresses to build/deployments/<chain id>.json. The deployer key comes
+ * Deploys OPEN, the Poseidon libraries the settlement is linked with (poseidon-solidity's
+ * PoseidonT3 and PoseidonT5), the batch variants' verifiers and the settlement contract, and
+ * writes the addresses to build/deployments/<chain id>.json. `--variant all` deploys every
+ * batch variant of circuits/variants.json; the default is the test and default variants. The deployer key comes
  * from $DEPLOYER_KEY; without it, only a local chain (id 31337) is accepted and anvil's
  * public test key is used.
  */
@@ -33,7 +35,9 @@ if (!key) {
   console.error(`chain ${chainId} is not a local chain: set ${ENV.deployerKey}`);
   process.exit(1);
 }
-const variants = values.variant?.includes('all') ? VARIANTS : values.variant?.length ? values.variant.map(variantByName) : [variantFor('test'), variantFor('default')];
+const variants = values.variant?.includes('all')
+  ? VARIANTS.filter((v) => v.params.answers !== undefined)
+  : values.variant?.length ? values.variant.map(variantByName) : [variantFor('test'), variantFor('default')];
 const deployment = await deployAll(new Wallet(key, provider), {
   variants,
   progress: consoleProgress(),

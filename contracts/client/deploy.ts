@@ -1,9 +1,8 @@
-import { poseidonContract } from 'circomlibjs';
 import { Contract, ContractFactory, type Signer } from 'ethers';
 import type { CircuitVariant } from '../../circuits/variants.js';
 import { ensureVariant, type SetupOptions } from '../../prover/setup.js';
 import { silentProgress } from '../../prover/progress.js';
-import { forgeBuild, poseidonArities, readForgeArtifact, verifierContractName, writeVerifier } from './artifacts.js';
+import { assertBatchVariant, forgeBuild, libraryReferences, linkBytecode, readForgeArtifact, verifierContractName, writeVerifier } from './artifacts.js';
 
 /** Addresses of one deployment, as `npm run deploy` writes them. */
 export interface Deployment {
@@ -12,14 +11,16 @@ export interface Deployment {
   settlement: string;
   treasury: string;
   admin: string;
-  poseidon: Record<string, string>;
-  verifiers: { variantId: number; name: string; address: string; contributors: number; features: number }[];
+  /** the linked libraries by name: poseidon-solidity's PoseidonT3 (claims) and PoseidonT5 (bindings) */
+  libraries: Record<string, string>;
+  verifiers: { variantId: number; name: string; address: string; contributors: number; features: number; answers: number }[];
   deployedAt: string;
-  /** the settlement contract's deployment block: where scans for its events start (older files lack it) */
+  /** the settlement contract's deployment block: where scans for its events start */
   deployedAtBlock?: number;
 }
 
 export interface DeployOptions extends SetupOptions {
+  /** batch circuit variants whose verifiers are added */
   variants: readonly CircuitVariant[];
   /** receives the protocol share (default: the deployer) */
   treasury?: string;
@@ -34,12 +35,13 @@ async function deploy(signer: Signer, abi: unknown[], bytecode: string, args: un
 }
 
 /**
- * Deploys OPEN, the Poseidon hashers, one generated verifier per variant and the
- * settlement contract, and registers the verifiers. Builds what is missing first
- * (circuit keys, generated verifier sources, forge artifacts).
+ * Deploys OPEN, the Poseidon libraries the settlement links (poseidon-solidity), one
+ * generated verifier per batch variant and the settlement contract, and registers the
+ * verifiers. Builds what is missing first (circuit keys, verifier sources, forge artifacts).
  */
 export async function deployAll(signer: Signer, opts: DeployOptions): Promise<Deployment> {
   const progress = opts.progress ?? silentProgress;
+  opts.variants.forEach((v) => assertBatchVariant(v));
   for (const v of opts.variants) await writeVerifier(v, await ensureVariant(v, opts));
   let step = progress.step('forge build');
   await forgeBuild();
@@ -47,32 +49,27 @@ export async function deployAll(signer: Signer, opts: DeployOptions): Promise<De
 
   step = progress.step('deploy contracts');
   const deployer = await signer.getAddress();
-  const arities = poseidonArities(opts.variants);
-  const poseidon: Record<string, string> = {};
-  for (const n of arities) {
-    const c = await deploy(signer, poseidonContract.generateABI(n), poseidonContract.createCode(n));
-    poseidon[String(n)] = await c.getAddress();
+  const settlementArt = await readForgeArtifact('AttributionSettlement.sol', 'AttributionSettlement');
+  const libraries: Record<string, string> = {};
+  for (const [file, name] of libraryReferences(settlementArt)) {
+    const art = await readForgeArtifact(file.split('/').pop()!, name);
+    libraries[name] = await (await deploy(signer, art.abi, art.bytecode)).getAddress();
   }
   const tokenArt = await readForgeArtifact('OpenToken.sol', 'OpenToken');
   const open = await deploy(signer, tokenArt.abi, tokenArt.bytecode, [deployer]);
-  const settlementArt = await readForgeArtifact('AttributionSettlement.sol', 'AttributionSettlement');
   const treasury = opts.treasury ?? deployer;
   const admin = opts.admin ?? deployer;
-  const settlement = await deploy(signer, settlementArt.abi, settlementArt.bytecode, [
-    await open.getAddress(),
-    treasury,
-    deployer,
-    arities,
-    arities.map((n) => poseidon[String(n)]),
-  ]);
+  const settlement = await deploy(signer, settlementArt.abi, linkBytecode(settlementArt, libraries), [await open.getAddress(), treasury, deployer]);
   const verifiers: Deployment['verifiers'] = [];
   for (const v of opts.variants) {
+    assertBatchVariant(v);
     const name = verifierContractName(v);
     const art = await readForgeArtifact(`${name}.sol`, name);
     const verifier = await deploy(signer, art.abi, art.bytecode);
     const address = await verifier.getAddress();
-    await (await settlement.getFunction('addVerifier')(v.id, address, v.params.contributors, v.params.features)).wait();
-    verifiers.push({ variantId: v.id, name: v.name, address, contributors: v.params.contributors, features: v.params.features });
+    const { contributors, features, answers } = v.params;
+    await (await settlement.getFunction('addVerifier')(v.id, address, contributors, features, answers)).wait();
+    verifiers.push({ variantId: v.id, name: v.name, address, contributors, features, answers });
   }
   if (admin !== deployer) await (await settlement.getFunction('transferOwnership')(admin)).wait();
   step.done();
@@ -84,7 +81,7 @@ export async function deployAll(signer: Signer, opts: DeployOptions): Promise<De
     deployedAtBlock: (await settlement.deploymentTransaction()?.wait())?.blockNumber ?? 0,
     treasury,
     admin,
-    poseidon,
+    libraries,
     verifiers,
     deployedAt: new Date().toISOString(),
   };

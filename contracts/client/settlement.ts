@@ -1,56 +1,91 @@
 import { Contract, type ContractRunner, type ContractTransactionReceipt, type EventLog, type Interface } from 'ethers';
-import { packFeatures, type Leaf } from '../../attribution/index.js';
+import { Commitments, ZkpoaError, fieldToAddress, packFeatures, type Leaf } from '../../attribution/index.js';
 import { readForgeArtifact } from './artifacts.js';
 import type { Deployment } from './deploy.js';
 
-/** Registration of an adapter with its attribution index. */
-export interface AdapterRegistration {
-  /** the host whose escrow pays the adapter's fees (the signer, or a host that approved the signer as operator) */
-  host: string;
-  variantId: number;
-  /** fee per answer in OPEN wei */
+/** A version's price and fee shares (basis points summing to 10,000). */
+export interface Terms {
+  /** fee per answer in OPEN wei (< 2^80) */
   price: bigint;
   ownerBps: number;
   protocolBps: number;
   poolBps: number;
-  /** leaf order is the index order: leaf c is paid lane c */
+}
+
+/** An attribution index as registered: its root and the leaves it commits to (published in IndexPublished). */
+export interface IndexRegistration {
+  /** Commitments.indexRoot(leaves, C, K); checked here against the leaves before sending */
+  root: bigint;
+  /** leaf order is the index order; padding leaves are not listed */
   leaves: readonly Leaf[];
+  /** bytes32 hex */
   datanetId: string;
+  /** bytes32 hex */
   datanetRoot: string;
 }
 
-export interface SettledEvent {
-  receipt: bigint;
+export interface AdapterRegistration {
+  /** the host whose escrow pays the adapter's fees (the signer, or a host that approved the signer as operator) */
+  host: string;
+  /** a batch circuit variant with a verifier */
+  variantId: number;
+  terms: Terms;
+  index: IndexRegistration;
+}
+
+/** IAdapterRegistry.Adapter */
+export interface AdapterInfo {
+  host: string;
+  variantId: number;
+  /** the latest version */
+  version: bigint;
+  /** the next receipt number to settle */
+  nextReceipt: bigint;
+}
+
+/** IAdapterRegistry.Version */
+export interface VersionInfo extends Terms {
+  indexRoot: bigint;
+  binding: bigint;
+  /** 0 until the version's first batch settles */
+  ledgerRoot: bigint;
+  firstReceipt: bigint;
+}
+
+/** A BatchSettled event with where it was mined. */
+export interface BatchSettledEvent {
   adapterId: bigint;
   version: bigint;
   host: string;
+  first: bigint;
+  count: number;
+  receiptsRoot: bigint;
+  oldRoot: bigint;
+  newRoot: bigint;
   fee: bigint;
-  pool: bigint;
-  dust: bigint;
+  paid: bigint;
   txHash: string;
   blockNumber: number;
 }
 
-/** Where an account is a payee, and what is credited to it there. */
-export interface Earning {
+/** A claim from a version's payout ledger: leaf `leaf` is Poseidon(payee, cumulative), `siblings` from the leaf up. */
+export interface LedgerClaim {
   adapterId: bigint;
-  version: bigint;
+  version: bigint | number;
   leaf: number;
-  /** credited by settlements, not yet claimed (OPEN wei) */
-  credit: bigint;
+  /** an address, or the leaf's payee as an integer (Leaf.payee) */
+  payee: string | bigint;
+  cumulative: bigint;
+  /** Commitments.merkleProof over the ledger's leaves: exactly log2(C) of them */
+  siblings: readonly bigint[];
 }
 
-export interface Earnings {
-  account: string;
-  positions: Earning[];
-  /** claimed and not yet withdrawn (OPEN wei) */
-  balance: bigint;
-}
-
-const toAddress = (x: bigint) => '0x' + x.toString(16).padStart(40, '0');
+type VersionNumber = bigint | number;
 
 /** The settlement contract and OPEN through ethers v6; ABIs come from the forge build. */
 export class SettlementClient {
+  private static commitments: Promise<Commitments> | undefined;
+
   private constructor(
     readonly settlement: Contract,
     readonly open: Contract,
@@ -75,10 +110,19 @@ export class SettlementClient {
     return (await tx.wait()) as ContractTransactionReceipt;
   }
 
+  private async call<T>(name: string, ...args: unknown[]): Promise<T> {
+    return (await this.settlement.getFunction(name)(...args)) as T;
+  }
+
   /** Approves and escrows `amount` OPEN for the signer's adapters. */
   async deposit(amount: bigint): Promise<ContractTransactionReceipt> {
     await (await this.open.getFunction('approve')(await this.settlement.getAddress(), amount)).wait();
     return this.send('deposit', amount);
+  }
+
+  /** Takes `amount` of the signer's escrow back. */
+  withdrawEscrow(amount: bigint): Promise<ContractTransactionReceipt> {
+    return this.send('withdrawEscrow', amount);
   }
 
   /** Approves (or revokes) `operator` to register and settle the signer's adapters out of the signer's escrow. */
@@ -87,105 +131,98 @@ export class SettlementClient {
   }
 
   /** Whether `operator` may register and settle `host`'s adapters. */
-  async isOperator(host: string, operator: string): Promise<boolean> {
-    return (await this.settlement.getFunction('isOperator')(host, operator)) as boolean;
+  isOperator(host: string, operator: string): Promise<boolean> {
+    return this.call('isOperator', host, operator);
   }
 
-  /** Takes `amount` of the signer's escrow back. */
-  withdrawEscrow(amount: bigint): Promise<ContractTransactionReceipt> {
-    return this.send('withdrawEscrow', amount);
+  /** Registers an adapter; its version 1 applies from receipt 0. */
+  async registerAdapter(r: AdapterRegistration): Promise<{ adapterId: bigint; version: bigint; binding: bigint; tx: ContractTransactionReceipt }> {
+    const index = await this.indexInput(r.variantId, r.index);
+    const tx = await this.send('registerAdapter', r.host, r.variantId, termsInput(r.terms), index);
+    const added = this.events(tx, 'VersionAdded')[0]!;
+    return { adapterId: added.args[0] as bigint, version: added.args[1] as bigint, binding: added.args[4] as bigint, tx };
   }
 
-  async registerAdapter(r: AdapterRegistration): Promise<{ adapterId: bigint; version: bigint; indexRoot: bigint; binding: bigint; tx: ContractTransactionReceipt }> {
-    const tx = await this.send('registerAdapter', r.host, r.variantId, r.price, r.ownerBps, r.protocolBps, r.poolBps, {
-      payees: r.leaves.map((l) => toAddress(l.payee)),
-      featureChunks: r.leaves.flatMap((l) => packFeatures(l.g)),
-      datanetId: r.datanetId,
-      datanetRoot: r.datanetRoot,
-    });
-    const ev = this.events(tx, 'IndexVersioned')[0]!;
-    return { adapterId: ev.args[0] as bigint, version: ev.args[1] as bigint, indexRoot: ev.args[2] as bigint, binding: ev.args[3] as bigint, tx };
+  /** A new version with a new index (and binding), the latest terms and an empty ledger, from receipt `fromReceipt` on. */
+  async updateIndex(adapterId: bigint, index: IndexRegistration, fromReceipt: bigint): Promise<{ version: bigint; binding: bigint; tx: ContractTransactionReceipt }> {
+    const { variantId } = await this.adapter(adapterId);
+    const tx = await this.send('updateIndex', adapterId, await this.indexInput(variantId, index), fromReceipt);
+    const added = this.events(tx, 'VersionAdded')[0]!;
+    return { version: added.args[1] as bigint, binding: added.args[4] as bigint, tx };
   }
 
-  async settle(adapterId: bigint, proof: readonly bigint[], publicSignals: readonly bigint[]): Promise<{ event: SettledEvent; tx: ContractTransactionReceipt }> {
-    const tx = await this.send('settle', adapterId, proof, publicSignals);
-    return { event: this.toSettled(this.events(tx, 'Settled')[0]!, tx.hash, tx.blockNumber), tx };
+  /** A new version with new terms, the latest index and an empty ledger, from receipt `fromReceipt` on. */
+  async setTerms(adapterId: bigint, terms: Terms, fromReceipt: bigint): Promise<{ version: bigint; binding: bigint; tx: ContractTransactionReceipt }> {
+    const tx = await this.send('setTerms', adapterId, termsInput(terms), fromReceipt);
+    const added = this.events(tx, 'VersionAdded')[0]!;
+    return { version: added.args[1] as bigint, binding: added.args[4] as bigint, tx };
   }
 
-  claim(adapterId: bigint, version: bigint, leaves: readonly number[]): Promise<ContractTransactionReceipt> {
-    return this.send('claim', adapterId, version, leaves);
+  /**
+   * Settles a batch proof: `proof` as flattenProof gives it ([a0, a1, b00, b01, b10, b11, c0, c1]),
+   * `signals` = [binding, header, paid, receiptsRoot, oldRoot, newRoot].
+   */
+  async settleBatch(adapterId: bigint, version: VersionNumber, proof: readonly bigint[], signals: readonly bigint[]): Promise<{ event: BatchSettledEvent; tx: ContractTransactionReceipt }> {
+    if (proof.length !== 8) throw new ZkpoaError('ZKPOA_ERR_SHAPE', `a Groth16 proof has 8 words, got ${proof.length}`);
+    if (signals.length !== 6) throw new ZkpoaError('ZKPOA_ERR_SHAPE', `a batch proof has 6 public signals, got ${signals.length}`);
+    const tx = await this.send('settleBatch', adapterId, version, proof, signals);
+    return { event: this.toBatchSettled(this.events(tx, 'BatchSettled')[0]!, tx.hash, tx.blockNumber), tx };
   }
 
+  /** The BatchSettled event of the adapter's batch starting at receipt `first`, for auditors (undefined if none). */
+  async findBatch(adapterId: bigint, first: bigint, fromBlock = 0): Promise<BatchSettledEvent | undefined> {
+    const logs = await this.settlement.queryFilter(this.settlement.filters.BatchSettled!(adapterId, null, null, first), fromBlock);
+    const log = logs[0] as EventLog | undefined;
+    return log ? this.toBatchSettled(log, log.transactionHash, log.blockNumber) : undefined;
+  }
+
+  /** Moves a ledger leaf's unclaimed amount to its payee's balance (any signer may send it; the payee is paid). */
+  async claim(c: LedgerClaim): Promise<{ amount: bigint; tx: ContractTransactionReceipt }> {
+    const payee = typeof c.payee === 'bigint' ? fieldToAddress(c.payee) : c.payee;
+    const tx = await this.send('claim', c.adapterId, c.version, c.leaf, payee, c.cumulative, c.siblings);
+    return { amount: this.events(tx, 'Claimed')[0]!.args[4] as bigint, tx };
+  }
+
+  /** The cumulative amount already claimed from a ledger leaf. */
+  claimed(adapterId: bigint, version: VersionNumber, leaf: number): Promise<bigint> {
+    return this.call('claimed', adapterId, version, leaf);
+  }
+
+  /** Transfers the signer's whole balance to its wallet. */
   withdraw(): Promise<ContractTransactionReceipt> {
     return this.send('withdraw');
   }
 
-  async credit(adapterId: bigint, version: bigint, leaf: number): Promise<bigint> {
-    return (await this.settlement.getFunction('credit')(adapterId, version, leaf)) as bigint;
+  balanceOf(account: string): Promise<bigint> {
+    return this.call('balanceOf', account);
   }
 
-  async balanceOf(account: string): Promise<bigint> {
-    return (await this.settlement.getFunction('balanceOf')(account)) as bigint;
+  escrowOf(host: string): Promise<bigint> {
+    return this.call('escrowOf', host);
   }
 
-  async escrowOf(host: string): Promise<bigint> {
-    return (await this.settlement.getFunction('escrowOf')(host)) as bigint;
+  /** What settled batches credited to contributors and nobody has claimed yet. */
+  owed(): Promise<bigint> {
+    return this.call('owed');
   }
 
-  async isSettled(receipt: bigint): Promise<boolean> {
-    return (await this.settlement.getFunction('settled')(receipt)) as boolean;
+  async adapter(adapterId: bigint): Promise<AdapterInfo> {
+    const a = await this.call<{ host: string; variantId: bigint; version: bigint; nextReceipt: bigint }>('adapter', adapterId);
+    return { host: a.host, variantId: Number(a.variantId), version: a.version, nextReceipt: a.nextReceipt };
   }
 
-  /**
-   * Every index leaf that pays `account` (from the IndexVersioned events and the
-   * registered payees, so it needs no service), with its unclaimed credit, and the
-   * account's claimed balance.
-   */
-  async earnings(account: string, fromBlock = 0): Promise<Earnings> {
-    const versions = await this.settlement.queryFilter(this.settlement.filters.IndexVersioned!(), fromBlock);
-    const payee = this.settlement.getFunction('payee');
-    const positions: Earning[] = [];
-    for (const log of versions as EventLog[]) {
-      const [adapterId, version, , , , , contributors] = log.args as unknown as [bigint, bigint, bigint, bigint, string, string, bigint]; // IndexVersioned(adapterId, version, indexRoot, binding, datanetId, datanetRoot, contributors)
-      const leaves = Array.from({ length: Number(contributors) }, (_, leaf) => leaf);
-      const payees = (await Promise.all(leaves.map((leaf) => payee(adapterId, version, leaf)))) as string[];
-      const mine = leaves.filter((leaf) => payees[leaf]!.toLowerCase() === account.toLowerCase());
-      const credits = await Promise.all(mine.map((leaf) => this.credit(adapterId, version, leaf)));
-      mine.forEach((leaf, i) => positions.push({ adapterId, version, leaf, credit: credits[i]! }));
-    }
-    return { account, positions, balance: await this.balanceOf(account) };
-  }
-
-  /**
-   * The signer's pull payment in full: claims every credited leaf that pays it (one
-   * transaction per adapter version), then withdraws the balance to its wallet.
-   */
-  async claimAll(fromBlock = 0): Promise<{ claimed: bigint; withdrawn: bigint; txs: string[] }> {
-    const runner = this.settlement.runner as { getAddress?: () => Promise<string> } | null;
-    if (!runner?.getAddress) throw new Error('claimAll needs a signer');
-    const { positions } = await this.earnings(await runner.getAddress(), fromBlock);
-    const byVersion = new Map<string, Earning[]>();
-    for (const p of positions.filter((x) => x.credit > 0n)) {
-      const k = `${p.adapterId}:${p.version}`;
-      byVersion.set(k, [...(byVersion.get(k) ?? []), p]);
-    }
-    const txs: string[] = [];
-    let claimed = 0n;
-    for (const ps of byVersion.values()) {
-      const tx = await this.claim(ps[0]!.adapterId, ps[0]!.version, ps.map((p) => p.leaf));
-      txs.push(tx.hash);
-      claimed += this.events(tx, 'Claimed').reduce((a, ev) => a + (ev.args[3] as bigint), 0n); // what was claimed, settlements since the read included
-    }
-    const withdrawn = await this.balanceOf(await runner.getAddress());
-    if (withdrawn > 0n) txs.push((await this.withdraw()).hash);
-    return { claimed, withdrawn, txs };
-  }
-
-  /** The Settled event of a receipt commitment, for auditors (undefined if not settled). */
-  async findSettlement(receipt: bigint, fromBlock = 0): Promise<SettledEvent | undefined> {
-    const logs = await this.settlement.queryFilter(this.settlement.filters.Settled!(receipt), fromBlock);
-    const log = logs[0] as EventLog | undefined;
-    return log ? this.toSettled(log, log.transactionHash, log.blockNumber) : undefined;
+  async version(adapterId: bigint, version: VersionNumber): Promise<VersionInfo> {
+    const v = await this.call<Record<string, bigint>>('version', adapterId, version);
+    return {
+      indexRoot: v.indexRoot!,
+      binding: v.binding!,
+      ledgerRoot: v.ledgerRoot!,
+      firstReceipt: v.firstReceipt!,
+      price: v.price!,
+      ownerBps: Number(v.ownerBps),
+      protocolBps: Number(v.protocolBps),
+      poolBps: Number(v.poolBps),
+    };
   }
 
   /** Decodes a revert into the contract's custom error name and arguments. */
@@ -196,12 +233,41 @@ export class SettlementClient {
     return parsed ? { name: parsed.name, args: [...parsed.args] } : undefined;
   }
 
+  /** IndexInput for the contract, after checking that the root is the leaves' under the variant's C and K. */
+  private async indexInput(variantId: number, index: IndexRegistration) {
+    const v = await this.call<{ verifier: string; contributors: bigint; features: bigint }>('variant', variantId);
+    if (BigInt(v.verifier) === 0n) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `variant ${variantId} has no verifier on this settlement contract`);
+    const commitments = await (SettlementClient.commitments ??= Commitments.create());
+    const root = commitments.indexRoot(index.leaves, Number(v.contributors), Number(v.features));
+    if (root !== index.root) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `index root ${index.root} is not the root of its ${index.leaves.length} leaves (${root})`);
+    return {
+      indexRoot: index.root,
+      payees: index.leaves.map((l) => fieldToAddress(l.payee)),
+      featureChunks: index.leaves.flatMap((l) => packFeatures(l.g)),
+      datanetId: index.datanetId,
+      datanetRoot: index.datanetRoot,
+    };
+  }
+
   private events(tx: ContractTransactionReceipt, name: string): EventLog[] {
     return tx.logs.filter((l): l is EventLog => 'fragment' in l && (l as EventLog).fragment?.name === name);
   }
 
-  private toSettled(ev: EventLog, txHash: string, blockNumber: number): SettledEvent {
-    const [receipt, adapterId, version, host, fee, pool, dust] = ev.args as unknown as [bigint, bigint, bigint, string, bigint, bigint, bigint];
-    return { receipt, adapterId, version, host, fee, pool, dust, txHash, blockNumber };
+  private toBatchSettled(ev: EventLog, txHash: string, blockNumber: number): BatchSettledEvent {
+    const [adapterId, version, host, first, count, receiptsRoot, oldRoot, newRoot, fee, paid] = ev.args as unknown as [
+      bigint,
+      bigint,
+      string,
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+    ];
+    return { adapterId, version, host, first, count: Number(count), receiptsRoot, oldRoot, newRoot, fee, paid, txHash, blockNumber };
   }
 }
+
+const termsInput = (t: Terms) => ({ price: t.price, ownerBps: t.ownerBps, protocolBps: t.protocolBps, poolBps: t.poolBps });

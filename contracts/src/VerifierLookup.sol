@@ -2,28 +2,30 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IVerifierLookup} from "./interfaces/IVerifierLookup.sol";
 
-/// @notice Variant id → generated Groth16 verifier. Add-only.
+/// @notice Variant id → generated Groth16 batch verifier. Add-only.
 abstract contract VerifierLookup is IVerifierLookup, Ownable {
+    /// @dev verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[6]): every batch verifier has six public signals
+    bytes4 internal constant VERIFY_PROOF_SELECTOR = 0xf398789b;
+    uint256 private constant MAX_CAPACITY = 1 << 15;
+    /// a leaf's Poseidon takes the payee and ceil(K/15) chunks, at most 16 inputs
+    uint256 private constant MAX_FEATURES = 225;
+
     mapping(uint16 => Variant) internal _variants;
 
     /// @inheritdoc IVerifierLookup
-    function addVerifier(uint16 variantId, address verifier, uint16 contributors, uint16 features) external onlyOwner {
+    function addVerifier(uint16 variantId, address verifier, uint16 contributors, uint16 features, uint16 answers) external onlyOwner {
         Variant storage existing = _variants[variantId];
         if (existing.verifier != address(0)) revert VerifierExists(variantId, existing.verifier);
         if (verifier.code.length == 0) revert VerifierHasNoCode(verifier);
-        // C a power of two up to 128 (the circuit's padded tree); K up to 225 (Poseidon leaf arity ≤ 16)
-        if (contributors == 0 || contributors > 128 || contributors & (contributors - 1) != 0 || features == 0 || features > 225) {
-            revert InvalidVariant(contributors, features);
+        if (!_isPowerOfTwo(contributors) || !_isPowerOfTwo(answers) || features == 0 || features > MAX_FEATURES) {
+            revert InvalidVariant(contributors, features, answers);
         }
-        uint8 publicSignals = uint8(2 + (uint256(contributors) + 3) / 3);
-        bytes4 sel = bytes4(
-            keccak256(abi.encodePacked("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[", Strings.toString(publicSignals), "])"))
-        );
-        _variants[variantId] = Variant(verifier, contributors, features, publicSignals, sel);
-        emit VerifierAdded(variantId, verifier, contributors, features, publicSignals);
+        uint8 depth;
+        while (uint256(1) << depth < contributors) ++depth;
+        _variants[variantId] = Variant(verifier, contributors, features, answers, depth);
+        emit VerifierAdded(variantId, verifier, contributors, features, answers);
     }
 
     /// @inheritdoc IVerifierLookup
@@ -36,9 +38,20 @@ abstract contract VerifierLookup is IVerifierLookup, Ownable {
         if (v.verifier == address(0)) revert UnknownVariant(variantId);
     }
 
-    /// @dev The generated verifier takes static arrays, so its call data is the selector and the words in order.
-    function _verifyProof(Variant memory v, uint256[8] calldata proof, uint256[] calldata publicSignals) internal view returns (bool) {
-        (bool ok, bytes memory ret) = v.verifier.staticcall(abi.encodePacked(v.selector, proof, publicSignals));
-        return ok && ret.length == 32 && abi.decode(ret, (bool));
+    /// @dev The generated verifier takes static arrays, so its call data is the selector, then the proof's
+    ///      eight words and the six signals in order (a, b, c, input). It refuses any signal ≥ the field modulus.
+    function _verifyProof(address verifier, uint256[8] calldata proof, uint256[6] calldata signals) internal view returns (bool valid) {
+        assembly ("memory-safe") {
+            let data := mload(0x40)
+            mstore(data, VERIFY_PROOF_SELECTOR)
+            calldatacopy(add(data, 0x04), proof, 0x100)
+            calldatacopy(add(data, 0x104), signals, 0xc0)
+            let ok := staticcall(gas(), verifier, data, 0x1c4, 0x00, 0x20)
+            valid := and(and(ok, eq(returndatasize(), 0x20)), eq(mload(0x00), 1))
+        }
+    }
+
+    function _isPowerOfTwo(uint256 x) private pure returns (bool) {
+        return x != 0 && x & (x - 1) == 0 && x <= MAX_CAPACITY;
     }
 }

@@ -6,51 +6,109 @@ import {Base} from "./Base.t.sol";
 import {IAdapterRegistry} from "../src/interfaces/IAdapterRegistry.sol";
 import {IVerifierLookup} from "../src/interfaces/IVerifierLookup.sol";
 import {OpenToken} from "../src/OpenToken.sol";
+import {AttributionSettlement} from "../src/AttributionSettlement.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {PoseidonT5} from "poseidon-solidity/PoseidonT5.sol";
 
 contract RegistryTest is Base {
-    function _index() internal view returns (IAdapterRegistry.IndexInput memory) {
-        return IAdapterRegistry.IndexInput(payees, chunks, bytes32("datanet"), bytes32("root"));
+    function test_binding_matchesTheTypeScriptCommitment() public view {
+        // Poseidon(indexRoot, adapterId, chainid, this) on-chain (PoseidonT5) = attribution/commitments.ts binding
+        assertEq(settlement.version(1, 1).binding, vm.parseJsonUint(fixture, ".bindings.adapter1"));
+        assertEq(settlement.version(2, 1).binding, vm.parseJsonUint(fixture, ".bindings.adapter2"));
+        assertTrue(settlement.version(1, 1).binding != settlement.version(2, 1).binding, "same index, another adapter: another binding");
     }
 
-    function test_indexRoot_matchesTheTypeScriptCommitment() public view {
-        assertEq(settlement.indexRootOf(payees, chunks, contributors, features), vm.parseJsonUint(fixture, ".indexRoot"));
-    }
-
-    function test_register_storesConfigAndEmits() public {
-        uint256 root = settlement.indexRootOf(payees, chunks, contributors, features);
+    function test_register_storesVersionOneFromReceiptZeroAndEmits() public {
+        IAdapterRegistry.IndexInput memory index = _index("index1");
+        uint256 binding = PoseidonT5.hash([index.indexRoot, 3, block.chainid, uint256(uint160(address(settlement)))]);
         vm.expectEmit(address(settlement));
-        emit IAdapterRegistry.AdapterRegistered(3, host, VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS);
-        vm.expectEmit(true, true, false, false, address(settlement));
-        emit IAdapterRegistry.IndexVersioned(3, 1, root, 0, bytes32("datanet"), bytes32("root"), payees.length);
-        uint256 id = _register(host, payees, chunks);
+        emit IAdapterRegistry.AdapterRegistered(3, host, VARIANT_ID);
+        vm.expectEmit(address(settlement));
+        emit IAdapterRegistry.VersionAdded(3, 1, 0, index.indexRoot, binding, terms.price, terms.ownerBps, terms.protocolBps, terms.poolBps);
+        vm.expectEmit(address(settlement));
+        emit IAdapterRegistry.IndexPublished(3, 1, index.indexRoot, index.payees, index.featureChunks, index.datanetId, index.datanetRoot);
+        uint256 id = _register(host, index);
+
         IAdapterRegistry.Adapter memory a = settlement.adapter(id);
         assertEq(a.host, host);
+        assertEq(a.variantId, VARIANT_ID);
         assertEq(a.version, 1);
-        assertEq(a.price, price);
-        assertEq(settlement.payee(id, 1, 0), payees[0]);
-        assertEq(settlement.payee(id, 1, payees.length), address(0));
+        assertEq(a.nextReceipt, 0);
+        IAdapterRegistry.Version memory v = settlement.version(id, 1);
+        assertEq(v.indexRoot, index.indexRoot);
+        assertEq(v.binding, binding);
+        assertEq(v.ledgerRoot, 0, "every version starts with an empty ledger");
+        assertEq(v.firstReceipt, 0);
+        assertEq(v.price, price);
+        assertEq(v.poolBps, terms.poolBps);
+        assertEq(settlement.version(id, 2).binding, 0, "no version 2");
     }
 
-    function test_updateIndex_versionsTheRoot() public {
-        uint256 before = settlement.adapter(adapterId).binding;
-        chunks[1] ^= 1;
+    function test_updateIndex_addsAVersionWithTheNewIndexAndTheLatestTerms() public {
+        IAdapterRegistry.IndexInput memory index = _index("index2");
+        vm.expectEmit(true, true, false, true, address(settlement));
+        emit IAdapterRegistry.VersionAdded(
+            1, 2, 7, index.indexRoot, vm.parseJsonUint(fixture, ".bindings.adapter1v2"), terms.price, terms.ownerBps, terms.protocolBps, terms.poolBps
+        );
+        vm.expectEmit(address(settlement));
+        emit IAdapterRegistry.IndexPublished(1, 2, index.indexRoot, index.payees, index.featureChunks, index.datanetId, index.datanetRoot);
+        assertEq(_addVersion2(7), 2);
+        assertEq(settlement.adapter(1).version, 2);
+        IAdapterRegistry.Version memory v = settlement.version(1, 2);
+        assertEq(v.indexRoot, index.indexRoot);
+        assertEq(v.binding, vm.parseJsonUint(fixture, ".bindings.adapter1v2"));
+        assertEq(v.firstReceipt, 7);
+        assertEq(v.price, price);
+        assertEq(v.ledgerRoot, 0);
+        assertEq(settlement.version(1, 1).firstReceipt, 0, "version 1 is untouched");
+    }
+
+    function test_setTerms_addsAVersionWithTheSameIndexAndNewTerms() public {
+        IAdapterRegistry.Terms memory t = IAdapterRegistry.Terms(uint128(price * 2), 1000, 1000, 8000);
+        IAdapterRegistry.Version memory before = settlement.version(1, 1);
+        vm.recordLogs();
         vm.prank(host);
-        assertEq(settlement.updateIndex(adapterId, _index()), 2);
-        assertEq(settlement.adapter(adapterId).version, 2);
-        assertTrue(settlement.adapter(adapterId).binding != before);
+        assertEq(settlement.setTerms(1, t, 5), 2);
+        assertEq(vm.getRecordedLogs().length, 1, "VersionAdded only: the index did not change");
+        IAdapterRegistry.Version memory v = settlement.version(1, 2);
+        assertEq(v.indexRoot, before.indexRoot);
+        assertEq(v.binding, before.binding);
+        assertEq(v.firstReceipt, 5);
+        assertEq(v.price, t.price);
+        assertEq(v.ownerBps, 1000);
+        assertEq(v.poolBps, 8000);
+        assertEq(v.ledgerRoot, 0);
     }
 
-    function test_updateIndex_revertsWhenNotOwner() public {
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, adapterId, address(this)));
-        settlement.updateIndex(adapterId, _index());
+    function test_newVersion_fromReceiptBoundaries() public {
+        _settle("A"); // nextReceipt = 3
+        IAdapterRegistry.Terms memory t = terms;
+        vm.startPrank(host);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidFromReceipt.selector, 1, 2, 3));
+        settlement.setTerms(1, t, 2); // a settled receipt
+        assertEq(settlement.setTerms(1, t, 3), 2); // the next one
+        assertEq(settlement.setTerms(1, t, 10), 3);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidFromReceipt.selector, 1, 9, 10));
+        settlement.setTerms(1, t, 9); // below the latest version's start
+        vm.stopPrank();
     }
 
-    function test_setPrice_revertsWhenNotOwnerOrTooLarge() public {
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, adapterId, address(this)));
-        settlement.setPrice(adapterId, 1);
-        vm.prank(host);
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.PriceTooLarge.selector, uint256(1) << 80));
-        settlement.setPrice(adapterId, uint256(1) << 80);
+    function test_newVersion_notBelowTheLatestVersionsStart() public {
+        vm.startPrank(host);
+        assertEq(settlement.setTerms(1, terms, 10), 2);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidFromReceipt.selector, 1, 9, 10));
+        settlement.updateIndex(1, _index("index2"), 9);
+        assertEq(settlement.updateIndex(1, _index("index2"), 10), 3, "equal: version 2 covers no receipt");
+        vm.stopPrank();
+    }
+
+    function test_updateIndex_and_setTerms_revertWhenNotTheHost() public {
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, 1, address(this)));
+        settlement.updateIndex(1, _index("index2"), 0);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, 1, address(this)));
+        settlement.setTerms(1, terms, 0);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.UnknownAdapter.selector, 99));
+        settlement.setTerms(99, terms, 0);
     }
 
     function test_register_revertsWhenCallerIsNotAnOperatorOfTheHost() public {
@@ -58,9 +116,9 @@ contract RegistryTest is Base {
         address operator = makeAddr("operator");
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotOperator.selector, host, operator));
         vm.prank(operator);
-        settlement.registerAdapter(host, VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, _index());
+        settlement.registerAdapter(host, VARIANT_ID, terms, _index("index1"));
         vm.expectRevert(IAdapterRegistry.ZeroAddress.selector);
-        settlement.registerAdapter(address(0), VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, _index());
+        settlement.registerAdapter(address(0), VARIANT_ID, terms, _index("index1"));
     }
 
     function test_operator_actsOnlyForTheHostsThatApprovedIt() public {
@@ -72,86 +130,131 @@ contract RegistryTest is Base {
         settlement.setOperator(operator, true);
         assertTrue(settlement.isOperator(host, operator));
         assertFalse(settlement.isOperator(other, operator));
+        assertTrue(settlement.isOperator(other, other), "a host acts for itself");
 
         vm.startPrank(operator);
-        uint256 id = settlement.registerAdapter(host, VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, _index());
+        uint256 id = settlement.registerAdapter(host, VARIANT_ID, terms, _index("index1"));
         assertEq(settlement.adapter(id).host, host, "the host's adapter, not the operator's");
-        settlement.setPrice(id, price + 1);
+        settlement.setTerms(id, terms, 0);
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotOperator.selector, other, operator));
-        settlement.registerAdapter(other, VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, _index());
+        settlement.registerAdapter(other, VARIANT_ID, terms, _index("index1"));
         vm.stopPrank();
 
         // another host's adapter is out of the operator's reach
-        uint256 others = _register(other, payees, chunks);
+        uint256 others = _register(other, _index("index1"));
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, others, operator));
         vm.prank(operator);
-        settlement.setPrice(others, 1);
+        settlement.updateIndex(others, _index("index2"), 0);
 
         // revoked, it can do nothing more for the host
         vm.prank(host);
         settlement.setOperator(operator, false);
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.NotAdapterHost.selector, id, operator));
         vm.prank(operator);
-        settlement.setPrice(id, price);
+        settlement.setTerms(id, terms, 0);
         vm.expectRevert(IAdapterRegistry.ZeroAddress.selector);
         settlement.setOperator(address(0), true);
-    }
-
-    function test_setShares_emits() public {
-        vm.expectEmit(address(settlement));
-        emit IAdapterRegistry.SharesChanged(adapterId, 1000, 1000, 8000);
-        vm.prank(host);
-        settlement.setShares(adapterId, 1000, 1000, 8000);
     }
 
     function testFuzz_register_revertsWhenSharesDoNotSum(uint16 o, uint16 p, uint16 q) public {
         vm.assume(uint256(o) + p + q != 10_000);
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidShares.selector, o, p, q));
-        settlement.registerAdapter(address(this), VARIANT_ID, price, o, p, q, _index());
+        settlement.registerAdapter(address(this), VARIANT_ID, IAdapterRegistry.Terms(uint128(price), o, p, q), _index("index1"));
     }
 
-    function test_register_revertsOnBadIndex() public {
+    function test_terms_priceBelow2To80() public {
+        IAdapterRegistry.Terms memory t = terms;
+        t.price = uint128(1 << 80);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.PriceTooLarge.selector, uint256(1) << 80));
+        settlement.registerAdapter(address(this), VARIANT_ID, t, _index("index1"));
+        vm.prank(host);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.PriceTooLarge.selector, uint256(1) << 80));
+        settlement.setTerms(1, t, 0);
+        t.price = uint128((1 << 80) - 1);
+        settlement.registerAdapter(address(this), VARIANT_ID, t, _index("index1"));
+    }
+
+    function test_register_indexSanityChecks() public {
+        IAdapterRegistry.IndexInput memory index = _index("index1");
         address[] memory none = new address[](0);
         uint256[] memory noChunks = new uint256[](0);
+        uint256 perLeaf = index.featureChunks.length / index.payees.length;
+
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidContributorCount.selector, 0, contributors));
-        settlement.registerAdapter(address(this), VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, IAdapterRegistry.IndexInput(none, noChunks, 0, 0));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(index.indexRoot, none, noChunks, 0, 0));
 
         address[] memory tooMany = new address[](contributors + 1);
+        for (uint256 i; i < tooMany.length; ++i) tooMany[i] = address(uint160(i + 1));
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidContributorCount.selector, contributors + 1, contributors));
-        settlement.registerAdapter(address(this), VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, IAdapterRegistry.IndexInput(tooMany, noChunks, 0, 0));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(index.indexRoot, tooMany, noChunks, 0, 0));
 
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidFeatureChunks.selector, 0, chunks.length));
-        settlement.registerAdapter(address(this), VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, IAdapterRegistry.IndexInput(payees, noChunks, 0, 0));
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidFeatureChunks.selector, 0, index.featureChunks.length));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(index.indexRoot, index.payees, noChunks, 0, 0));
 
-        address[] memory zero = new address[](payees.length);
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.ZeroPayee.selector, 0));
-        settlement.registerAdapter(address(this), VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, IAdapterRegistry.IndexInput(zero, chunks, 0, 0));
+        IAdapterRegistry.IndexInput memory zero = _index("index1");
+        zero.payees[1] = address(0);
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.ZeroPayee.selector, 1));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, zero);
 
-        uint256[] memory wide = chunks;
-        wide[0] = uint256(1) << (16 * (features < 15 ? features : 15)); // one bit past the first chunk's features
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.FeatureChunkOutOfRange.selector, 0, wide[0]));
-        settlement.registerAdapter(address(this), VARIANT_ID, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, IAdapterRegistry.IndexInput(payees, wide, 0, 0));
+        // each chunk within its 16-bit lanes: the last chunk of a leaf holds K − 15·(chunks − 1) features
+        uint256 lastBits = 16 * (features - 15 * (perLeaf - 1));
+        IAdapterRegistry.IndexInput memory wide = _index("index1");
+        wide.featureChunks[perLeaf - 1] = (uint256(1) << lastBits) - 1; // the widest valid value: passes
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, wide);
+        wide.featureChunks[perLeaf - 1] = uint256(1) << lastBits; // one bit past it
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.FeatureChunkOutOfRange.selector, perLeaf - 1, uint256(1) << lastBits));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, wide);
+
+        IAdapterRegistry.IndexInput memory root = _index("index1");
+        root.indexRoot = FIELD - 1; // passes
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, root);
+        root.indexRoot = FIELD;
+        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.IndexRootOutOfField.selector, FIELD));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, root);
 
         vm.expectRevert(abi.encodeWithSelector(IVerifierLookup.UnknownVariant.selector, 9));
-        settlement.registerAdapter(address(this), 9, price, OWNER_BPS, PROTOCOL_BPS, POOL_BPS, _index());
+        settlement.registerAdapter(address(this), 9, terms, index);
+    }
+
+    function test_register_theIndexOfCapacityC() public {
+        // C payees (no padding) pass; their chunks are only range-checked
+        address[] memory ps = new address[](contributors);
+        uint256 perLeaf = (uint256(features) + 14) / 15;
+        uint256[] memory cs = new uint256[](contributors * perLeaf);
+        for (uint256 i; i < ps.length; ++i) ps[i] = address(uint160(0xc0 + i));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(1, ps, cs, 0, 0));
     }
 
     function test_addVerifier_isAddOnlyAndOwnerOnly() public {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
-        settlement.addVerifier(2, verifier, contributors, features);
+        settlement.addVerifier(2, verifier, contributors, features, answers);
 
         vm.startPrank(admin);
         vm.expectRevert(abi.encodeWithSelector(IVerifierLookup.VerifierExists.selector, VARIANT_ID, verifier));
-        settlement.addVerifier(VARIANT_ID, verifier, contributors, features);
+        settlement.addVerifier(VARIANT_ID, verifier, contributors, features, answers);
         vm.expectRevert(abi.encodeWithSelector(IVerifierLookup.VerifierHasNoCode.selector, address(0xdead)));
-        settlement.addVerifier(2, address(0xdead), contributors, features);
-        vm.expectRevert(abi.encodeWithSelector(IVerifierLookup.InvalidVariant.selector, 3, features));
-        settlement.addVerifier(2, verifier, 3, features);
+        settlement.addVerifier(2, address(0xdead), contributors, features, answers);
+        vm.expectRevert(abi.encodeWithSelector(IVerifierLookup.InvalidVariant.selector, 3, features, answers));
+        settlement.addVerifier(2, verifier, 3, features, answers);
+        vm.expectRevert(abi.encodeWithSelector(IVerifierLookup.InvalidVariant.selector, contributors, 226, answers));
+        settlement.addVerifier(2, verifier, contributors, 226, answers);
+        vm.expectRevert(abi.encodeWithSelector(IVerifierLookup.InvalidVariant.selector, contributors, features, 6));
+        settlement.addVerifier(2, verifier, contributors, features, 6);
         vm.expectEmit(address(settlement));
-        emit IVerifierLookup.VerifierAdded(2, verifier, 16, 32, 8);
-        settlement.addVerifier(2, verifier, 16, 32);
+        emit IVerifierLookup.VerifierAdded(2, verifier, 128, 225, 64);
+        settlement.addVerifier(2, verifier, 128, 225, 64);
         vm.stopPrank();
-        assertEq(settlement.variant(2).selector, bytes4(keccak256("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[8])")));
+        IVerifierLookup.Variant memory v = settlement.variant(2);
+        assertEq(v.verifier, verifier);
+        assertEq(v.depth, 7);
+        assertEq(settlement.variant(VARIANT_ID).depth, depth);
+    }
+
+    function test_constructor_revertsOnZeroTokenOrTreasury() public {
+        vm.expectRevert(IAdapterRegistry.ZeroAddress.selector);
+        new AttributionSettlement(IERC20(address(0)), treasury, admin);
+        vm.expectRevert(IAdapterRegistry.ZeroAddress.selector);
+        new AttributionSettlement(open, address(0), admin);
     }
 
     function test_openToken_fixedSupplyMintedOnce() public {
