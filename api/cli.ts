@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { variantByName, variantFor } from '../circuits/variants.js';
 import { startService } from './service.js';
-import type { ChainContext } from './receipts.js';
+import type { ChainContext } from './chain.js';
 import { readFile } from 'node:fs/promises';
 import { Wallet, formatUnits, getAddress, parseUnits } from 'ethers';
 import { SettlementClient, anvilAccountKeys, isLocalChain, rpcProvider, type Deployment } from '../contracts/client/index.js';
@@ -12,6 +12,7 @@ import { BUILD_DIR, ENV, env, type EnvName } from '../lib/config.js';
 import { openDatabase } from './store/db.js';
 import { createHost, walletLinkMessage } from './store/hosts.js';
 import { describeJobQueue } from './store/open-queue.js';
+import { claimAll, earnings } from './contributor.js';
 
 /**
  * `zkpoa`: the service and its operations. Long jobs (setup, demo, benchmarks) run
@@ -32,6 +33,18 @@ function script(name: string, args: string[]): Promise<number> {
   });
 }
 
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('a positive number');
+  return n;
+};
+
+const count = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer');
+  return n;
+};
+
 const port = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer in [0, 65535]');
@@ -50,11 +63,13 @@ program
   .option('--variant <name>', 'circuit variant for indexes and proofs')
   .option('--external-provers', 'do not prove in this process (run `zkpoa prover` workers)')
   .option('--queue <url>', `job queue: redis://… (BullMQ) to share proofs with \`zkpoa prover\` workers on other hosts; default $${ENV.queueUrl}, else SQLite in --db (a URL holding a password belongs in $${ENV.queueUrl})`)
-  .option('--max-resident-adapters <n>', 'adapters kept as tensors', (v) => Number(v), 64)
+  .option('--max-resident-adapters <n>', 'adapters kept as tensors', count, 64)
   .option('--rpc <url>', 'chain RPC for registration and settlement (with --deployment)')
   .option('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)')
+  .option('--batch-deadline <seconds>', 'prove a short batch once its oldest answer has waited this long', positive, 30)
+  .option('--no-auto-settle', 'leave proven batches for POST /v1/adapters/:id/settle instead of settling them as they are proven')
   .option('--allow-development-keys', 'serve a chain that is not a local one with keys from the development ceremony (anyone who kept its randomness can forge proofs)')
-  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string; allowDevelopmentKeys?: boolean }) => {
+  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string; allowDevelopmentKeys?: boolean; batchDeadline: number; autoSettle: boolean }) => {
     const db = openDatabase(o.db);
     const queueUrl = o.queue ?? env('queueUrl'); // read here so that --help never prints a password
     let chain: ChainContext | undefined;
@@ -63,7 +78,6 @@ program
       const deployment = await readDeployment(o.deployment);
       const provider = rpcProvider(o.rpc);
       const { chainId } = await provider.getNetwork();
-      // the host's settlement wallet; anvil's public test key only on a local chain
       // the operator wallet that registers and settles for the hosts that approve it; anvil's public test key only on a local chain
       const key = secret('operatorKey') ?? (isLocalChain(chainId) ? anvilAccountKeys()[1] : undefined);
       if (!key) throw new InvalidArgumentError(`set ${ENV.operatorKey} to the operator wallet that registers and settles for hosts`);
@@ -80,6 +94,8 @@ program
       logger: { level: env('logLevel') ?? 'info' },
       ...(chain ? { chain } : {}),
       ...(o.allowDevelopmentKeys ? { allowDevelopmentKeys: true } : {}),
+      batchDeadlineMs: o.batchDeadline * 1000,
+      autoSettle: o.autoSettle,
     });
     const address = await service.app.listen({ host: o.host, port: o.port });
     service.app.log.info(`zkpoa API on ${address} (db ${o.db}, job queue ${describeJobQueue(queueUrl)}, tensor backend ${service.backend.name})`);
@@ -209,39 +225,32 @@ const address = (v: string) => {
   if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new InvalidArgumentError('an address is 0x and 40 hex digits');
   return getAddress(v);
 };
-const blockNumber = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a block number is an integer ≥ 0');
-  return n;
-};
 const chainOptions = (c: Command) =>
-  c
-    .requiredOption('--rpc <url>', 'chain RPC')
-    .requiredOption('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)')
-    .option('--from-block <n>', 'first block to scan for index versions (default: the deployment block, if the file records it)', blockNumber);
-type ChainOpts = { rpc: string; deployment: string; fromBlock?: number };
-const fromBlockOf = (o: ChainOpts, d: Deployment) => o.fromBlock ?? d.deployedAtBlock ?? 0;
+  c.requiredOption('--rpc <url>', 'chain RPC').requiredOption('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)');
+type ChainOpts = { rpc: string; deployment: string };
 
 chainOptions(
   program
     .command('earnings <address>')
-    .description('a contributor’s earnings, read from the chain alone: every index leaf that pays it, its unclaimed credit, and its claimed balance'),
-).action(async (address: string, o: ChainOpts) => {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new InvalidArgumentError('the address must be 0x and 40 hex digits');
-  const e = await withChain(o, undefined, (c, d) => c.earnings(address, fromBlockOf(o, d)));
-  for (const p of e.positions) console.log(`adapter ${p.adapterId} version ${p.version} leaf ${p.leaf}: ${OPEN(p.credit)} unclaimed`);
-  const unclaimed = e.positions.reduce((a, p) => a + p.credit, 0n);
-  console.log(`${e.positions.length} leaves, ${OPEN(unclaimed)} unclaimed, ${OPEN(e.balance)} claimed and withdrawable`);
+    .description('a contributor’s earnings: every payout ledger leaf that pays it (from a zkpoa server), each checked against the root on-chain, with what is claimed and unclaimed')
+    .addOption(urlOption()),
+).action(async (who: string, o: ChainOpts & { url: string }) => {
+  const a = address(who);
+  const e = await withChain(o, undefined, (c) => earnings(c, o.url, a));
+  for (const p of e.positions) console.log(`adapter ${p.adapterId} version ${p.version} leaf ${p.leaf}: ${OPEN(p.cumulative)} earned, ${OPEN(p.cumulative - p.claimed)} unclaimed${p.verified ? '' : ' (NOT the root on-chain: not claimable with this path)'}`);
+  const unclaimed = e.positions.filter((p) => p.verified).reduce((s, p) => s + p.cumulative - p.claimed, 0n);
+  console.log(`${e.positions.length} ledger leaves, ${OPEN(unclaimed)} unclaimed, ${OPEN(e.balance)} claimed and withdrawable`);
 });
 
 chainOptions(
   program
     .command('claim')
-    .description('claim every credit that pays your wallet and withdraw it (key from $ZKPOA_CONTRIBUTOR_KEY, never a command-line argument)'),
-).action(async (o: ChainOpts) => {
+    .description(`claim everything the payout ledgers owe your wallet and withdraw it (key from $${ENV.contributorKey}, never a command-line argument)`)
+    .addOption(urlOption()),
+).action(async (o: ChainOpts & { url: string }) => {
   const key = requireSecret('contributorKey', 'the contributor wallet’s private key');
-  const r = await withChain(o, key, (c, d) => c.claimAll(fromBlockOf(o, d)));
-  console.log(`claimed ${OPEN(r.claimed)}, withdrew ${OPEN(r.withdrawn)}${r.txs.length ? `; transactions ${r.txs.join(', ')}` : ' (nothing to claim)'}`);
+  const r = await withChain(o, key, (c) => claimAll(c, o.url, new Wallet(key).address));
+  console.log(`claimed ${OPEN(r.claimed)}, withdrew ${OPEN(r.withdrawn)}${r.txs.length ? `; transactions ${r.txs.join(', ')}` : ' (nothing to claim)'}${r.unverified ? `; ${r.unverified} positions did not match the chain's roots and were left` : ''}`);
 });
 
 const escrow = program.command('escrow').description(`a host wallet's escrow, which pays its adapters' fees (key from $${ENV.hostKey}, never a command-line argument)`);
@@ -271,7 +280,7 @@ chainOptions(escrow.command('revoke <operator>').description('stop an operator w
 });
 
 for (const [name, file, description] of [
-  ['setup', 'setup', 'build circuit artifacts and keys (local development ceremony unless --ptau)'],
+  ['setup', 'setup', 'build circuit artifacts and keys (development keys unless --ptau)'],
   ['demo', 'demo', 'the main job, end to end on the embedded defaults'],
   ['chain', 'chain', 'start a local anvil chain'],
   ['deploy', 'deploy', 'deploy the contracts to an RPC (default: the local chain)'],

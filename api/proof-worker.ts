@@ -1,14 +1,16 @@
-import type { Groth16Proof, PublicSignals } from 'snarkjs';
+import { createHash } from 'node:crypto';
+import type { Groth16Proof, PublicSignals, VerificationKey } from 'snarkjs';
 import type { Prover } from '../prover/prover.js';
 import { JobConsumer } from './job-consumer.js';
 import type { JobQueue } from './store/jobs.js';
 
 /**
- * Consumes `prove` jobs with a prover pool (as many at once as it has threads). Several
- * of these, on one machine or many sharing a queue, divide the work between them.
+ * Consumes proof jobs with a prover pool (as many at once as it has threads). Several of
+ * these, on one machine or many sharing a queue, divide the work between them. A proof
+ * job's kind names the verification key it must be proven for (`prove-<key hash>`), so a
+ * worker holding other keys never claims it: its proof could not settle, and the batch
+ * would wait for a worker with the right keys instead of being stranded.
  */
-export const PROVE_JOB = 'prove';
-
 export interface ProveJobPayload {
   variant: string;
   /** circuit input (decimal strings) */
@@ -20,8 +22,16 @@ export interface ProveJobResult {
   publicSignals: PublicSignals;
 }
 
+/** sha256 of a verification key's JSON: what names the keys a proof is made with. */
+export const verificationKeyHash = (vkey: VerificationKey): string => createHash('sha256').update(JSON.stringify(vkey)).digest('hex');
+
+/** The job kind of proofs made with one verification key. */
+export const proveJobKind = (vkey: VerificationKey): string => `prove-${verificationKeyHash(vkey).slice(0, 16)}`;
+
 export interface ProofWorkerOptions {
   variant: string;
+  /** the verification key of the prover's keys: its jobs are the ones it claims */
+  vkey: VerificationKey;
   workerId?: string;
   leaseMs?: number;
   pollMs?: number;
@@ -41,9 +51,9 @@ export class ProofWorker extends JobConsumer {
         return result;
       },
       {
-        kind: PROVE_JOB,
+        kind: proveJobKind(opts.vkey),
         concurrency: opts.concurrency ?? prover.threads,
-        leaseMs: opts.leaseMs ?? 30_000,
+        leaseMs: opts.leaseMs ?? 120_000,
         ...(opts.workerId ? { workerId: opts.workerId } : {}),
         ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
         // an unsatisfiable input stays unsatisfiable, a wrong variant stays wrong; anything else is retried

@@ -6,17 +6,21 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Registry, collectDefaultMetrics, Counter } from 'prom-client';
 import { ZkpoaError, type ErrorCode } from '../attribution/errors.js';
+import type { VerificationKey } from 'snarkjs';
 import type { Batcher } from '../inference/batcher.js';
-import { variantByName } from '../circuits/variants.js';
-import { loadVerificationKey } from '../prover/prover.js';
-import { artifactPaths } from '../prover/setup.js';
+import type { Auditor } from './audit.js';
+import type { BatchPlanner } from './batching.js';
+import type { Ledgers } from './ledger.js';
+import type { Registrar } from './registration.js';
+import type { Settler } from './settlement.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { tenantLimits, type TenantLimits } from './limits.js';
 import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
 import { hostRoutes } from './routes/hosts.js';
+import { ledgerRoutes } from './routes/ledger.js';
+import { onchainRoutes } from './routes/onchain.js';
 import { receiptRoutes } from './routes/receipts.js';
-import type { ReceiptService } from './receipts.js';
 import type { JobQueue } from './store/jobs.js';
 import { schemaVersion, type Db } from './store/db.js';
 import { authenticate, type Host } from './store/hosts.js';
@@ -31,8 +35,8 @@ export interface ServerOptions {
   db: Db;
   /** serving and fine-tuning; without it the adapter and inference routes are absent */
   inference?: { batcher: Batcher; queue: JobQueue };
-  /** proofs and settlement of receipts */
-  receipts?: ReceiptService;
+  /** registration, batches of proofs, settlement, audit and the payout ledgers */
+  attribution?: { registrar: Registrar; planner: BatchPlanner; settler: Settler; auditor: Auditor; ledgers: Ledgers; vkey: () => Promise<VerificationKey> };
   /** extra facts for /health (tensor backend, chain, prover pool) */
   health?: () => Record<string, unknown>;
   logger?: FastifyServerOptions['logger'];
@@ -40,8 +44,6 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** what one tenant may take (api/limits.ts) */
   limits?: Partial<TenantLimits>;
-  /** where the circuits' verification keys are (default: the build folder) */
-  buildDir?: string;
 }
 
 declare module 'fastify' {
@@ -136,12 +138,14 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', db: { schemaVersion: schemaVersion(opts.db) }, ...(opts.health?.() ?? {}) }));
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
-  await app.register(hostRoutes(opts.db, opts.receipts), { prefix: '/v1' });
+  const a = opts.attribution;
+  await app.register(hostRoutes(opts.db, a?.registrar), { prefix: '/v1' });
   await app.register(datanetRoutes(opts.db, limits), { prefix: '/v1' });
-  if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher, limits, opts.receipts), { prefix: '/v1' });
-  if (opts.receipts) {
-    const vkeyOf = (variant: string) => loadVerificationKey(artifactPaths(variantByName(variant), opts.buildDir).vkey);
-    await app.register(receiptRoutes(opts.receipts, opts.inference ? { batcher: opts.inference.batcher, vkeyOf } : undefined), { prefix: '/v1' });
+  if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher, limits, a?.registrar), { prefix: '/v1' });
+  if (a) {
+    await app.register(onchainRoutes(opts.db, a.registrar, a.planner, a.settler), { prefix: '/v1' });
+    await app.register(receiptRoutes(opts.db, a.settler, a.auditor, opts.inference ? { batcher: opts.inference.batcher, vkey: a.vkey } : undefined), { prefix: '/v1' });
+    await app.register(ledgerRoutes(a.ledgers), { prefix: '/v1' });
   }
   return app;
 }

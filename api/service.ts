@@ -7,29 +7,45 @@ import { ensureBaseModel } from '../inference/datasets.js';
 import { ModelFactory } from '../inference/factory.js';
 import type { BaseModel } from '../inference/model.js';
 import { AdapterStore } from '../inference/store.js';
-import { createProver, loadProverKeys, type Prover } from '../prover/prover.js';
-import { ensureVariant } from '../prover/setup.js';
+import { ZkpoaError } from '../attribution/errors.js';
+import { isLocalChain } from '../contracts/client/anvil.js';
+import { createProver, loadProverKeys, loadVerificationKey, type Prover } from '../prover/prover.js';
+import { artifactPaths, ensureVariant, readVariantManifest } from '../prover/setup.js';
 import { releaseSnarkjsThreads } from '../prover/snarkjs-threads.js';
+import { Auditor } from './audit.js';
+import { BatchPlanner } from './batching.js';
+import type { ChainContext } from './chain.js';
+import { FeaturePools } from './feature-pools.js';
 import { FineTuneRunner } from './finetune-runner.js';
+import { Ledgers } from './ledger.js';
 import { tenantLimits, type TenantLimits } from './limits.js';
 import { ProofWorker } from './proof-worker.js';
-import { ReceiptService, type ChainContext } from './receipts.js';
+import { Registrar } from './registration.js';
 import { buildServer, type App } from './server.js';
+import { Settler } from './settlement.js';
 import type { Db } from './store/db.js';
 import { describeJobQueue, openJobQueue } from './store/open-queue.js';
 
 /**
  * The service assembled in one place: base model and tensor backend, adapter store,
- * ModelFactory and its job runner, batcher, receipts (with a chain, if given), an
- * in-process proof worker (unless proofs run elsewhere), and the HTTP API over them.
+ * ModelFactory and its job runner, batcher, registration, batch planning and settlement
+ * (with a chain, if given), an in-process proof worker (unless proofs run elsewhere), a
+ * background loop that plans due batches (and settles proven ones with `autoSettle`),
+ * and the HTTP API over them.
  */
 export interface ServiceOptions {
   db: Db;
   buildDir: string;
   /** where adapters and checkpoints live (default: <buildDir>/adapters, <buildDir>/checkpoints) */
   dataDir?: string;
-  /** the circuit variant indexes are built and proofs made for */
+  /** the batch circuit variant indexes are built and proofs made for */
   variant: CircuitVariant;
+  /** a short batch is proven once its oldest answer has waited this long (default 30 s) */
+  batchDeadlineMs?: number;
+  /** settle proven batches in the background (default false: POST /v1/adapters/:id/settle) */
+  autoSettle?: boolean;
+  /** keys from the development setup on a chain that is not a local one (refused otherwise) */
+  allowDevelopmentKeys?: boolean;
   chain?: ChainContext;
   /** run a proof worker in this process (default true) */
   proofWorker?: boolean;
@@ -50,7 +66,9 @@ export interface Service {
   backend: BackendInfo;
   model: BaseModel;
   store: AdapterStore;
-  receipts: ReceiptService;
+  registrar: Registrar;
+  planner: BatchPlanner;
+  settler: Settler;
   prover?: Prover;
   close(): Promise<void>;
 }
@@ -65,20 +83,36 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const queue = await openJobQueue(opts.db, opts.queueUrl);
   const runner = new FineTuneRunner(opts.db, queue, factory, { variant: opts.variant, buildDir: opts.buildDir }, opts.pollMs ?? 100, limits.fineTuneDeadlineMs);
   const batcher = new Batcher(store, { maxWaitMs: 5 });
-  const receipts = new ReceiptService(opts.db, queue, join(opts.buildDir, 'models', 'base'), opts.chain, { maxAttributionPools: limits.maxAttributionPools });
+  // with provers elsewhere, the server needs their verification key (copied from their build folder), never keys of its own
+  const artifacts = (opts.proofWorker ?? true) ? await ensureVariant(opts.variant, { buildDir: opts.buildDir }) : undefined;
+  const manifest = artifacts?.manifest ?? (await readVariantManifest(opts.variant, opts.buildDir));
+  const developmentKeys = manifest?.ptau.origin === 'development';
+  if (opts.chain && developmentKeys && !isLocalChain(opts.chain.chainId) && !opts.allowDevelopmentKeys) {
+    throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${opts.variant.name}'s keys come from the development setup, whose randomness this machine held: on chain ${opts.chain.chainId} anyone who kept it could forge proofs. Build production keys (npm run setup -- --ptau <public file>) or pass --allow-development-keys`);
+  }
+  const vkey = await loadVerificationKey(artifactPaths(opts.variant, opts.buildDir).vkey);
+  const pools = new FeaturePools(join(opts.buildDir, 'models', 'base'), { maxPools: limits.maxAttributionPools });
+  const registrar = new Registrar(opts.db, opts.chain);
+  const planner = new BatchPlanner(opts.db, queue, pools, { variant: opts.variant, vkey, deadlineMs: opts.batchDeadlineMs ?? 30_000 });
+  const settler = new Settler(opts.db, queue, async () => vkey, opts.chain);
+  const auditor = new Auditor(opts.db, pools, settler, opts.chain);
   let prover: Prover | undefined;
   let worker: ProofWorker | undefined;
-  if (opts.proofWorker ?? true) {
-    prover = createProver(await loadProverKeys(await ensureVariant(opts.variant, { buildDir: opts.buildDir })));
-    worker = new ProofWorker(queue, prover, { variant: opts.variant.name, pollMs: opts.pollMs ?? 100 });
+  if (artifacts) {
+    prover = createProver(await loadProverKeys(artifacts));
+    worker = new ProofWorker(queue, prover, { variant: opts.variant.name, vkey, pollMs: opts.pollMs ?? 100 });
     worker.start();
   }
   runner.start();
+  const loop = backgroundLoop(opts.pollMs ?? 100, async () => {
+    if (!opts.chain) return;
+    await planner.planDue();
+    if (opts.autoSettle) await settler.settleAll();
+  });
   const app = await buildServer({
     db: opts.db,
-    buildDir: opts.buildDir,
     inference: { batcher, queue },
-    receipts,
+    attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db), vkey: async () => vkey },
     limits,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     health: () => ({
@@ -87,10 +121,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       baseModel: model.hash,
       adapters: store.size,
       residentAdapters: store.residentIds().length,
-      prover: prover ? { variant: opts.variant.name, threads: prover.threads } : 'external workers',
-      chain: opts.chain ? { chainId: opts.chain.chainId.toString(), settlement: opts.chain.settlement } : 'none',
+      prover: prover ? { variant: opts.variant.name, threads: prover.threads, jobKind: planner.kind } : { variant: opts.variant.name, workers: 'external', jobKind: planner.kind },
+      keys: { ceremony: manifest?.ceremony ?? 'unknown (no manifest beside the verification key)', development: developmentKeys, ...(developmentKeys && opts.chain && !isLocalChain(opts.chain.chainId) ? { warning: 'development keys on a chain that is not a local one' } : {}) },
+      chain: opts.chain ? { chainId: opts.chain.chainId.toString(), settlement: opts.chain.settlement, autoSettle: opts.autoSettle ?? false } : 'none',
       jobQueue: describeJobQueue(opts.queueUrl),
-      attributionPools: { alive: receipts.attributionPools, max: limits.maxAttributionPools },
+      attributionPools: { alive: pools.alive, max: limits.maxAttributionPools },
     }),
   });
   return {
@@ -98,19 +133,39 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     backend,
     model,
     store,
-    receipts,
+    registrar,
+    planner,
+    settler,
     ...(prover ? { prover } : {}),
     async close() {
       await app.close();
+      await loop.stop();
       await worker?.stop();
       await runner.stop();
       await prover?.close();
       await batcher.close();
-      await receipts.close();
+      await pools.close();
       await queue.close();
       await factory.close();
       store.close();
       await releaseSnarkjsThreads(); // audits verify on snarkjs's threaded curve
+    },
+  };
+}
+
+/** Runs `tick` every `ms` (never two at once); a failed tick is logged and the loop goes on. */
+function backgroundLoop(ms: number, tick: () => Promise<void>): { stop(): Promise<void> } {
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      await tick().catch((err: unknown) => console.error(`zkpoa background: ${(err as Error).message}`));
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
     },
   };
 }

@@ -14,7 +14,8 @@ export interface CircuitVariant {
   params: { contributors: number; features: number; answers?: number };
   /** smallest powers-of-tau power that fits its constraints */
   ptauPower: number;
-  purpose: 'test' | 'default' | 'benchmark';
+  /** test: the small batch circuit tests build; default: what the service proves with; baseline: the per-answer circuit bench:prover compares against */
+  purpose: 'test' | 'default' | 'baseline';
 }
 
 export const CIRCUITS_DIR = fileURLToPath(new URL('.', import.meta.url));

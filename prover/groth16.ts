@@ -12,11 +12,11 @@ import type { Groth16Proof, PublicSignals } from 'snarkjs';
  * and the four witness MSMs (A, B1, B2, C) are computed as a cached reference plus a
  * sparse difference.
  *
- * Why the difference is cheap here: every answer on one adapter reuses that adapter's
- * index, so most of the witness (leaf hashes, the Merkle tree, the features' range
+ * Why the difference is cheap here: every batch of one adapter reuses that adapter's
+ * index, so part of the witness (leaf hashes, the Merkle tree, the features' range
  * bits) is identical from one proof to the next. An MSM is linear in its scalars, so
  * MSM(w) = MSM(w_ref) + MSM(w − w_ref), and w − w_ref is zero wherever they agree.
- * The reference is the first witness seen for the same binding (public signal 1).
+ * The reference is the first witness seen for the same binding (public signal 0).
  * Proofs stay zero-knowledge: the blinding factors r, s are fresh for each proof,
  * exactly as in snarkjs; only exact partial sums are reused.
  */
@@ -134,7 +134,7 @@ export class Groth16Engine {
     const G1: Group = zkey.curve.G1;
     const G2: Group = zkey.curve.G2;
     const privateFrom = zkey.nPublic + 1;
-    const key = Buffer.from(witness.subarray(2 * N8, 3 * N8)).toString('hex'); // the binding signal
+    const key = Buffer.from(witness.subarray(N8, 2 * N8)).toString('hex'); // public signal 0: the binding
     const ref = this.refs.get(key);
     if (!ref) {
       const full = {

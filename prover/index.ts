@@ -1,3 +1,4 @@
+export * from './batch-witness.js';
 export * from './calldata.js';
 export * from './prover.js';
 export * from './setup.js';

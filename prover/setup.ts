@@ -147,6 +147,11 @@ async function readManifest(path: string): Promise<VariantManifest | undefined> 
   }
 }
 
+/** A built variant's manifest (how its keys were made), or undefined if it has none in `buildDir`. */
+export function readVariantManifest(variant: CircuitVariant, buildDir = BUILD_DIR): Promise<VariantManifest | undefined> {
+  return readManifest(join(artifactPaths(variant, buildDir).dir, 'manifest.json'));
+}
+
 /** Compile with circom2 (WebAssembly, always --O2) into `workDir`. Paths are passed relative to the repo root it runs in. */
 export async function compileCircuit(variant: CircuitVariant, workDir: string): Promise<{ r1cs: string; wasm: string; sym: string }> {
   const main = join(workDir, 'main.circom');

@@ -1,12 +1,15 @@
 /**
- * npm run demo -- [--variant <name>] [--ptau <file>] [--answers 16] [--proofs 4]
+ * npm start (or npm run demo) -- [--variant <batch variant>] [--ptau <file>] [--answers 128] [--audits 4]
  *
  * The main job, end to end on the embedded defaults, through the real service:
- * a local anvil chain and the deployed contracts; two datanets built from the
- * SpamAssassin corpus by several contributors over HTTP; two adapters fine-tuned on
- * them (ModelFactory jobs) with their attribution indexes; both registered on-chain;
- * a burst of mixed-adapter answers; proofs of some receipts (proof worker pool);
- * settlement; an audit of each; and who earned what, linking receipt → proof → tx.
+ * a local anvil chain and the deployed contracts; a host wallet that escrows OPEN and
+ * approves the server's operator; two datanets built from the SpamAssassin corpus by
+ * several contributors over HTTP; two adapters fine-tuned on them (ModelFactory jobs)
+ * with their attribution indexes, both registered on-chain; a burst of mixed-adapter
+ * answers, each numbered; every answer attributed and proven in batches (one Groth16
+ * proof per batch of up to M answers, in the proof worker pool); the batches settled in
+ * order with the gas per answer; audits of some receipts; who earned what from the
+ * payout ledger, and one contributor's claim and withdrawal.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,7 +26,7 @@ import { consoleProgress, ensureVariant } from '../prover/index.js';
 import { startService } from '../api/service.js';
 
 const { values } = parseArgs({
-  options: { variant: { type: 'string' }, ptau: { type: 'string' }, answers: { type: 'string', default: '16' }, proofs: { type: 'string', default: '4' } },
+  options: { variant: { type: 'string' }, ptau: { type: 'string' }, answers: { type: 'string', default: '128' }, audits: { type: 'string', default: '4' } },
 });
 const variant = values.variant ? variantByName(values.variant) : variantFor('default');
 const progress = consoleProgress();
@@ -54,7 +57,8 @@ await rm(demoDir, { recursive: true, force: true });
 const db = openDatabase(':memory:');
 const { host: hostAccount, apiKey } = createHost(db, 'demo host');
 step = progress.step('the service (base model, adapter store, fine-tuning, prover pool, HTTP)');
-const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variant, chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50 });
+// batches are proven when full, or once their oldest answer has waited 5 s; the demo settles them itself
+const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variant, chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50, batchDeadlineMs: 5_000 });
 const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
 step.done(`${url}, tensor backend ${service.backend.name}, ${service.prover?.threads} prover threads`);
 const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
@@ -121,47 +125,73 @@ try {
   // --- a burst of mixed-adapter answers ----------------------------------------------------
   step = progress.step(`serve ${values.answers} answers on both adapters`);
   const questions = shuffled(corpus.filter((r) => isHeldOut(r.id)), mulberry32(7)).slice(0, Number(values.answers));
-  const answers = await api<{ results: { adapter: string; label: string; receipt: string; batchSize: number }[] }>('POST', '/v1/infer', {
-    requests: questions.map((q, i) => ({ adapter: adapters[i % 2]!, text: q.text.slice(0, 5000) })),
-  });
-  step.done(`batches up to ${Math.max(...answers.results.map((r) => r.batchSize))} answers`);
-
-  // --- prove, settle, audit ----------------------------------------------------------------
-  const chosen = answers.results.slice(0, Number(values.proofs));
-  step = progress.step(`prove ${chosen.length} receipts`);
-  for (const r of chosen) await api('POST', `/v1/receipts/${r.receipt}/proof`);
-  let done = 0;
-  for (const r of chosen) {
-    const p = await poll(() => api<{ job: { status: string } }>('GET', `/v1/receipts/${r.receipt}/proof`), (x) => x.job.status === 'done' || x.job.status === 'failed');
-    if (p.job.status !== 'done') throw new Error(`proof of ${r.receipt} failed`);
-    step.update(++done, chosen.length);
-    // seconds since the demo started (keys, base model, chain, datanets, fine-tuning included) to its first verified proof
-    if (done === 1) console.log(`first_proof_s=${process.uptime().toFixed(1)}`);
+  const answers: { results: { adapter: string; label: string; receipt: string; number: number; batchSize: number }[] } = { results: [] };
+  for (let i = 0; i < questions.length; i += 64) {
+    const part = await api<typeof answers>('POST', '/v1/infer', { requests: questions.slice(i, i + 64).map((q, j) => ({ adapter: adapters[(i + j) % 2]!, text: q.text.slice(0, 5000) })) });
+    answers.results.push(...part.results);
   }
-  step.done();
-  console.log('\nreceipt                                        adapter        answer  proof job                                     settle tx                 audit');
-  for (const r of chosen) {
-    const s = await api<{ tx: string }>('POST', `/v1/receipts/${r.receipt}/settle`);
-    const proof = await api<{ job: { id: string } }>('GET', `/v1/receipts/${r.receipt}/proof`);
-    const audit = await api<{ ok: boolean }>('POST', `/v1/audit/${r.receipt}`);
-    console.log(`${r.receipt}  ${r.adapter.padEnd(13)}  ${r.label.padEnd(6)}  ${proof.job.id}  ${s.tx.slice(0, 22)}…  ${audit.ok ? 'passed' : 'FAILED'}`);
+  step.done(`served in batches of up to ${Math.max(...answers.results.map((r) => r.batchSize))} answers`);
+
+  // --- every answer attributed and proven, in batches ----------------------------------------
+  type BatchView = { id: string; first: number; count: number; status: string; paid: string; newRoot: string; settleTx?: string };
+  step = progress.step(`prove ${answers.results.length} answers in batches of up to ${variant.params.answers}`);
+  const batches = new Map<string, BatchView[]>();
+  let proven = 0;
+  let firstProof = false;
+  for (const id of adapters) {
+    // full batches were planned as the answers came; the rest is flushed into a short batch now
+    await api('POST', `/v1/adapters/${id}/prove`);
+  }
+  for (const id of adapters) {
+    const list = await poll(
+      () => api<{ batches: BatchView[] }>('GET', `/v1/adapters/${id}/batches`),
+      (x) => {
+        const n = x.batches.filter((b) => b.status === 'proven').length;
+        if (n > 0 && !firstProof) {
+          firstProof = true;
+          console.log(`first_proof_s=${process.uptime().toFixed(1)}`); // since the demo started: keys, base model and fine-tuning included
+        }
+        step.update(proven + n, proven + x.batches.length);
+        if (x.batches.some((b) => b.status === 'failed')) throw new Error(`a batch of ${id} failed to prove`);
+        return x.batches.length > 0 && x.batches.every((b) => b.status === 'proven');
+      },
+    );
+    proven += list.batches.length;
+    batches.set(id, list.batches);
+  }
+  step.done(`${proven} batch proofs`);
+
+  // --- settle in order, then audit ------------------------------------------------------------
+  console.log('\nadapter        receipts   batch                                     settle tx                gas/answer');
+  let gas = 0n;
+  let settledAnswers = 0;
+  for (const id of adapters) {
+    const { settled } = await api<{ settled: { batch: string; first: number; count: number; tx: string; gasUsed: string }[] }>('POST', `/v1/adapters/${id}/settle`);
+    for (const b of settled) {
+      console.log(`${id.padEnd(13)}  ${`${b.first}..${b.first + b.count - 1}`.padEnd(9)}  ${b.batch}  ${b.tx.slice(0, 22)}…  ${(Number(b.gasUsed) / b.count).toFixed(0)}`);
+      gas += BigInt(b.gasUsed);
+      settledAnswers += b.count;
+    }
+  }
+  console.log(`settlement gas per answer: ${(Number(gas) / settledAnswers).toFixed(0)} (${settledAnswers} answers)`);
+  console.log('\nreceipt                                        number  adapter        answer  audit');
+  for (const r of answers.results.filter((_, i) => i % Math.max(1, Math.floor(answers.results.length / Number(values.audits))) === 0).slice(0, Number(values.audits))) {
+    const audit = await api<{ ok: boolean; checks: { name: string; ok: boolean }[] }>('POST', `/v1/audit/${r.receipt}`);
+    console.log(`${r.receipt}  ${String(r.number).padStart(6)}  ${r.adapter.padEnd(13)}  ${r.label.padEnd(6)}  ${audit.ok ? 'passed' : `FAILED (${audit.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')})`}`);
     if (!audit.ok) process.exitCode = 1;
   }
 
-  // --- who earned what -------------------------------------------------------------------
-  console.log(`\nwho earned what (${chosen.length} settled answers × ${fmt(PRICE)} OPEN; 70% to contributors, 20% owner, 10% protocol):`);
-  const earned = new Map<string, bigint>(people.map((p) => [p, 0n]));
-  for (const id of adapters) {
-    const { onchain } = await api<{ onchain: { adapterId: string; version: number } }>('GET', `/v1/adapters/${id}`);
-    for (let leaf = 0; leaf < variant.params.contributors; leaf++) {
-      const payee = (await host.settlement.getFunction('payee')(BigInt(onchain.adapterId), onchain.version, leaf)) as string;
-      const who = people.find((p) => addressOf.get(p)!.toLowerCase() === payee.toLowerCase());
-      if (who) earned.set(who, earned.get(who)! + (await host.credit(BigInt(onchain.adapterId), BigInt(onchain.version), leaf)));
-    }
+  // --- who earned what: the payout ledgers, proven against the roots on-chain ---------------------
+  console.log(`\nwho earned what (${settledAnswers} settled answers × ${fmt(PRICE)} OPEN; 70% to contributors, 20% owner, 10% protocol):`);
+  for (const who of people) {
+    const res = await fetch(`${url}/v1/ledger/${addressOf.get(who)}`);
+    const { positions } = (await res.json()) as { positions: { cumulative: string }[] };
+    const total = positions.reduce((a, p) => a + BigInt(p.cumulative), 0n);
+    console.log(`  ${who.padEnd(8)} ${addressOf.get(who)}  ${fmt(total)} OPEN in ${positions.length} ledger leaves`);
   }
-  for (const [who, wei] of earned) console.log(`  ${who.padEnd(8)} ${addressOf.get(who)}  ${fmt(wei)} OPEN`);
   console.log(`  owner    ${hostWallet.address}  ${fmt(await host.balanceOf(hostWallet.address))} OPEN (incl. dust; the host's wallet, whose escrow paid ${fmt(1000n * PRICE - (await host.escrowOf(hostWallet.address)))} OPEN)`);
   console.log(`  protocol ${deployment.treasury}  ${fmt(await host.balanceOf(deployment.treasury))} OPEN`);
+  console.log(`  owed to contributors on-chain until they claim: ${fmt(await host.owed())} OPEN (each claims with its ledger leaf's Merkle path: zkpoa claim)`);
 } finally {
   await service.close();
   db.close();

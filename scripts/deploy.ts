@@ -1,11 +1,12 @@
 /**
- * npm run deploy -- [--rpc http://127.0.0.1:8545] [--variant <name>|all] [--treasury 0x..] [--admin 0x..]
+ * npm run deploy -- [--rpc http://127.0.0.1:8545] [--variant <name>|all] [--treasury 0x..] [--admin 0x..] [--ptau <file>] [--allow-development-keys]
  * Deploys OPEN, the Poseidon libraries the settlement is linked with (poseidon-solidity's
  * PoseidonT3 and PoseidonT5), the batch variants' verifiers and the settlement contract, and
  * writes the addresses to build/deployments/<chain id>.json. `--variant all` deploys every
  * batch variant of circuits/variants.json; the default is the test and default variants. The deployer key comes
  * from $DEPLOYER_KEY; without it, only a local chain (id 31337) is accepted and anvil's
- * public test key is used.
+ * public test key is used. Verifiers of development keys are refused on a chain that is not
+ * a local one unless --allow-development-keys: whoever kept that randomness could forge proofs.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     treasury: { type: 'string' },
     admin: { type: 'string' },
     ptau: { type: 'string' },
+    'allow-development-keys': { type: 'boolean', default: false },
   },
 });
 const provider = rpcProvider(values.rpc);
@@ -44,6 +46,7 @@ const deployment = await deployAll(new Wallet(key, provider), {
   ...(values.treasury ? { treasury: values.treasury } : {}),
   ...(values.admin ? { admin: values.admin } : {}),
   ...(values.ptau ? { ptauFile: values.ptau } : {}),
+  allowDevelopmentKeys: values['allow-development-keys'],
 });
 const dir = join(BUILD_DIR, 'deployments');
 await mkdir(dir, { recursive: true });

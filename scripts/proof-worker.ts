@@ -29,8 +29,9 @@ const queueUrl = values.queue || env('queueUrl');
 const sqlite = !queueUrl || queueUrl === 'sqlite';
 const db = sqlite ? openDatabase(values.db) : undefined;
 const queue = await openJobQueue(db, queueUrl);
-const prover = createProver(await loadProverKeys(await ensureVariant(variant)), values.threads ? { threads: Number(values.threads) } : {});
-const worker = new ProofWorker(queue, prover, { variant: variant.name, leaseMs: Number(values.lease), pollMs: 50 });
+const keys = await loadProverKeys(await ensureVariant(variant));
+const prover = createProver(keys, values.threads ? { threads: Number(values.threads) } : {});
+const worker = new ProofWorker(queue, prover, { variant: variant.name, vkey: keys.vkey, leaseMs: Number(values.lease), pollMs: 50 });
 worker.start();
 console.log(`proof worker ${worker.workerId} on ${sqlite ? values.db : describeJobQueue(queueUrl)} (${variant.name}, ${prover.threads} threads)`);
 const stop = async () => {

@@ -5,8 +5,9 @@ import type { Batcher } from '../../inference/batcher.js';
 import { loadAdapterIndex } from '../attribution-service.js';
 import { FINETUNE_JOB, type FineTuneJobPayload } from '../finetune-runner.js';
 import type { TenantLimits } from '../limits.js';
-import type { ReceiptService } from '../receipts.js';
+import type { Registrar } from '../registration.js';
 import { AdapterRegistryStore, adapterKey, type AdapterRow } from '../store/adapters.js';
+import { ReceiptStore } from '../store/receipts.js';
 import { DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
 import type { JobQueue } from '../store/jobs.js';
@@ -22,10 +23,12 @@ const Adapter = Type.Object({
   job: Type.Optional(Type.Object({ status: Type.String(), progress: Type.Optional(Type.Number()), error: Type.Optional(Type.String()) })),
   index: Type.Optional(Type.Object({ root: Type.String(), contributors: Type.Integer(), variant: Type.String(), estimator: Type.String(), curvature: Type.Optional(Type.String()) })),
   onchain: Type.Optional(Type.Object({ adapterId: Type.String(), version: Type.Integer(), hostWallet: Type.String(), price: Type.String(), tx: Type.String() })),
+  answers: Type.Integer({ description: 'answers served (the next answer’s receipt number)' }),
 });
 
-export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits: TenantLimits, receipts?: ReceiptService): FastifyPluginAsyncTypebox {
+export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits: TenantLimits, registrar?: Registrar): FastifyPluginAsyncTypebox {
   const adapters = new AdapterRegistryStore(db);
+  const receipts = new ReceiptStore(db);
   const datanets = new DatanetStore(db);
   const training = db.prepare("SELECT COUNT(*) n FROM adapters WHERE owner_host = ? AND status = 'training'");
   /** An adapter as its host sees it: its job, its index and its on-chain registration. */
@@ -33,14 +36,16 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
     const j = await queue.get(a.jobId);
     const { spec: _spec, ownerHost: _owner, key, ...rest } = a;
     const stored = loadAdapterIndex(db, key);
-    const reg = receipts?.registration(key);
+    const reg = registrar?.registration(key);
+    const current = reg?.versions.at(-1);
     return {
       ...rest,
       ...(j ? { job: { status: j.status, ...(j.progress !== undefined ? { progress: j.progress } : {}), ...(j.error ? { error: j.error } : {}) } } : {}),
       ...(stored
         ? { index: { root: '0x' + stored.index.root.toString(16), contributors: stored.index.contributors.length, variant: stored.variant, estimator: stored.index.estimator ?? 'tracin-cp', ...(stored.index.curvature ? { curvature: stored.index.curvature } : {}) } }
         : {}),
-      ...(reg ? { onchain: { adapterId: reg.onchainId, version: reg.version, hostWallet: reg.hostWallet, price: reg.price, tx: reg.tx } } : {}),
+      ...(reg && current ? { onchain: { adapterId: reg.onchainId.toString(), version: current.version, hostWallet: reg.hostWallet, price: current.price.toString(), tx: reg.tx } } : {}),
+      answers: receipts.nextNumber(key),
     };
   };
 
@@ -127,7 +132,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
             200: Type.Object({
               results: Type.Array(
                 Type.Union([
-                  Type.Object({ adapter: Type.String(), label: Type.String(), probabilities: Type.Array(Type.Number()), receipt: Type.String(), batchSize: Type.Integer() }),
+                  Type.Object({ adapter: Type.String(), label: Type.String(), probabilities: Type.Array(Type.Number()), receipt: Type.String(), number: Type.Integer({ description: 'the answer’s number in its adapter’s sequence' }), batchSize: Type.Integer() }),
                   Type.Object({ adapter: Type.String(), error: Type.Object({ code: Type.String(), message: Type.String() }) }),
                 ]),
               ),
@@ -139,7 +144,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
       async (req) => {
         const host = caller(req.caller);
         // refused before any work if the answers could not be stored; the insert below is the authority
-        const stored = adapters.receiptCount(host);
+        const stored = receipts.count(host);
         if (stored + req.body.requests.length > limits.maxStoredAnswers) throw new ZkpoaError('ZKPOA_ERR_INPUT_QUOTA', `host ${host.id} stores ${stored} answers and may store at most ${limits.maxStoredAnswers}`);
         type Outcome = { adapter: AdapterRow; text: string; out: Awaited<ReturnType<Batcher['infer']>> } | { adapter: string; error: { code: string; message: string } };
         const outcomes = await Promise.all(
@@ -155,10 +160,14 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
           }),
         );
         const answered = outcomes.filter((o): o is Extract<Outcome, { out: unknown }> => 'out' in o);
-        const receiptsOf = adapters.addReceipts(host, answered.map((o) => ({ adapter: o.adapter, input: o.text, output: { label: o.out.label, probabilities: o.out.probabilities } })), limits.maxStoredAnswers);
+        const receiptsOf = receipts.add(host, answered.map((o) => ({ adapter: o.adapter, input: o.text, output: { label: o.out.label, probabilities: o.out.probabilities } })), limits.maxStoredAnswers);
         let next = 0;
         return {
-          results: outcomes.map((o) => ('out' in o ? { adapter: o.adapter.id, label: o.out.label, probabilities: o.out.probabilities, receipt: receiptsOf[next++]!.id, batchSize: o.out.batchSize } : o)),
+          results: outcomes.map((o) => {
+            if (!('out' in o)) return o;
+            const r = receiptsOf[next++]!;
+            return { adapter: o.adapter.id, label: o.out.label, probabilities: o.out.probabilities, receipt: r.id, number: r.number, batchSize: o.out.batchSize };
+          }),
         };
       },
     );

@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ZkpoaError } from '../../attribution/errors.js';
-import type { ReceiptService } from '../receipts.js';
+import type { Registrar } from '../registration.js';
 import type { Db } from '../store/db.js';
 import { linkWallet } from '../store/hosts.js';
 import { caller, errorReplies } from './common.js';
@@ -18,12 +18,12 @@ const HostView = Type.Object({
 });
 
 /** The caller's own account: who it is, and the wallet whose escrow pays its fees. */
-export function hostRoutes(db: Db, receipts?: ReceiptService): FastifyPluginAsyncTypebox {
+export function hostRoutes(db: Db, registrar?: Registrar): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get('/host', { config: { auth: true }, schema: { summary: 'The calling host, its wallet and its escrow', response: { 200: HostView, ...errorReplies } } }, async (req) => {
       const host = caller(req.caller);
-      const chain = await receipts?.chainInfo();
-      const escrow = chain && host.wallet ? await receipts!.escrowOf(host.wallet) : undefined;
+      const chain = await registrar?.chainInfo();
+      const escrow = chain && host.wallet ? await registrar!.escrowOf(host.wallet) : undefined;
       return { id: host.id, name: host.name, ...(host.wallet ? { wallet: host.wallet } : {}), ...(chain ? { chain } : {}), ...(escrow ? { escrow } : {}) };
     });
 
@@ -38,10 +38,10 @@ export function hostRoutes(db: Db, receipts?: ReceiptService): FastifyPluginAsyn
         },
       },
       async (req) => {
-        const chain = await receipts?.chainInfo();
+        const chain = await registrar?.chainInfo();
         if (!chain) throw new ZkpoaError('ZKPOA_ERR_NO_CHAIN', 'this server has no chain configured');
         const host = linkWallet(db, caller(req.caller), { ...req.body, chainId: chain.chainId, settlement: chain.settlement });
-        return { id: host.id, name: host.name, wallet: host.wallet!, chain, escrow: await receipts!.escrowOf(host.wallet!) };
+        return { id: host.id, name: host.name, wallet: host.wallet!, chain, escrow: await registrar!.escrowOf(host.wallet!) };
       },
     );
   };

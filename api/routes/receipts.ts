@@ -1,43 +1,90 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AdapterId, caller, errorReplies } from './common.js';
 import type { VerificationKey } from 'snarkjs';
+import { unpackHeader } from '../../attribution/index.js';
 import type { Batcher } from '../../inference/batcher.js';
-import type { ReceiptService } from '../receipts.js';
+import type { Auditor } from '../audit.js';
+import type { Settler } from '../settlement.js';
+import { BatchStore, SIGNAL, type Batch } from '../store/batches.js';
+import type { Db } from '../store/db.js';
+import { ReceiptStore } from '../store/receipts.js';
+import { caller, errorReplies } from './common.js';
 
 const errors = errorReplies;
 const ReceiptId = Type.String({ pattern: '^rc_[0-9a-f-]{36}$' });
-const Wei = Type.String({ pattern: '^[0-9]{1,25}$', description: 'an amount of OPEN in wei, as a decimal string' });
-const Bps = Type.Integer({ minimum: 0, maximum: 10_000 });
+const hex = (x: bigint) => '0x' + x.toString(16);
 
-export function receiptRoutes(service: ReceiptService, audit?: { batcher: Batcher; vkeyOf: (variant: string) => Promise<VerificationKey> }): FastifyPluginAsyncTypebox {
+/** A batch as its host sees it: its receipts, its proof job, its ledger roots, its transaction. */
+export const BatchView = Type.Object({
+  id: Type.String(),
+  version: Type.Integer(),
+  first: Type.Integer(),
+  count: Type.Integer(),
+  status: Type.String(),
+  job: Type.Object({ id: Type.String(), status: Type.String(), attempts: Type.Integer(), error: Type.Optional(Type.String()) }),
+  fee: Type.String(),
+  paid: Type.String(),
+  receiptsRoot: Type.String(),
+  oldRoot: Type.String(),
+  newRoot: Type.String(),
+  settleTx: Type.Optional(Type.String()),
+});
+
+export async function batchView(settler: Settler, b: Batch) {
+  const state = await settler.state(b);
+  return {
+    id: b.id,
+    version: b.version,
+    first: b.first,
+    count: b.count,
+    status: state.status,
+    job: { id: b.jobId, status: state.job?.status ?? 'missing', attempts: state.job?.attempts ?? 0, ...(state.job?.error ? { error: state.job.error } : {}) },
+    fee: unpackHeader(b.publicSignals[SIGNAL.header]!).fee.toString(),
+    paid: b.publicSignals[SIGNAL.paid]!.toString(),
+    receiptsRoot: hex(b.publicSignals[SIGNAL.receiptsRoot]!),
+    oldRoot: hex(b.publicSignals[SIGNAL.oldRoot]!),
+    newRoot: hex(b.publicSignals[SIGNAL.newRoot]!),
+    ...(b.settleTx ? { settleTx: b.settleTx } : {}),
+  };
+}
+
+/** A receipt, its batch and proof, and the auditor's replay of it. */
+export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, audit?: { batcher: Batcher; vkey: () => Promise<VerificationKey> }): FastifyPluginAsyncTypebox {
+  const receipts = new ReceiptStore(db);
+  const batches = new BatchStore(db);
   return async (app) => {
-    app.post(
-      '/adapters/:id/register',
+    app.get(
+      '/receipts/:id',
       {
         config: { auth: true },
         schema: {
-          summary: 'Register the adapter and its attribution index on-chain with a price and fee shares',
-          params: Type.Object({ id: AdapterId }),
-          body: Type.Object({ price: Wei, ownerBps: Bps, protocolBps: Bps, poolBps: Bps }, { additionalProperties: false }),
-          response: { 201: Type.Record(Type.String(), Type.Unknown()), ...errors },
+          summary: 'A receipt: its number, answer and batch (proof job, ledger roots, settlement transaction), and the proof once made',
+          params: Type.Object({ id: ReceiptId }),
+          response: {
+            200: Type.Object({
+              id: Type.String(),
+              number: Type.Integer(),
+              answer: Type.Object({ label: Type.String(), probabilities: Type.Array(Type.Number()) }),
+              createdAt: Type.String(),
+              batch: Type.Optional(BatchView),
+              proof: Type.Optional(Type.Object({ proof: Type.Unknown(), publicSignals: Type.Array(Type.String()) })),
+            }),
+            ...errors,
+          },
         },
       },
-      async (req, reply) => reply.status(201).send({ ...(await service.register(caller(req.caller), req.params.id, { ...req.body, price: BigInt(req.body.price) })) }),
-    );
-
-    app.post(
-      '/receipts/:id/proof',
-      { config: { auth: true }, schema: { summary: 'Prove a receipt’s split (async job)', params: Type.Object({ id: ReceiptId }), response: { 202: Type.Record(Type.String(), Type.Unknown()), ...errors } } },
-      async (req, reply) => {
-        const job = await service.requestProof(caller(req.caller), req.params.id);
-        return reply.status(202).send({ job: { id: job.id, status: job.status } });
+      async (req) => {
+        const rc = receipts.get(caller(req.caller), req.params.id);
+        const batch = batches.containing(rc.adapterKey, rc.number);
+        const proof = batch ? (await settler.state(batch)).proof : undefined;
+        return {
+          id: rc.id,
+          number: rc.number,
+          answer: rc.output,
+          createdAt: rc.createdAt,
+          ...(batch ? { batch: await batchView(settler, batch) } : {}),
+          ...(proof ? { proof: { proof: proof.proof, publicSignals: proof.publicSignals.map(String) } } : {}),
+        };
       },
-    );
-
-    app.get(
-      '/receipts/:id/proof',
-      { config: { auth: true }, schema: { summary: 'The proof, public signals and settle calldata of a receipt', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Record(Type.String(), Type.Unknown()), ...errors } } },
-      async (req) => service.proofOf(caller(req.caller), req.params.id),
     );
 
     if (audit) {
@@ -45,23 +92,14 @@ export function receiptRoutes(service: ReceiptService, audit?: { batcher: Batche
         '/audit/:id',
         {
           config: { auth: true },
-          schema: { summary: 'Replay a receipt: answer, features, split, proof and settlement, each checked', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Record(Type.String(), Type.Unknown()), ...errors } },
+          schema: {
+            summary: 'Replay a receipt: answer, features, receipt in its batch, split and ledger, batch proof and settlement, each checked',
+            params: Type.Object({ id: ReceiptId }),
+            response: { 200: Type.Object({ ok: Type.Boolean(), checks: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() })) }), ...errors },
+          },
         },
-        async (req) => {
-          const host = caller(req.caller);
-          return service.audit(host, req.params.id, { batcher: audit.batcher, vkey: await audit.vkeyOf(service.variantOfReceipt(host, req.params.id)) });
-        },
+        async (req) => auditor.audit(caller(req.caller), req.params.id, { batcher: audit.batcher, vkey: await audit.vkey() }),
       );
     }
-
-    app.post(
-      '/receipts/:id/settle',
-      { config: { auth: true }, schema: { summary: 'Settle a proven receipt on-chain', params: Type.Object({ id: ReceiptId }), response: { 200: Type.Object({ tx: Type.String(), gasUsed: Type.String() }), ...errors } } },
-      async (req) => {
-        const host = caller(req.caller);
-        // with the server's verification key, a proof made with other keys is caught here, not as an on-chain revert
-        return service.settle(host, req.params.id, audit ? { vkey: await audit.vkeyOf(service.variantOfReceipt(host, req.params.id)) } : {});
-      },
-    );
   };
 }

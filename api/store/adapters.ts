@@ -1,10 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { ZkpoaError } from '../../attribution/errors.js';
 import type { Db } from './db.js';
 import type { Host } from './hosts.js';
 
 /**
- * Adapters a host owns (trained from a datanet version) and the receipts of their answers.
+ * Adapters a host owns (trained from a datanet version).
  * Ids are the host's own: two hosts may both have an adapter `mail`, and neither learns of
  * the other's. Inside the service an adapter is named by its `key` (`h<host id>.<id>`),
  * which the adapter store, the batcher, jobs and receipts use.
@@ -99,25 +98,4 @@ export class AdapterRegistryStore {
     this.db.prepare('UPDATE adapters SET status = ? WHERE id = ?').run(status, key);
   }
 
-  /** How many answers (with their inputs, kept for audit) a host has stored. */
-  receiptCount(host: Host): number {
-    return (this.db.prepare('SELECT COUNT(*) n FROM receipts WHERE host = ?').get(host.id) as { n: number }).n;
-  }
-
-  /**
-   * Stores answers with their inputs, all or none, unless that would take the host past
-   * `limit` stored answers (ZKPOA_ERR_INPUT_QUOTA).
-   */
-  addReceipts(host: Host, answers: readonly { adapter: AdapterRow; input: string; output: Receipt['output'] }[], limit: number): Receipt[] {
-    const insert = this.db.prepare('INSERT INTO receipts (id, adapter_id, host, input_hash, input, output, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    return this.db.transaction(() => {
-      const stored = this.receiptCount(host);
-      if (stored + answers.length > limit) throw new ZkpoaError('ZKPOA_ERR_INPUT_QUOTA', `host ${host.id} stores ${stored} answers and may store at most ${limit}`);
-      return answers.map((a) => {
-        const r: Receipt = { id: `rc_${randomUUID()}`, adapterId: a.adapter.id, inputHash: createHash('sha256').update(a.input).digest('hex'), output: a.output, createdAt: new Date().toISOString() };
-        insert.run(r.id, a.adapter.key, host.id, r.inputHash, a.input, JSON.stringify(a.output), r.createdAt);
-        return r;
-      });
-    })();
-  }
 }

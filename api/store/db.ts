@@ -137,6 +137,47 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX records_by_contributor ON records (datanet_id, contributor, status);
     `,
   },
+  {
+    version: 7,
+    name: 'numbered receipts, versions, batches and payout ledgers',
+    sql: `
+      ALTER TABLE receipts ADD COLUMN number INTEGER;        -- per adapter, from 0, assigned when served
+      CREATE UNIQUE INDEX receipts_by_number ON receipts (adapter_id, number);
+      CREATE TABLE receipt_sequences (
+        adapter_id TEXT PRIMARY KEY REFERENCES adapters(id),
+        next INTEGER NOT NULL          -- the number the next answer gets
+      );
+      CREATE TABLE onchain_versions (
+        adapter_id TEXT NOT NULL REFERENCES adapters(id),
+        version INTEGER NOT NULL,
+        first_receipt INTEGER NOT NULL, -- the version applies from this receipt number on
+        index_root TEXT NOT NULL,
+        binding TEXT NOT NULL,
+        price TEXT NOT NULL,           -- wei per answer
+        pool_bps INTEGER NOT NULL,
+        tx TEXT NOT NULL,
+        PRIMARY KEY (adapter_id, version)
+      );
+      CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        adapter_id TEXT NOT NULL REFERENCES adapters(id),
+        version INTEGER NOT NULL,
+        first INTEGER NOT NULL,        -- receipt numbers first .. first + count - 1
+        count INTEGER NOT NULL,
+        job_id TEXT NOT NULL,          -- the proof job
+        job_kind TEXT NOT NULL,        -- names the verification key the proof must be made with
+        public_signals TEXT NOT NULL,  -- JSON: what the proof must prove (binding, header, paid, receipts root, old root, new root)
+        receipts TEXT NOT NULL,        -- JSON: the answers' receipt commitments, in order
+        features TEXT NOT NULL,        -- JSON: each answer's quantized t (what the auditor replays)
+        ledger TEXT NOT NULL,          -- JSON: every leaf's cumulative amount after the batch
+        payouts TEXT NOT NULL,         -- JSON: what the batch pays each leaf
+        settle_tx TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (adapter_id, first)
+      );
+      CREATE INDEX batches_by_adapter ON batches (adapter_id, first);
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

@@ -1,6 +1,8 @@
 import { Contract, ContractFactory, type Signer } from 'ethers';
 import type { CircuitVariant } from '../../circuits/variants.js';
+import { ZkpoaError } from '../../attribution/errors.js';
 import { ensureVariant, type SetupOptions } from '../../prover/setup.js';
+import { isLocalChain } from './anvil.js';
 import { silentProgress } from '../../prover/progress.js';
 import { assertBatchVariant, forgeBuild, libraryReferences, linkBytecode, readForgeArtifact, verifierContractName, writeVerifier } from './artifacts.js';
 
@@ -26,6 +28,8 @@ export interface DeployOptions extends SetupOptions {
   treasury?: string;
   /** may add verifiers (default: the deployer) */
   admin?: string;
+  /** deploy verifiers of development keys on a chain that is not a local one (refused otherwise) */
+  allowDevelopmentKeys?: boolean;
 }
 
 async function deploy(signer: Signer, abi: unknown[], bytecode: string, args: unknown[] = []): Promise<Contract> {
@@ -42,7 +46,15 @@ async function deploy(signer: Signer, abi: unknown[], bytecode: string, args: un
 export async function deployAll(signer: Signer, opts: DeployOptions): Promise<Deployment> {
   const progress = opts.progress ?? silentProgress;
   opts.variants.forEach((v) => assertBatchVariant(v));
-  for (const v of opts.variants) await writeVerifier(v, await ensureVariant(v, opts));
+  const { chainId } = await signer.provider!.getNetwork();
+  for (const v of opts.variants) {
+    const artifacts = await ensureVariant(v, opts);
+    // whoever kept a development setup's randomness could forge proofs this verifier accepts
+    if (artifacts.manifest.ptau.origin === 'development' && !isLocalChain(chainId) && !opts.allowDevelopmentKeys) {
+      throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${v.name}'s keys come from the development setup: refusing to deploy its verifier on chain ${chainId}. Build production keys (npm run setup -- --variant ${v.name} --ptau <public file>) or pass --allow-development-keys`);
+    }
+    await writeVerifier(v, artifacts);
+  }
   let step = progress.step('forge build');
   await forgeBuild();
   step.done();

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVE_JOB } from '../../api/proof-worker.js';
 import { BullmqJobQueue, bullmqJobId } from '../../api/store/bullmq-queue.js';
 import { openDatabase, type Db } from '../../api/store/db.js';
 import { SqliteJobQueue } from '../../api/store/jobs.js';
@@ -112,9 +111,9 @@ describe.skipIf(!hasRedis)('BullMQ on a real redis-server', () => {
       const url = `${redisUrl}?prefix=crash`;
       const q = new BullmqJobQueue({ url });
       try {
-        const keys = await killMidProofThenRecover(q, ['--queue', url]);
-        // exactly one record per receipt, each completed once
-        const raw = new Queue(PROVE_JOB, { connection: { url: redisUrl }, prefix: 'crash' });
+        const { kind, keys } = await killMidProofThenRecover(q, ['--queue', url]);
+        // exactly one record per batch, each completed once
+        const raw = new Queue(kind, { connection: { url: redisUrl }, prefix: 'crash' });
         try {
           expect(await raw.getJobCounts('completed', 'failed', 'active', 'wait')).toEqual({ completed: keys.length, failed: 0, active: 0, wait: 0 });
         } finally {

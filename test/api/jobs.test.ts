@@ -52,8 +52,8 @@ describe('proof jobs survive a crash', () => {
     const dbPath = join(dir, 'zkpoa.sqlite');
     const db = openDatabase(dbPath);
     const q = new SqliteJobQueue(db);
-    const keys = await killMidProofThenRecover(q, ['--db', dbPath]);
-    expect((db.prepare('SELECT COUNT(*) n FROM jobs').get() as { n: number }).n).toBe(keys.length); // one record per receipt
+    const { keys } = await killMidProofThenRecover(q, ['--db', dbPath]);
+    expect((db.prepare('SELECT COUNT(*) n FROM jobs').get() as { n: number }).n).toBe(keys.length); // one record per batch
     db.close();
   }, 180_000);
 });

@@ -11,6 +11,7 @@ import { mulberry32, shuffled } from '../../lib/random.js';
 import { BUILD_DIR } from '../../lib/config.js';
 import { TEST_VARIANT } from '../helpers/fixtures.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
+import { claimAll, earnings } from '../../api/contributor.js';
 
 /**
  * Through HTTP on a real anvil: a host links the wallet whose escrow pays it →
@@ -99,7 +100,7 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       await redis?.stop();
     });
 
-    it('pays the contributors of an answer on-chain, once, from the host’s own escrow', async () => {
+    it('pays the contributors of every answer on-chain, in batches, in order, once, from the host’s own escrow', async () => {
       const { app, db, key, client, contributors, hostWallet, operator } = stack!;
       const auth = () => ({ authorization: `Bearer ${key}` });
       const me = (await app.inject({ method: 'GET', url: '/v1/host', headers: auth() })).json() as { id: number; chain: { operator: string } };
@@ -135,44 +136,52 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       const reg = await app.inject({ method: 'POST', url: '/v1/adapters/mail/register', headers: auth(), payload: { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 } });
       expect(reg.statusCode, reg.body).toBe(201);
       const onchainId = BigInt((reg.json() as { onchainId: string }).onchainId);
+      const M = TEST_VARIANT.params.answers!;
 
-      const inferred = (await app.inject({ method: 'POST', url: '/v1/infer', headers: auth(), payload: { requests: [{ adapter: 'mail', text: 'URGENT: claim your free prize now, click the link' }] } })).json() as { results: { receipt: string }[] };
-      const receipt = inferred.results[0]!.receipt;
-      expect((await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/proof`, headers: auth() })).statusCode).toBe(202);
-      const proven = await poll(
-        async () => (await app.inject({ method: 'GET', url: `/v1/receipts/${receipt}/proof`, headers: auth() })).json() as { job: { status: string }; calldata?: { publicSignals: string[] } },
-        (p) => p.job.status === 'done' || p.job.status === 'failed',
-      );
-      expect(proven.job.status).toBe('done');
+      // M + 2 answers: a full batch is planned as they come, the last two wait for more (or the deadline)
+      const infer = async (texts: string[]) =>
+        ((await app.inject({ method: 'POST', url: '/v1/infer', headers: auth(), payload: { requests: texts.map((text) => ({ adapter: 'mail', text })) } })).json() as { results: { receipt: string; number: number }[] }).results;
+      const served = await infer(Array.from({ length: M + 2 }, (_, i) => `URGENT ${i}: claim your free prize now, click the link`));
+      expect(served.map((r) => r.number)).toEqual(Array.from({ length: M + 2 }, (_, i) => i));
+      const batches = async () => ((await app.inject({ method: 'GET', url: '/v1/adapters/mail/batches', headers: auth() })).json() as { batches: { id: string; first: number; count: number; status: string; settleTx?: string; paid: string }[] }).batches;
+      const full = await poll(batches, (b) => b.length === 1 && b[0]!.status === 'proven');
+      expect(full.map((b) => [b.first, b.count, b.status])).toEqual([[0, M, 'proven']]);
+      // flushed: the rest proves now as a short batch
+      const flushed = await app.inject({ method: 'POST', url: '/v1/adapters/mail/prove', headers: auth() });
+      expect(flushed.json()).toMatchObject({ batches: [{ first: M, count: 2 }] });
+      const both = await poll(batches, (b) => b.every((x) => x.status === 'proven'));
+      expect(both.map((b) => [b.first, b.count, b.status])).toEqual([[0, M, 'proven'], [M, 2, 'proven']]);
 
       if (queue === 'SQLite') {
-        // a stored proof whose public signals are not the receipt's own claim is never sent
-        const row = db.prepare("SELECT j.id, j.result FROM jobs j JOIN receipt_proofs p ON p.job_id = j.id WHERE p.receipt_id = ?").get(receipt) as { id: string; result: string };
+        // a stored proof whose public signals are not the batch's planned ones is never sent
+        const row = db.prepare('SELECT j.id, j.result FROM jobs j JOIN batches b ON b.job_id = j.id WHERE b.first = 0').get() as { id: string; result: string };
         const forged = JSON.parse(row.result) as { publicSignals: string[] };
         forged.publicSignals[2] = (BigInt(forged.publicSignals[2]!) + 1n).toString();
         db.prepare('UPDATE jobs SET result = ? WHERE id = ?').run(JSON.stringify(forged), row.id);
-        const refused = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
-        expect(refused.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_PROOF_MISMATCH' } });
+        expect((await app.inject({ method: 'POST', url: '/v1/adapters/mail/settle', headers: auth() })).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_PROOF_MISMATCH' } });
         // nor one that does not verify with the server's key (a prover host holding other keys)
-        const otherKeys = JSON.parse(row.result) as { proof: { pi_c: string[] } };
-        otherKeys.proof.pi_c = (JSON.parse(row.result) as { proof: { pi_a: string[] } }).proof.pi_a;
+        const otherKeys = JSON.parse(row.result) as { proof: { pi_a: string[]; pi_c: string[] } };
+        otherKeys.proof.pi_c = otherKeys.proof.pi_a;
         db.prepare('UPDATE jobs SET result = ? WHERE id = ?').run(JSON.stringify(otherKeys), row.id);
-        const unverified = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
-        expect(unverified.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_PROOF_INVALID' } });
+        expect((await app.inject({ method: 'POST', url: '/v1/adapters/mail/settle', headers: auth() })).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_PROOF_INVALID' } });
         db.prepare('UPDATE jobs SET result = ? WHERE id = ?').run(row.result, row.id);
       }
-      const settled = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
-      expect(settled.statusCode, settled.body).toBe(200);
-      expect(await client.escrowOf(hostWallet.address)).toBe(99n * PRICE); // the host's escrow paid
+      const settle = async () => (await app.inject({ method: 'POST', url: '/v1/adapters/mail/settle', headers: auth() })).json() as { settled: { first: number; count: number; tx: string; gasUsed: string }[] };
+      const settled = await settle();
+      expect(settled.settled.map((b) => [b.first, b.count])).toEqual([[0, M], [M, 2]]);
+      expect(await client.escrowOf(hostWallet.address)).toBe(100n * PRICE - BigInt(M + 2) * PRICE); // the host's escrow paid every answer
       expect(await client.escrowOf(operator.address)).toBe(100n * PRICE); // not the operator's
-      const again = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
-      expect(again.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_ALREADY_SETTLED' } });
-      // a crash after the transaction but before it was recorded: settling again records the chain's transaction
-      const tx = (settled.json() as { tx: string }).tx;
-      db.prepare('UPDATE receipt_proofs SET settle_tx = NULL WHERE receipt_id = ?').run(receipt);
-      const recovered = await app.inject({ method: 'POST', url: `/v1/receipts/${receipt}/settle`, headers: auth() });
-      expect(recovered.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_ALREADY_SETTLED' } });
-      expect((db.prepare('SELECT settle_tx FROM receipt_proofs WHERE receipt_id = ?').get(receipt) as { settle_tx: string }).settle_tx).toBe(tx);
+      expect((await client.adapter(onchainId)).nextReceipt).toBe(BigInt(M + 2));
+      expect((await settle()).settled).toEqual([]); // nothing left: no batch is sent twice
+      // a crash after a transaction but before it was recorded: settling again records the chain's, sends none
+      const tx = settled.settled[1]!.tx;
+      db.prepare('UPDATE batches SET settle_tx = NULL WHERE first = ?').run(M);
+      expect((await settle()).settled).toEqual([expect.objectContaining({ first: M, tx })]);
+      expect((db.prepare('SELECT settle_tx FROM batches WHERE first = ?').get(M) as { settle_tx: string }).settle_tx).toBe(tx);
+
+      // a receipt shows its batch, proof and transaction
+      const receipt = served[M + 1]!.receipt;
+      expect((await app.inject({ method: 'GET', url: `/v1/receipts/${receipt}`, headers: auth() })).json()).toMatchObject({ number: M + 1, batch: { first: M, count: 2, status: 'settled', settleTx: tx }, proof: { publicSignals: expect.any(Array) } });
 
       // the auditor's replay passes every check…
       const audit = await app.inject({ method: 'POST', url: `/v1/audit/${receipt}`, headers: auth() });
@@ -180,31 +189,46 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       const report = audit.json() as { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] };
       expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
         ['answer', true],
-        ['input and output hashes', true],
         ['test features', true],
-        ['split and public signals', true],
-        ['proof', true],
+        ['receipt in its batch', true],
+        ['batch split and ledger', true],
+        ['batch proof', true],
         ['settlement', true],
       ]);
-      expect(report.ok).toBe(true);
       // …and fails on a tampered receipt
       db.prepare("UPDATE receipts SET input = input || ' (edited)' WHERE id = ?").run(receipt);
       const tampered = (await app.inject({ method: 'POST', url: `/v1/audit/${receipt}`, headers: auth() })).json() as typeof report;
       expect(tampered.ok).toBe(false);
-      expect(tampered.checks.find((c) => c.name === 'input and output hashes')?.ok).toBe(false);
+      expect(tampered.checks.find((c) => c.name === 'receipt in its batch')?.ok).toBe(false);
 
-      // the proof credited the pool (less dust) to the index's leaves, in the order contributors were first seen
-      const credits = await Promise.all([0, 1, 2].map((leaf) => client.credit(onchainId, 1n, leaf)));
-      const paid = credits.reduce((a, b) => a + b, 0n);
+      // every contributor finds its ledger position (checked against the chain's root), claims and withdraws with its own wallet
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const paid = (await batches()).reduce((a, b) => a + BigInt(b.paid), 0n);
       expect(paid).toBeGreaterThan(0n);
-      expect(paid).toBeLessThanOrEqual((PRICE * 7000n) / 10000n);
-      // every contributor finds its credit on-chain, claims and withdraws it with its own wallet
-      for (const [leaf, wallet] of contributors.entries()) {
+      expect(paid).toBeLessThanOrEqual((BigInt(M + 2) * PRICE * 7000n) / 10000n);
+      let claimedTotal = 0n;
+      for (const wallet of contributors) {
         const mine = client.connect(wallet);
-        expect((await mine.earnings(wallet.address)).positions).toEqual([{ adapterId: onchainId, version: 1n, leaf, credit: credits[leaf] }]);
-        expect(await mine.claimAll()).toMatchObject({ claimed: credits[leaf], withdrawn: credits[leaf] });
-        expect(await client.open.getFunction('balanceOf')(wallet.address)).toBe(credits[leaf]);
+        const e = await earnings(mine, url, wallet.address);
+        expect(e.positions).toHaveLength(1);
+        expect(e.positions[0]).toMatchObject({ adapterId: onchainId, version: 1, verified: true, claimed: 0n });
+        const r = await claimAll(mine, url, wallet.address);
+        expect(r).toMatchObject({ claimed: e.positions[0]!.cumulative, withdrawn: e.positions[0]!.cumulative, unverified: 0 });
+        expect(await client.open.getFunction('balanceOf')(wallet.address)).toBe(e.positions[0]!.cumulative);
+        expect((await claimAll(mine, url, wallet.address)).claimed).toBe(0n); // a second claim takes nothing
+        claimedTotal += r.claimed;
       }
+      expect(claimedTotal).toBe(paid);
+      expect(await client.owed()).toBe(0n);
+
+      // new terms: a new version from the next answer on; its batches settle after the first version's
+      const terms = await app.inject({ method: 'PUT', url: '/v1/adapters/mail/terms', headers: auth(), payload: { price: (2n * PRICE).toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 } });
+      expect(terms.json()).toMatchObject({ versions: [{ version: 1, firstReceipt: 0 }, { version: 2, firstReceipt: M + 2 }] });
+      await infer(['one more answer', 'and another']);
+      await app.inject({ method: 'POST', url: '/v1/adapters/mail/prove', headers: auth() });
+      await poll(batches, (b) => b.length === 3 && b[2]!.status === 'proven');
+      expect((await settle()).settled).toEqual([expect.objectContaining({ first: M + 2, count: 2 })]);
+      expect(await client.escrowOf(hostWallet.address)).toBe(100n * PRICE - BigInt(M + 2) * PRICE - 4n * PRICE);
     }, 300_000);
 
     it.skipIf(queue === 'BullMQ')('another host cannot move the first host’s or the operator’s money by any API call', async () => {
@@ -219,7 +243,9 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       const a = (await app.inject({ method: 'GET', url: '/v1/adapters/mail', headers: auth(key) })).json() as { datanetId: string };
       const aReceipt = (stack!.db.prepare('SELECT id FROM receipts LIMIT 1').get() as { id: string }).id;
       expect(await code(call('POST', '/v1/adapters/mail/register', { price: '1', ownerBps: 0, protocolBps: 0, poolBps: 10000 }))).toBe('ZKPOA_ERR_UNKNOWN_ADAPTER');
-      for (const path of ['proof', 'settle']) expect(await code(call('POST', `/v1/receipts/${aReceipt}/${path}`))).toBe('ZKPOA_ERR_NOT_FOUND');
+      for (const path of ['settle', 'prove']) expect(await code(call('POST', `/v1/adapters/mail/${path}`))).toBe('ZKPOA_ERR_UNKNOWN_ADAPTER');
+      expect(await code(call('PUT', '/v1/adapters/mail/terms', { price: '1', ownerBps: 0, protocolBps: 0, poolBps: 10000 }))).toBe('ZKPOA_ERR_UNKNOWN_ADAPTER');
+      expect(await code(call('GET', `/v1/receipts/${aReceipt}`))).toBe('ZKPOA_ERR_NOT_FOUND');
       expect(await code(call('POST', `/v1/audit/${aReceipt}`))).toBe('ZKPOA_ERR_NOT_FOUND');
 
       // B trains its own adapter on A's public datanet, and prices it as high as it likes
@@ -238,12 +264,11 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       await client.connect(other.wallet).setOperator(operator.address, true);
       const reg = await call('POST', '/v1/adapters/mail/register', terms);
       expect(reg.statusCode, reg.body).toBe(201);
-      expect((await client.settlement.getFunction('adapter')(BigInt((reg.json() as { onchainId: string }).onchainId))).host).toBe(other.wallet.address);
-      const answer = (await call('POST', '/v1/infer', { requests: [{ adapter: 'mail', text: 'free money' }] })).json() as { results: { receipt: string }[] };
-      const r = answer.results[0]!.receipt;
-      await call('POST', `/v1/receipts/${r}/proof`);
-      await poll(async () => (await call('GET', `/v1/receipts/${r}/proof`)).json() as { job: { status: string } }, (p) => p.job.status === 'done' || p.job.status === 'failed');
-      expect(await code(call('POST', `/v1/receipts/${r}/settle`))).toBe('ZKPOA_ERR_INSUFFICIENT_ESCROW');
+      expect((await client.adapter(BigInt((reg.json() as { onchainId: string }).onchainId))).host).toBe(other.wallet.address);
+      await call('POST', '/v1/infer', { requests: [{ adapter: 'mail', text: 'free money' }] });
+      await call('POST', '/v1/adapters/mail/prove');
+      await poll(async () => (await call('GET', '/v1/adapters/mail/batches')).json() as { batches: { status: string }[] }, (x) => x.batches.length === 1 && x.batches[0]!.status !== 'proving');
+      expect(await code(call('POST', '/v1/adapters/mail/settle'))).toBe('ZKPOA_ERR_INSUFFICIENT_ESCROW');
       expect(await escrows()).toEqual(before);
       expect(await client.escrowOf(other.wallet.address)).toBe(0n);
     }, 300_000);

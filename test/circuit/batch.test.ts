@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FEATURE_MAX, FEATURE_MIN, ceilLog2, rateBits, scoreBits, toField, unpackHeader, type Leaf } from '../../attribution/index.js';
 import { buildBatchWitness, type BatchClaim, type BatchWitness } from '../../prover/batch-witness.js';
 import { artifactPaths, ensureVariant } from '../../prover/setup.js';
-import { BATCH_TEST_VARIANT, getCommitments, sampleBatchClaim } from '../helpers/fixtures.js';
+import { TEST_VARIANT, getCommitments, sampleBatchClaim } from '../helpers/fixtures.js';
 import { loadCircuit, type CircuitUnderTest } from '../helpers/r1cs.js';
 
 /**
@@ -12,7 +12,7 @@ import { loadCircuit, type CircuitUnderTest } from '../helpers/r1cs.js';
  * bit decomposition it can), violates a constraint, while the same rewrite with honest
  * values does not.
  */
-const V = BATCH_TEST_VARIANT;
+const V = TEST_VARIANT;
 const { contributors: C, features: K } = V.params;
 const M = V.params.answers!;
 const SB = scoreBits(K);

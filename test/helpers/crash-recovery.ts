@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as snarkjs from 'snarkjs';
 import { expect } from 'vitest';
-import { PROVE_JOB, type ProveJobResult } from '../../api/proof-worker.js';
+import { proveJobKind, type ProveJobResult } from '../../api/proof-worker.js';
 import type { Job, JobQueue } from '../../api/store/jobs.js';
-import { loadProverKeys } from '../../prover/prover.js';
-import { buildWitness } from '../../prover/witness.js';
-import { TEST_VARIANT, getCommitments, sampleClaim, testArtifacts } from './fixtures.js';
+import { buildBatchWitness } from '../../prover/batch-witness.js';
+import { loadVerificationKey } from '../../prover/prover.js';
+import { TEST_VARIANT, getCommitments, sampleBatchClaim, testArtifacts } from './fixtures.js';
 
 /** A real proof-worker process (scripts/proof-worker.ts) on a queue: `--db <file>` or `--queue <url>`. */
 export function startProofWorker(queueArgs: string[]): ChildProcess {
@@ -25,16 +25,18 @@ export async function waitFor(what: () => Promise<boolean>, ms: number): Promise
 }
 
 /**
- * The crash scenario both queues must survive: 8 proof jobs, a worker killed with
+ * The crash scenario both queues must survive: 8 batch proof jobs, a worker killed with
  * SIGKILL while some are running, a second worker that finishes them all. Asserts
  * that every proof verifies and that each interrupted job ran exactly twice; returns
- * the receipts' keys for queue-specific checks (one record per receipt).
+ * the job kind and the batches' keys for queue-specific checks (one record per batch).
  */
-export async function killMidProofThenRecover(q: JobQueue, queueArgs: string[]): Promise<string[]> {
+export async function killMidProofThenRecover(q: JobQueue, queueArgs: string[]): Promise<{ kind: string; keys: string[] }> {
   const commitments = await getCommitments();
-  const keys = Array.from({ length: 8 }, (_, i) => `receipt-${i}`);
-  for (const [i, key] of keys.entries()) await q.enqueue(PROVE_JOB, key, { variant: TEST_VARIANT.name, input: buildWitness(commitments, TEST_VARIANT, { ...sampleClaim(), nonce: BigInt(i + 1) }).input });
-  const job = async (k: string): Promise<Job> => (await q.byKey(PROVE_JOB, k))!;
+  const vkey = await loadVerificationKey(testArtifacts().vkey);
+  const kind = proveJobKind(vkey);
+  const keys = Array.from({ length: 8 }, (_, i) => `batch-${i}`);
+  for (const [i, key] of keys.entries()) await q.enqueue(kind, key, { variant: TEST_VARIANT.name, input: buildBatchWitness(commitments, TEST_VARIANT, { ...sampleBatchClaim(), first: BigInt(4 * i) }).input });
+  const job = async (k: string): Promise<Job> => (await q.byKey(kind, k))!;
   const status = async () => Promise.all(keys.map(async (k) => (await job(k)).status));
 
   const first = startProofWorker(queueArgs);
@@ -55,11 +57,10 @@ export async function killMidProofThenRecover(q: JobQueue, queueArgs: string[]):
     second.kill('SIGTERM');
     await new Promise((r) => second.once('exit', r));
   }
-  const vkey = (await loadProverKeys(testArtifacts())).vkey;
   for (const k of keys) {
     const { proof, publicSignals } = (await job(k)).result as ProveJobResult;
     expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).toBe(true);
   }
   for (const k of interrupted) expect((await job(k)).attempts).toBe(2);
-  return keys;
+  return { kind, keys };
 }

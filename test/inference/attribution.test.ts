@@ -7,7 +7,7 @@ import { GradientFeaturizer } from '../../inference/gradients.js';
 import type { BaseModel } from '../../inference/model.js';
 import { fineTune } from '../../inference/train.js';
 import { createProver, loadProverKeys, type Prover } from '../../prover/prover.js';
-import { buildWitness } from '../../prover/witness.js';
+import { buildBatchWitness } from '../../prover/batch-witness.js';
 import { TEST_VARIANT, testArtifacts } from '../helpers/fixtures.js';
 import { ALICE, base, expectSharesFollowTheData, fourContributors } from './helpers.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -91,20 +91,11 @@ describe('proof of attribution', () => {
     const { index, featurizer } = await attribution(datanet({ flipCarol: true }), K_TEST_CIRCUIT);
     const answer = queries[3]!;
     const { t } = queryFeatures(index, featurizer, hashFeatures(answer.text));
-    const w = buildWitness(await Commitments.create(), TEST_VARIANT, {
-      t,
-      leaves: indexLeaves(index),
-      adapterId: 1n,
-      chainId: 31337n,
-      settlement: 0x1234n,
-      fee: 10n ** 16n,
-      pool: 7n * 10n ** 15n,
-      nonce: 1n,
-      inputHash: 5n,
-      outputHash: 6n,
-    });
-    expect(w.root).toBe(index.root);
-    expect(w.split.total).toBeGreaterThan(0n);
+    const commitments = await Commitments.create();
+    const context = { adapterId: 1n, chainId: 31337n, settlement: 0x1234n };
+    const w = buildBatchWitness(commitments, TEST_VARIANT, { ...context, leaves: indexLeaves(index), fee: 10n ** 16n, pool: 7n * 10n ** 15n, first: 0n, answers: [{ t, inputHash: 5n, outputHash: 6n }] });
+    expect(w.binding).toBe(commitments.binding({ root: index.root, ...context }));
+    expect(w.paid).toBeGreaterThan(0n);
     const { proof, publicSignals } = await prover.prove(w.input);
     expect(publicSignals).toEqual(w.publicSignals.map(String));
     expect(await prover.verify(proof, publicSignals)).toBe(true);

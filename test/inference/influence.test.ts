@@ -13,7 +13,7 @@ import { BaseModel, LAYERS, layerShape, type BaseModelSpec } from '../../inferen
 import { fineTune, LBFGS_DEFAULTS } from '../../inference/train.js';
 import { gaussian, mulberry32, shuffled } from '../../lib/random.js';
 import { createProver, loadProverKeys, type Prover } from '../../prover/prover.js';
-import { buildWitness } from '../../prover/witness.js';
+import { buildBatchWitness } from '../../prover/batch-witness.js';
 import { TEST_VARIANT, testArtifacts } from '../helpers/fixtures.js';
 import { base, expectSharesFollowTheData, fourContributors } from './helpers.js';
 
@@ -193,9 +193,11 @@ describe('influence attribution on real mail', () => {
     expect(index.estimator).toBe('influence-span');
     expect(index.curvature).toBe('hessian'); // this adapter is at its minimum
     const { t } = queryFeatures(index, span, hashFeatures(queries[3]!.text));
-    const w = buildWitness(await Commitments.create(), TEST_VARIANT, { t, leaves: indexLeaves(index), adapterId: 1n, chainId: 31337n, settlement: 0x1234n, fee: 10n ** 16n, pool: 7n * 10n ** 15n, nonce: 1n, inputHash: 5n, outputHash: 6n });
-    expect(w.root).toBe(index.root);
-    expect(w.split.total).toBeGreaterThan(0n);
+    const commitments = await Commitments.create();
+    const context = { adapterId: 1n, chainId: 31337n, settlement: 0x1234n };
+    const w = buildBatchWitness(commitments, TEST_VARIANT, { ...context, leaves: indexLeaves(index), fee: 10n ** 16n, pool: 7n * 10n ** 15n, first: 0n, answers: [{ t, inputHash: 5n, outputHash: 6n }] });
+    expect(w.binding).toBe(commitments.binding({ root: index.root, ...context }));
+    expect(w.paid).toBeGreaterThan(0n);
     const { proof, publicSignals } = await prover.prove(w.input);
     expect(await prover.verify(proof, publicSignals)).toBe(true);
   });

@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devSetup, keyPower, type DevSetupResult } from '../../prover/dev-setup.js';
 import { ensureVariant } from '../../prover/setup.js';
-import { buildWitness } from '../../prover/witness.js';
-import { TEST_VARIANT, getCommitments, sampleClaim, testArtifacts } from '../helpers/fixtures.js';
+import { buildBatchWitness } from '../../prover/batch-witness.js';
+import { TEST_VARIANT, getCommitments, sampleBatchClaim, testArtifacts } from '../helpers/fixtures.js';
 
 /**
  * The development keys against stock snarkjs (its CLI, as anyone checking them would run it):
@@ -64,7 +64,7 @@ describe('development setup, checked by the stock snarkjs CLI', () => {
   }, 300_000);
 
   it('a proof made with the keys verifies with `groth16 verify`; forged ones and the other setup\'s key do not', async () => {
-    const input = buildWitness(await getCommitments(), TEST_VARIANT, sampleClaim()).input;
+    const input = buildBatchWitness(await getCommitments(), TEST_VARIANT, sampleBatchClaim()).input;
     const files = { input: join(dir, 'input.json'), proof: join(dir, 'proof.json'), pub: join(dir, 'public.json'), forged: join(dir, 'forged.json'), forgedPub: join(dir, 'forged_public.json') };
     await writeFile(files.input, JSON.stringify(input, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
     const proved = await snarkjs('groth16', 'fullprove', files.input, testArtifacts().wasm, testArtifacts().zkey, files.proof, files.pub);

@@ -6,20 +6,20 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_MODULUS } from '../../attribution/index.js';
 import { createProver, loadProverKeys, toSolidityCalldata, type ProofResult, type Prover } from '../../prover/index.js';
-import { buildWitness, type Witness } from '../../prover/witness.js';
-import { TEST_VARIANT, getCommitments, sampleClaim, testArtifacts } from '../helpers/fixtures.js';
+import { buildBatchWitness, type BatchWitness } from '../../prover/batch-witness.js';
+import { TEST_VARIANT, getCommitments, sampleBatchClaim, testArtifacts } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 const SNARKJS_CLI = new URL('../../node_modules/snarkjs/build/cli.cjs', import.meta.url).pathname;
 
 let prover: Prover;
-let witness: Witness;
+let witness: BatchWitness;
 let result: ProofResult;
 let dir: string;
 
 beforeAll(async () => {
   prover = createProver(await loadProverKeys(testArtifacts()), { threads: 2 });
-  witness = buildWitness(await getCommitments(), TEST_VARIANT, sampleClaim());
+  witness = buildBatchWitness(await getCommitments(), TEST_VARIANT, sampleBatchClaim());
   result = await prover.prove(witness.input);
   dir = await mkdtemp(join(tmpdir(), 'zkpoa-prover-'));
 });
@@ -39,19 +39,21 @@ describe('prover pool', () => {
   });
 
   it('proves concurrently across workers', async () => {
-    const claims = [1n, 2n, 3n].map((nonce) => ({ ...sampleClaim(), nonce }));
+    const claims = [1n, 2n, 3n].map((first) => ({ ...sampleBatchClaim(), first }));
     const commitments = await getCommitments();
-    const results = await Promise.all(claims.map((c) => prover.prove(buildWitness(commitments, TEST_VARIANT, c).input)));
-    const receipts = new Set(results.map((r) => r.publicSignals[0]));
+    const results = await Promise.all(claims.map((c) => prover.prove(buildBatchWitness(commitments, TEST_VARIANT, c).input)));
+    const receipts = new Set(results.map((r) => r.publicSignals[3]));
     expect(receipts.size).toBe(3);
     for (const r of results) expect(await prover.verify(r.proof, r.publicSignals)).toBe(true);
   });
 
   it.each([
-    ['receipt', 0],
-    ['binding', 1],
-    ['pool and first payouts', 2],
-    ['last payouts', 3],
+    ['binding', 0],
+    ['header', 1],
+    ['paid', 2],
+    ['receipts root', 3],
+    ['old ledger root', 4],
+    ['new ledger root', 5],
   ])('rejects a tampered public signal: %s', async (_name, i) => {
     expect(await prover.verify(result.proof, mutate(result.publicSignals, i, (x) => x + 1n))).toBe(false);
   });
@@ -89,15 +91,17 @@ describe('prover pool', () => {
     const single = createProver(await loadProverKeys(testArtifacts()), { threads: 1 });
     try {
       const commitments = await getCommitments();
+      const base = sampleBatchClaim();
+      const flip = (k0: number) => base.answers.map((a) => ({ ...a, t: a.t.map((x, k) => (k === k0 ? -x : x)) }));
       const claims = [
-        { ...sampleClaim(), nonce: 10n }, // first on adapter 7: becomes the reference
-        { ...sampleClaim(), nonce: 11n, t: sampleClaim().t.map((x, k) => (k === 0 ? -x : x)) }, // delta, with flipped bits
-        { ...sampleClaim(), adapterId: 8n, nonce: 12n }, // another binding: its own reference
-        { ...sampleClaim(), nonce: 13n, fee: 10n ** 17n, t: sampleClaim().t.map((x) => x / 3n) }, // delta again on adapter 7
+        { ...base, first: 10n }, // first on adapter 7: becomes the reference
+        { ...base, first: 13n, answers: flip(0) }, // delta, with flipped bits
+        { ...base, adapterId: 8n, first: 0n }, // another binding: its own reference
+        { ...base, first: 16n, fee: 10n ** 17n, answers: base.answers.slice(0, 1).map((a) => ({ ...a, t: a.t.map((x) => x / 3n) })) }, // delta again on adapter 7
       ];
       const proofs = [];
       for (const c of claims) {
-        const w = buildWitness(commitments, TEST_VARIANT, c);
+        const w = buildBatchWitness(commitments, TEST_VARIANT, c);
         const r = await single.prove(w.input);
         expect(r.publicSignals).toEqual(w.publicSignals.map(String));
         expect(await single.verify(r.proof, r.publicSignals)).toBe(true);

@@ -4,14 +4,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROVE_JOB, ProofWorker } from '../../api/proof-worker.js';
+import { ProofWorker, proveJobKind } from '../../api/proof-worker.js';
 import { openDatabase } from '../../api/store/db.js';
 import { SqliteJobQueue } from '../../api/store/jobs.js';
 import { createProver, loadProverKeys } from '../../prover/prover.js';
 import { artifactPaths, ensureVariant } from '../../prover/setup.js';
-import { buildWitness } from '../../prover/witness.js';
+import { buildBatchWitness } from '../../prover/batch-witness.js';
 import { releaseSnarkjsThreads } from '../../prover/snarkjs-threads.js';
-import { TEST_VARIANT, getCommitments, sampleClaim } from '../helpers/fixtures.js';
+import { TEST_VARIANT, getCommitments, sampleBatchClaim } from '../helpers/fixtures.js';
 
 /**
  * The development ptau that the global setup wrote beside the test variant's keys (a valid
@@ -44,28 +44,44 @@ describe('circuit setup', () => {
     expect(existsSync(reused.zkey)).toBe(true); // the production keys are left as they were
   }, 180_000);
 
-  it('a proof worker whose verification key is not its proving key stores no proof', async () => {
-    // two setups of one circuit: same wasm, different phase-2 keys
+  it('a proof job names its verification key: a worker holding other keys never claims it, and one whose keys disagree stores no proof', async () => {
+    // two setups of one circuit: same wasm, different keys
     const other = await ensureVariant(TEST_VARIANT, { buildDir: await buildDir(), ptauFile: PUBLIC_PTAU });
     const mine = artifactPaths(TEST_VARIANT);
-    const prover = createProver(await loadProverKeys({ wasm: mine.wasm, zkey: mine.zkey, vkey: other.vkey }), { threads: 1 });
+    const [myKeys, otherKeys] = await Promise.all([loadProverKeys(mine), loadProverKeys(other)]);
     const queue = new SqliteJobQueue(openDatabase(':memory:'));
-    const worker = new ProofWorker(queue, prover, { variant: TEST_VARIANT.name, leaseMs: 60_000, pollMs: 20 });
-    try {
-      const input = buildWitness(await getCommitments(), TEST_VARIANT, sampleClaim()).input;
-      const job = await queue.enqueue(PROVE_JOB, 'receipt-x', { variant: TEST_VARIANT.name, input });
-      worker.start();
-      const end = Date.now() + 60_000;
-      let state = await queue.get(job.id);
-      while (state?.status !== 'failed' && Date.now() < end) {
+    const input = buildBatchWitness(await getCommitments(), TEST_VARIANT, sampleBatchClaim()).input;
+    const waitFor = async (id: string, done: (s: string | undefined) => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      let state = await queue.get(id);
+      while (!done(state?.status) && Date.now() < end) {
         await new Promise((r) => setTimeout(r, 50));
-        state = await queue.get(job.id);
+        state = await queue.get(id);
       }
+      return state;
+    };
+    // a worker with the other keys leaves a job made for mine in the queue
+    const otherProver = createProver(otherKeys, { threads: 1 });
+    const otherWorker = new ProofWorker(queue, otherProver, { variant: TEST_VARIANT.name, vkey: otherKeys.vkey, leaseMs: 60_000, pollMs: 20 });
+    // a misconfigured one: my proving key, the other verification key (it claims the other's jobs)
+    const mixed = createProver({ ...myKeys, vkey: otherKeys.vkey }, { threads: 1 });
+    const mixedWorker = new ProofWorker(queue, mixed, { variant: TEST_VARIANT.name, vkey: otherKeys.vkey, leaseMs: 60_000, pollMs: 20 });
+    try {
+      const forMine = await queue.enqueue(proveJobKind(myKeys.vkey), 'batch-mine', { variant: TEST_VARIANT.name, input });
+      otherWorker.start();
+      expect(await waitFor(forMine.id, (s) => s !== 'queued', 1_500)).toMatchObject({ status: 'queued', attempts: 0 });
+      await otherWorker.stop();
+
+      const forOther = await queue.enqueue(proveJobKind(otherKeys.vkey), 'batch-other', { variant: TEST_VARIANT.name, input });
+      mixedWorker.start();
+      const state = await waitFor(forOther.id, (s) => s === 'failed', 60_000);
       expect(state).toMatchObject({ status: 'failed', error: expect.stringMatching(/does not verify/) });
       expect(state?.result).toBeUndefined();
     } finally {
-      await worker.stop();
-      await prover.close();
+      await otherWorker.stop();
+      await mixedWorker.stop();
+      await otherProver.close();
+      await mixed.close();
     }
   }, 180_000);
 

@@ -1,0 +1,124 @@
+import { AMOUNT_BITS, AMOUNT_MAX, hashToField } from '../attribution/index.js';
+import { ZkpoaError } from '../attribution/errors.js';
+import { variantByName } from '../circuits/variants.js';
+import { indexLeaves } from '../inference/attribution-index.js';
+import { loadAdapterIndex, type StoredIndex } from './attribution-service.js';
+import { InFlight, approvedWallet, chainRefusals, needChain, operatorOf, type ChainContext } from './chain.js';
+import { AdapterRegistryStore } from './store/adapters.js';
+import type { Db } from './store/db.js';
+import type { Host } from './store/hosts.js';
+import { ReceiptStore } from './store/receipts.js';
+import { RegistrationStore, type Registration } from './store/registrations.js';
+
+/** An adapter's price and fee shares (basis points of the fee: owner, protocol, contributors' pool). */
+export interface Terms {
+  price: bigint;
+  ownerBps: number;
+  protocolBps: number;
+  poolBps: number;
+}
+
+const hex32 = (x: bigint) => '0x' + x.toString(16).padStart(64, '0');
+
+/**
+ * Registration of a host's adapters on-chain, and their versions: the index root with its
+ * leaves published, the price and the shares. The adapter's on-chain host is the host's
+ * linked wallet (its escrow pays the fees, it gets the owner share), which must have
+ * approved this server's operator; a price or share change is a new version that applies
+ * from the adapter's next answer on, so answers already served keep their terms.
+ */
+export class Registrar {
+  private readonly adapters: AdapterRegistryStore;
+  private readonly registrations: RegistrationStore;
+  private readonly receipts: ReceiptStore;
+  private readonly inFlight = new InFlight();
+
+  constructor(
+    private readonly db: Db,
+    private readonly chain?: ChainContext,
+  ) {
+    this.adapters = new AdapterRegistryStore(db);
+    this.registrations = new RegistrationStore(db);
+    this.receipts = new ReceiptStore(db);
+  }
+
+  /** The chain this server settles on, with its operator's address (for /v1/host and wallet links). */
+  async chainInfo(): Promise<{ chainId: string; settlement: string; operator: string } | undefined> {
+    if (!this.chain) return undefined;
+    return { chainId: this.chain.chainId.toString(), settlement: this.chain.settlement, operator: await operatorOf(this.chain) };
+  }
+
+  /** A host wallet's escrow, and whether it has approved this server's operator. */
+  async escrowOf(wallet: string): Promise<{ balance: string; operatorApproved: boolean }> {
+    const chain = needChain(this.chain);
+    const [balance, operatorApproved] = await Promise.all([chain.client.escrowOf(wallet), chain.client.isOperator(wallet, await operatorOf(chain))]);
+    return { balance: balance.toString(), operatorApproved };
+  }
+
+  registration(adapterKey: string): Registration | undefined {
+    return this.registrations.get(adapterKey);
+  }
+
+  async register(host: Host, name: string, terms: Terms): Promise<Registration> {
+    const chain = needChain(this.chain);
+    checkTerms(terms);
+    const adapter = this.adapters.get(host, name);
+    if (adapter.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_NOT_READY', `adapter ${name} is ${adapter.status}`);
+    if (this.registrations.get(adapter.key)) throw new ZkpoaError('ZKPOA_ERR_ALREADY_REGISTERED', `adapter ${name} is already registered`);
+    const stored = indexOf(this.db, adapter.key);
+    const wallet = await approvedWallet(chain, host);
+    return this.inFlight.once(`register:${adapter.key}`, async () => {
+      const reg = await chainRefusals(chain, () =>
+        chain.client.registerAdapter({
+          host: wallet,
+          variantId: variantByName(stored.variant).id,
+          terms,
+          index: {
+            root: stored.index.root,
+            leaves: indexLeaves(stored.index),
+            datanetId: hex32(hashToField(stored.index.datanet.id)),
+            datanetRoot: hex32(BigInt(stored.index.datanet.versionRoot)),
+          },
+        }),
+      );
+      this.registrations.add(
+        { adapterKey: adapter.key, hostWallet: wallet, chainId: chain.chainId, settlement: chain.settlement, onchainId: reg.adapterId, tx: reg.tx.hash },
+        { version: Number(reg.version), firstReceipt: 0, indexRoot: stored.index.root, binding: reg.binding, price: terms.price, poolBps: terms.poolBps, tx: reg.tx.hash },
+      );
+      return this.registrations.get(adapter.key)!;
+    });
+  }
+
+  /**
+   * New terms for a registered adapter: a new on-chain version from the adapter's next
+   * answer on (answers served until now keep the terms they were served under).
+   */
+  async setTerms(host: Host, name: string, terms: Terms): Promise<Registration> {
+    const chain = needChain(this.chain);
+    checkTerms(terms);
+    const adapter = this.adapters.get(host, name);
+    const reg = this.registrations.get(adapter.key);
+    if (!reg) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${name} is not registered on-chain`);
+    await approvedWallet(chain, { id: host.id, wallet: reg.hostWallet });
+    return this.inFlight.once(`register:${adapter.key}`, async () => {
+      // served answers are numbered under a lock-free sequence: the new version starts after the last one given
+      const from = this.receipts.nextNumber(adapter.key);
+      const current = reg.versions.at(-1)!;
+      const v = await chainRefusals(chain, () => chain.client.setTerms(reg.onchainId, terms, BigInt(Math.max(from, current.firstReceipt))));
+      this.registrations.addVersion(adapter.key, { version: Number(v.version), firstReceipt: Math.max(from, current.firstReceipt), indexRoot: current.indexRoot, binding: v.binding, price: terms.price, poolBps: terms.poolBps, tx: v.tx.hash });
+      return this.registrations.get(adapter.key)!;
+    });
+  }
+}
+
+function checkTerms(terms: Terms): void {
+  if (terms.ownerBps + terms.protocolBps + terms.poolBps !== 10_000) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'ownerBps + protocolBps + poolBps must be 10000');
+  if (terms.price <= 0n || terms.price > AMOUNT_MAX) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `price must be in [1, 2^${AMOUNT_BITS} − 1] wei`);
+}
+
+/** The adapter's attribution index, or ZKPOA_ERR_NO_INDEX. */
+export function indexOf(db: Db, adapterKey: string): StoredIndex {
+  const s = loadAdapterIndex(db, adapterKey);
+  if (!s) throw new ZkpoaError('ZKPOA_ERR_NO_INDEX', `adapter ${adapterKey} has no attribution index (see its fine-tuning job)`);
+  return s;
+}
