@@ -50,3 +50,11 @@ export function env(name: EnvName): string | undefined {
 
 /** The build folder: `$ZKPOA_BUILD_DIR`, else `build/` in the repository. */
 export const BUILD_DIR = resolve(env('buildDir') ?? join(REPO_ROOT, 'build'));
+
+/**
+ * The repository's own `build/`, whatever `$ZKPOA_BUILD_DIR` says: forge writes there
+ * (foundry.toml's paths are relative to the repository) and reads its fixtures from
+ * there, and compiled worker modules must sit inside the repository to resolve its
+ * packages.
+ */
+export const REPO_BUILD_DIR = join(REPO_ROOT, 'build');

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildSync, stop, transformSync, version, type TransformOptions } from 'esbuild';
-import { REPO_ROOT } from './config.js';
+import { REPO_BUILD_DIR, REPO_ROOT } from './config.js';
 
 /**
  * Worker threads run the project's TypeScript compiled ahead to JavaScript, not through
@@ -20,7 +20,7 @@ import { REPO_ROOT } from './config.js';
  * same. The hash covers the sources, where the repository is (compiled files name it)
  * and how they are compiled.
  */
-const OUT_DIR = join(REPO_ROOT, 'build', 'worker-js');
+const OUT_DIR = join(REPO_BUILD_DIR, 'worker-js');
 /** bump when the way files are compiled changes */
 const FORMAT = 1;
 const TRANSFORM: TransformOptions = { loader: 'ts', format: 'esm', target: 'node20', sourcemap: 'inline' };

@@ -24,13 +24,14 @@ import { parseArgs } from 'node:util';
 import { poseidonContract } from 'circomlibjs';
 import { Commitments, packFeatures, quantize, type Leaf } from '../attribution/index.js';
 import { VARIANTS, variantByName, variantFor, type CircuitVariant } from '../circuits/variants.js';
-import { BUILD_DIR } from '../lib/config.js';
+import { REPO_BUILD_DIR } from '../lib/config.js';
 import { gaussian, mulberry32 } from '../lib/random.js';
 import { buildBatchWitness, type BatchAnswer, type BatchWitness } from '../prover/batch-witness.js';
 import { consoleProgress, createProver, ensureVariant, flattenProof, loadProverKeys, toSolidityCalldata, type Progress, type Prover, type VariantArtifacts } from '../prover/index.js';
 import { assertBatchVariant, writeVerifier } from '../contracts/client/artifacts.js';
 
-export const CONTRACTS_BUILD_DIR = join(BUILD_DIR, 'contracts');
+/** where forge's tests read their fixtures (build/contracts/ of the repository, as foundry.toml's fs_permissions allow) */
+export const CONTRACTS_BUILD_DIR = join(REPO_BUILD_DIR, 'contracts');
 /** Where forge tests deploy the settlement contract (deployCodeTo), so fixture bindings match. */
 export const FIXTURE_SETTLEMENT = '0x00000000000000000000000000000000005e7713';
 export const FIXTURE_CHAIN_ID = 31337n;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ZkpoaError } from '../../attribution/errors.js';
 import { VARIANTS, type CircuitVariant } from '../../circuits/variants.js';
-import { BUILD_DIR, REPO_ROOT } from '../../lib/config.js';
+import { REPO_BUILD_DIR, REPO_ROOT } from '../../lib/config.js';
 import { type VariantArtifacts } from '../../prover/setup.js';
 import { foundryBinary } from './anvil.js';
 
@@ -12,7 +12,8 @@ const run = promisify(execFile);
 
 /** Generated verifiers sit in forge's source tree (ignored by git) so forge compiles whichever exist. */
 export const GENERATED_SOL_DIR = join(REPO_ROOT, 'contracts', 'src', 'generated');
-export const FORGE_OUT_DIR = join(BUILD_DIR, 'forge', 'out');
+/** foundry.toml's `out`, relative to the repository */
+export const FORGE_OUT_DIR = join(REPO_BUILD_DIR, 'forge', 'out');
 
 export function verifierContractName(variant: CircuitVariant): string {
   return `Groth16Verifier_${variant.name}`;
