@@ -83,7 +83,10 @@ describe('adapters and inference API', () => {
     expect(second.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_FINETUNE_QUOTA' } });
 
     let adapter: { status: string; job?: { progress?: number } } = { status: 'training' };
-    for (let i = 0; i < 600 && adapter.status === 'training'; i++) {
+    // fine-tuning and building the influence index take ~20 s alone and over a minute on a
+    // loaded machine: wait on a deadline inside the test's timeout, not a count of polls (~30 s)
+    const deadline = Date.now() + 100_000;
+    while (adapter.status === 'training' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
       adapter = (await app.inject({ method: 'GET', url: '/v1/adapters/mail-v1', headers: auth(key) })).json();
     }
