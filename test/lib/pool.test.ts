@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTsPool } from '../../lib/pool.js';
 import { compiledWorker, workerExecArgv } from '../../lib/worker-build.js';
@@ -44,4 +45,37 @@ describe('worker pools run compiled TypeScript', () => {
     await Promise.all([pool.run(1), pool.run(2)]);
     expect(threads() - before).toBe(2);
   });
+
+  // Node loads a native addon once per thread and unloads it when a worker exits; an addon
+  // that keeps process-wide state per thread corrupts the heap then (blake-hash's did: every
+  // thread that loaded it deleted the previous thread's reference, after that thread was
+  // gone, and test forks aborted in a worker's Heap::TearDown). Pool workers load none.
+  it('pool worker modules load no native addon', async () => {
+    const modules = ['../../inference/finetune-worker.ts', '../../inference/influence-worker.ts', '../../inference/attribution-worker.ts', '../../prover/worker.ts'];
+    for (const m of modules) {
+      const url = compiledWorker(new URL(m, import.meta.url));
+      expect({ module: m, ...(await addonsLoadedBy(url)) }).toEqual({ module: m, addons: [] });
+    }
+  });
 });
+
+/** The native addons (process.dlopen) a fresh worker thread loads while importing `module`. */
+async function addonsLoadedBy(module: URL): Promise<{ addons: string[]; error?: string }> {
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const addons = [];
+    const dlopen = process.dlopen;
+    process.dlopen = function (m, file, ...rest) { addons.push(file); return dlopen.call(this, m, file, ...rest); };
+    process.on('unhandledRejection', () => {}); // the module's own start-up, without workerData, may fail: not the question
+    import(${JSON.stringify(module.href)}).then(() => parentPort.postMessage({ addons }), (e) => parentPort.postMessage({ addons, error: String(e) }));
+  `;
+  const worker = new Worker(code, { eval: true, workerData: { data: null }, execArgv: workerExecArgv() });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
