@@ -78,10 +78,21 @@ function compile(entry: string): URL {
   return pathToFileURL(join(dir, relative(REPO_ROOT, entry).replace(/\.ts$/, '.js')));
 }
 
+/** Node's flag that turns require() of an ES module back into an error (absent where require(esm) cannot be turned off). */
+const NO_REQUIRE_ESM = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module') ? ['--no-experimental-require-module'] : [];
+
 /**
  * The flags worker threads start with: the process's own, without a TypeScript loader
- * (tsx's --require/--import: under `tsx` it would otherwise start in every worker), and
- * with source maps so stack traces name the TypeScript lines.
+ * (tsx's --require/--import: under `tsx` it would otherwise start in every worker), with
+ * source maps so stack traces name the TypeScript lines, and without require(esm).
+ *
+ * Piscina loads a task module with require() first and import() if that throws. Our
+ * compiled modules are ES modules, which Node 20.19+ lets require() load synchronously;
+ * a pool closed while a worker is still doing that (a prover closed right after it was
+ * made, an idle second worker of a one-chunk index) terminates the worker inside
+ * Node's ModuleWrap::CreateRequiredModuleFacade, which aborts the whole process on the
+ * termination ("FATAL ERROR: v8::ToLocalChecked Empty MaybeLocal", seen in a test fork).
+ * Through import() a terminated load just stops.
  */
 export function workerExecArgv(argv: readonly string[] = process.execArgv): string[] {
   const out: string[] = [];
@@ -98,5 +109,6 @@ export function workerExecArgv(argv: readonly string[] = process.execArgv): stri
     }
     out.push(flag);
   }
-  return out.includes('--enable-source-maps') ? out : [...out, '--enable-source-maps'];
+  for (const flag of ['--enable-source-maps', ...NO_REQUIRE_ESM]) if (!out.includes(flag)) out.push(flag);
+  return out.filter((f) => !(NO_REQUIRE_ESM.length && f === '--experimental-require-module'));
 }

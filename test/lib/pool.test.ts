@@ -31,9 +31,11 @@ describe('worker pools run compiled TypeScript', () => {
 
   it('workers start without a TypeScript loader, with the process’s other flags and source maps', () => {
     const tsx = ['--require', '/r/node_modules/tsx/dist/preflight.cjs', '--import', 'file:///r/node_modules/tsx/dist/loader.mjs'];
-    expect(workerExecArgv([...tsx, '--max-old-space-size=4096', '--import', './other.mjs', '--import=tsx'])).toEqual(['--max-old-space-size=4096', '--import', './other.mjs', '--enable-source-maps']);
-    expect(workerExecArgv(['--enable-source-maps'])).toEqual(['--enable-source-maps']);
-    expect(workerExecArgv(['--import=data:text/javascript,globalThis.a=1'])).toEqual(['--import', 'data:text/javascript,globalThis.a=1', '--enable-source-maps']);
+    const esm = ['--no-experimental-require-module']; // task modules load through import(): see workerExecArgv
+    expect(workerExecArgv([...tsx, '--max-old-space-size=4096', '--import', './other.mjs', '--import=tsx'])).toEqual(['--max-old-space-size=4096', '--import', './other.mjs', '--enable-source-maps', ...esm]);
+    expect(workerExecArgv(['--enable-source-maps'])).toEqual(['--enable-source-maps', ...esm]);
+    expect(workerExecArgv(['--experimental-require-module', ...esm])).toEqual([...esm, '--enable-source-maps']);
+    expect(workerExecArgv(['--import=data:text/javascript,globalThis.a=1'])).toEqual(['--import', 'data:text/javascript,globalThis.a=1', '--enable-source-maps', ...esm]);
   });
 
   // a TypeScript loader inside a worker would start a nested hooks thread, whose teardown crashed forks
