@@ -1,6 +1,7 @@
 import { Commitments } from '../attribution/index.js';
 import { ZkpoaError } from '../attribution/errors.js';
 import type { SettlementClient } from '../contracts/client/settlement.js';
+import type { LedgerPosition } from './ledger.js';
 
 /**
  * A contributor's side of the payout ledgers: where its address is paid (from a zkpoa
@@ -8,13 +9,7 @@ import type { SettlementClient } from '../contracts/client/settlement.js';
  * server can withhold a ledger, never misstate one), what is already claimed on-chain,
  * and the claims themselves, made with the contributor's own wallet.
  */
-export interface Earning {
-  adapterId: bigint;
-  version: number;
-  leaf: number;
-  payee: string;
-  cumulative: bigint;
-  siblings: bigint[];
+export interface Earning extends Omit<LedgerPosition, 'root'> {
   claimed: bigint;
   /** the position's path reaches the version's ledger root on-chain */
   verified: boolean;

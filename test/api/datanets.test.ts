@@ -37,7 +37,7 @@ async function createDatanet(key = owner, visibility: 'public' | 'owner' = 'owne
 
 describe('datanets API', () => {
   it('migrates the store to its schema version', () => {
-    expect(schemaVersion(db)).toBe(6);
+    expect(schemaVersion(db)).toBe(7);
     expect(openDatabase(':memory:')).toBeTruthy();
   });
 

@@ -45,8 +45,8 @@ describe('circuit setup', () => {
   }, 180_000);
 
   it('a proof job names its verification key: a worker holding other keys never claims it, and one whose keys disagree stores no proof', async () => {
-    // two setups of one circuit: same wasm, different keys
-    const other = await ensureVariant(TEST_VARIANT, { buildDir: await buildDir(), ptauFile: PUBLIC_PTAU });
+    // two setups of one circuit: same wasm, different keys (development keys of other randomness)
+    const other = await ensureVariant(TEST_VARIANT, { buildDir: await buildDir() });
     const mine = artifactPaths(TEST_VARIANT);
     const [myKeys, otherKeys] = await Promise.all([loadProverKeys(mine), loadProverKeys(other)]);
     const queue = new SqliteJobQueue(openDatabase(':memory:'));
@@ -90,14 +90,14 @@ describe('circuit setup', () => {
     const dead = spawnSync(process.execPath, ['-e', '']).pid!; // a pid whose process has exited
     await mkdir(join(dir, 'circuits', `.lock-${TEST_VARIANT.name}`), { recursive: true });
     await writeFile(join(dir, 'circuits', `.lock-${TEST_VARIANT.name}`, 'pid'), String(dead));
-    const built = await ensureVariant(TEST_VARIANT, { buildDir: dir, ptauFile: PUBLIC_PTAU });
-    expect(built.manifest.ptau.origin).toBe('file');
+    const built = await ensureVariant(TEST_VARIANT, { buildDir: dir });
+    expect(built.manifest.ptau.origin).toBe('development');
     expect(existsSync(join(dir, 'circuits', `.lock-${TEST_VARIANT.name}`))).toBe(false);
   }, 180_000);
 
   it('concurrent builds of one variant give one consistent set of keys', async () => {
     const dir = await buildDir();
-    const [a, b] = await Promise.all([ensureVariant(TEST_VARIANT, { buildDir: dir, ptauFile: PUBLIC_PTAU }), ensureVariant(TEST_VARIANT, { buildDir: dir, ptauFile: PUBLIC_PTAU })]);
+    const [a, b] = await Promise.all([ensureVariant(TEST_VARIANT, { buildDir: dir }), ensureVariant(TEST_VARIANT, { buildDir: dir })]);
     expect(a.manifest).toEqual(b.manifest);
     // the verification key on disk is the one exported from the zkey on disk
     const snarkjs = await import('snarkjs');
