@@ -29,8 +29,8 @@ export interface ProveBatchPayload extends ProveJobPayload {
 export interface PlannerOptions {
   /** the batch circuit the service proves with */
   variant: CircuitVariant;
-  /** its verification key (names the job kind: only workers with these keys prove the batches) */
-  vkey: VerificationKey;
+  /** its verification key (names the job kind: only workers with these keys prove the batches); it may still be being built */
+  vkey: () => Promise<VerificationKey>;
   /** a short batch is planned once its oldest answer has waited this long */
   deadlineMs: number;
 }
@@ -54,8 +54,9 @@ export class BatchPlanner {
     if (opts.variant.params.answers === undefined) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `${opts.variant.name} is not a batch circuit`);
   }
 
-  get kind(): string {
-    return proveJobKind(this.opts.vkey);
+  /** The proof jobs' kind (once the keys exist). */
+  async kind(): Promise<string> {
+    return proveJobKind(await this.opts.vkey());
   }
 
   /** Plans the batches that are due for every registered adapter. */
@@ -125,7 +126,8 @@ export class BatchPlanner {
     });
     const id = `bt_${randomUUID()}`;
     const payload: ProveBatchPayload = { variant: this.opts.variant.name, input: witness.input, batchId: id };
-    const job = await this.queue.enqueue(this.kind, `${adapterKey}:${first}`, payload);
+    const kind = await this.kind();
+    const job = await this.queue.enqueue(kind, `${adapterKey}:${first}`, payload);
     const batch: Batch = {
       // a job that survived a crash before its row keeps the id it was made with
       id: (job.payload as ProveBatchPayload).batchId,
@@ -134,7 +136,7 @@ export class BatchPlanner {
       first,
       count,
       jobId: job.id,
-      jobKind: this.kind,
+      jobKind: kind,
       publicSignals: witness.publicSignals,
       receipts: witness.receipts,
       features: t,

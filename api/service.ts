@@ -10,7 +10,8 @@ import { AdapterStore } from '../inference/store.js';
 import { ZkpoaError } from '../attribution/errors.js';
 import { isLocalChain } from '../contracts/client/anvil.js';
 import { createProver, loadProverKeys, loadVerificationKey, type Prover } from '../prover/prover.js';
-import { artifactPaths, ensureVariant, readVariantManifest } from '../prover/setup.js';
+import { artifactPaths, ensureVariant, readVariantManifest, type VariantArtifacts, type VariantManifest } from '../prover/setup.js';
+import type { VerificationKey } from 'snarkjs';
 import { releaseSnarkjsThreads } from '../prover/snarkjs-threads.js';
 import { Auditor } from './audit.js';
 import { BatchPlanner } from './batching.js';
@@ -19,7 +20,7 @@ import { FeaturePools } from './feature-pools.js';
 import { FineTuneRunner } from './finetune-runner.js';
 import { Ledgers } from './ledger.js';
 import { tenantLimits, type TenantLimits } from './limits.js';
-import { ProofWorker } from './proof-worker.js';
+import { ProofWorker, proveJobKind } from './proof-worker.js';
 import { Registrar } from './registration.js';
 import { buildServer, type App } from './server.js';
 import { Settler } from './settlement.js';
@@ -69,12 +70,19 @@ export interface Service {
   registrar: Registrar;
   planner: BatchPlanner;
   settler: Settler;
-  prover?: Prover;
+  /** the in-process prover, once its keys are ready */
+  readonly prover?: Prover | undefined;
+  /** resolves once the in-process prover runs (at once with external provers) */
+  proverReady: Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const limits = tenantLimits(opts.limits);
+  const keys = serviceKeys(opts);
+  // on a chain that is not a local one the keys and their ceremony are checked before anything is served;
+  // on a local one they are built while the service already serves and fine-tunes (proofs wait for them)
+  if (opts.chain && !isLocalChain(opts.chain.chainId)) await keys.ready;
   const backend = await initBackend();
   const model = await ensureBaseModel({ buildDir: opts.buildDir });
   const dataDir = opts.dataDir ?? opts.buildDir;
@@ -83,26 +91,22 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const queue = await openJobQueue(opts.db, opts.queueUrl);
   const runner = new FineTuneRunner(opts.db, queue, factory, { variant: opts.variant, buildDir: opts.buildDir }, opts.pollMs ?? 100, limits.fineTuneDeadlineMs);
   const batcher = new Batcher(store, { maxWaitMs: 5 });
-  // with provers elsewhere, the server needs their verification key (copied from their build folder), never keys of its own
-  const artifacts = (opts.proofWorker ?? true) ? await ensureVariant(opts.variant, { buildDir: opts.buildDir }) : undefined;
-  const manifest = artifacts?.manifest ?? (await readVariantManifest(opts.variant, opts.buildDir));
-  const developmentKeys = manifest?.ptau.origin === 'development';
-  if (opts.chain && developmentKeys && !isLocalChain(opts.chain.chainId) && !opts.allowDevelopmentKeys) {
-    throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${opts.variant.name}'s keys come from the development setup, whose randomness this machine held: on chain ${opts.chain.chainId} anyone who kept it could forge proofs. Build production keys (npm run setup -- --ptau <public file>) or pass --allow-development-keys`);
-  }
-  const vkey = await loadVerificationKey(artifactPaths(opts.variant, opts.buildDir).vkey);
+  const vkey = async () => (await keys.ready).vkey;
   const pools = new FeaturePools(join(opts.buildDir, 'models', 'base'), { maxPools: limits.maxAttributionPools });
   const registrar = new Registrar(opts.db, opts.chain);
   const planner = new BatchPlanner(opts.db, queue, pools, { variant: opts.variant, vkey, deadlineMs: opts.batchDeadlineMs ?? 30_000 });
-  const settler = new Settler(opts.db, queue, async () => vkey, opts.chain);
+  const settler = new Settler(opts.db, queue, vkey, opts.chain);
   const auditor = new Auditor(opts.db, pools, settler, opts.chain);
   let prover: Prover | undefined;
   let worker: ProofWorker | undefined;
-  if (artifacts) {
-    prover = createProver(await loadProverKeys(artifacts));
-    worker = new ProofWorker(queue, prover, { variant: opts.variant.name, vkey, pollMs: opts.pollMs ?? 100 });
+  let closing = false;
+  const proving = keys.ready.then(async (k) => {
+    if (!k.artifacts || closing) return;
+    prover = createProver(await loadProverKeys(k.artifacts));
+    worker = new ProofWorker(queue, prover, { variant: opts.variant.name, vkey: k.vkey, pollMs: opts.pollMs ?? 100 });
     worker.start();
-  }
+  });
+  proving.catch((err: unknown) => console.error(`zkpoa: the ${opts.variant.name} keys are not usable: ${(err as Error).message}`));
   runner.start();
   const loop = backgroundLoop(opts.pollMs ?? 100, async () => {
     if (!opts.chain) return;
@@ -112,7 +116,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const app = await buildServer({
     db: opts.db,
     inference: { batcher, queue },
-    attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db), vkey: async () => vkey },
+    attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db), vkey },
     limits,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     health: () => ({
@@ -121,8 +125,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       baseModel: model.hash,
       adapters: store.size,
       residentAdapters: store.residentIds().length,
-      prover: prover ? { variant: opts.variant.name, threads: prover.threads, jobKind: planner.kind } : { variant: opts.variant.name, workers: 'external', jobKind: planner.kind },
-      keys: { ceremony: manifest?.ceremony ?? 'unknown (no manifest beside the verification key)', development: developmentKeys, ...(developmentKeys && opts.chain && !isLocalChain(opts.chain.chainId) ? { warning: 'development keys on a chain that is not a local one' } : {}) },
+      prover: { variant: opts.variant.name, ...(keys.state ? { jobKind: proveJobKind(keys.state.vkey) } : {}), ...(prover ? { threads: prover.threads } : (opts.proofWorker ?? true) ? { status: keys.error ? 'failed' : 'building keys' } : { workers: 'external' }) },
+      keys: keys.state
+        ? { ceremony: keys.state.manifest?.ceremony ?? 'unknown (no manifest beside the verification key)', development: keys.state.development, ...(keys.state.development && opts.chain && !isLocalChain(opts.chain.chainId) ? { warning: 'development keys on a chain that is not a local one' } : {}) }
+        : { status: keys.error ? `failed: ${keys.error.message}` : 'building' },
       chain: opts.chain ? { chainId: opts.chain.chainId.toString(), settlement: opts.chain.settlement, autoSettle: opts.autoSettle ?? false } : 'none',
       jobQueue: describeJobQueue(opts.queueUrl),
       attributionPools: { alive: pools.alive, max: limits.maxAttributionPools },
@@ -136,10 +142,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     registrar,
     planner,
     settler,
-    ...(prover ? { prover } : {}),
+    get prover() {
+      return prover;
+    },
+    proverReady: proving,
     async close() {
+      closing = true;
       await app.close();
       await loop.stop();
+      await proving.catch(() => undefined);
       await worker?.stop();
       await runner.stop();
       await prover?.close();
@@ -168,4 +179,33 @@ function backgroundLoop(ms: number, tick: () => Promise<void>): { stop(): Promis
       await done;
     },
   };
+}
+
+/**
+ * The service's circuit keys: built (or reused) when it proves in-process; with provers
+ * elsewhere, their verification key copied beside an optional manifest, never keys of its
+ * own (theirs would differ). Refuses development keys on a chain that is not a local one.
+ */
+function serviceKeys(opts: ServiceOptions) {
+  const holder: {
+    ready: Promise<{ artifacts?: VariantArtifacts; manifest?: VariantManifest; vkey: VerificationKey; development: boolean }>;
+    state?: Awaited<typeof holder.ready>;
+    error?: Error;
+  } = {
+    ready: (async () => {
+      const artifacts = (opts.proofWorker ?? true) ? await ensureVariant(opts.variant, { buildDir: opts.buildDir }) : undefined;
+      const manifest = artifacts?.manifest ?? (await readVariantManifest(opts.variant, opts.buildDir));
+      const development = manifest?.ptau.origin === 'development';
+      if (opts.chain && development && !isLocalChain(opts.chain.chainId) && !opts.allowDevelopmentKeys) {
+        throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${opts.variant.name}'s keys come from the development setup, whose randomness this machine held: on chain ${opts.chain.chainId} anyone who kept it could forge proofs. Build production keys (npm run setup -- --ptau <public file>) or pass --allow-development-keys`);
+      }
+      const vkey = await loadVerificationKey(artifactPaths(opts.variant, opts.buildDir).vkey);
+      return { ...(artifacts ? { artifacts } : {}), ...(manifest ? { manifest } : {}), vkey, development };
+    })(),
+  };
+  holder.ready.then(
+    (k) => (holder.state = k),
+    (err: Error) => (holder.error = err),
+  );
+  return holder;
 }

@@ -14,11 +14,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Wallet } from 'ethers';
+import { NonceManager, Wallet } from 'ethers';
 import { openDatabase } from '../api/store/db.js';
 import { createHost, walletLinkMessage } from '../api/store/hosts.js';
 import { variantByName, variantFor } from '../circuits/variants.js';
-import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil } from '../contracts/client/index.js';
+import { SettlementClient, addVerifiers, anvilAccountKeys, deployCore, rpcProvider, startAnvil } from '../contracts/client/index.js';
 import { datanetCorpus, isHeldOut } from '../inference/datasets.js';
 import { mulberry32, shuffled } from '../lib/random.js';
 import { BUILD_DIR } from '../lib/config.js';
@@ -34,14 +34,22 @@ const PRICE = 10n ** 16n; // 0.01 OPEN per answer
 const fmt = (wei: bigint) => (Number(wei) / 1e18).toFixed(6);
 
 // --- keys, chain, contracts ---------------------------------------------------------
-const artifacts = await ensureVariant(variant, { progress, ...(values.ptau ? { ptauFile: values.ptau } : {}) });
-progress.log(`circuit ${variant.name}: ${artifacts.manifest.constraints} constraints; ${artifacts.manifest.ceremony}`);
+// keys from a public powers of tau are made first; development keys are built while the
+// chain starts, the base model trains and the adapters fine-tune (only proofs need them)
+if (values.ptau) await ensureVariant(variant, { progress, ptauFile: values.ptau });
 let step = progress.step('local chain and contracts');
 const chain = await startAnvil();
 const provider = rpcProvider(chain.rpcUrl);
 const [deployerKey, operatorKey, hostKey] = anvilAccountKeys();
-const deployment = await deployAll(new Wallet(deployerKey!, provider), { variants: [variant] });
-const admin = await SettlementClient.connect(deployment, new Wallet(deployerKey!, provider));
+// one nonce sequence for the deployer, whose verifier deployment runs beside the demo's transfers
+const deployer = new NonceManager(new Wallet(deployerKey!, provider));
+const deployment = await deployCore(deployer);
+const verifierAdded = addVerifiers(deployer, deployment, [variant], { progress }).then(async (d) => {
+  const { manifest } = await ensureVariant(variant);
+  progress.log(`circuit ${variant.name}: ${manifest.constraints} constraints; ${manifest.ceremony}; verifier ${d.verifiers[0]!.address}`);
+});
+verifierAdded.catch(() => undefined); // awaited before the first registration
+const admin = await SettlementClient.connect(deployment, deployer);
 // the server's operator wallet registers and settles; the host's own wallet escrows OPEN and approves it
 const operator = new Wallet(operatorKey!, provider);
 const hostWallet = new Wallet(hostKey!, provider);
@@ -60,7 +68,7 @@ step = progress.step('the service (base model, adapter store, fine-tuning, prove
 // batches are proven when full, or once their oldest answer has waited 5 s; the demo settles them itself
 const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variant, chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50, batchDeadlineMs: 5_000 });
 const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
-step.done(`${url}, tensor backend ${service.backend.name}, ${service.prover?.threads} prover threads`);
+step.done(`${url}, tensor backend ${service.backend.name}`);
 const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
   const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
   const json = (await res.json()) as T & { error?: { code: string; message: string } };
@@ -117,6 +125,7 @@ try {
       },
     );
     if (a.status !== 'ready') throw new Error(`fine-tuning ${id} failed`);
+    await verifierAdded; // the variant's verifier is on-chain once its keys exist
     const reg = await api<{ onchainId: string; tx: string }>('POST', `/v1/adapters/${id}/register`, { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 });
     const { index } = await api<{ index: { estimator: string; curvature?: string } }>('GET', `/v1/adapters/${id}`);
     step.done(`${index.estimator}${index.curvature ? ` (${index.curvature})` : ''} index; on-chain adapter ${reg.onchainId} (tx ${reg.tx.slice(0, 12)}…)`);

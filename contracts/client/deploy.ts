@@ -1,7 +1,7 @@
 import { Contract, ContractFactory, type Signer } from 'ethers';
 import type { CircuitVariant } from '../../circuits/variants.js';
 import { ZkpoaError } from '../../attribution/errors.js';
-import { ensureVariant, type SetupOptions } from '../../prover/setup.js';
+import { ensureVariant, type SetupOptions, type VariantArtifacts } from '../../prover/setup.js';
 import { isLocalChain } from './anvil.js';
 import { silentProgress } from '../../prover/progress.js';
 import { assertBatchVariant, forgeBuild, libraryReferences, linkBytecode, readForgeArtifact, verifierContractName, writeVerifier } from './artifacts.js';
@@ -32,6 +32,13 @@ export interface DeployOptions extends SetupOptions {
   allowDevelopmentKeys?: boolean;
 }
 
+/** Whoever kept a development setup's randomness could forge proofs its verifier accepts: such keys go on local chains only, unless allowed. */
+function checkKeys(v: CircuitVariant, chainId: bigint, artifacts: VariantArtifacts, allow?: boolean): void {
+  if (artifacts.manifest.ptau.origin === 'development' && !isLocalChain(chainId) && !allow) {
+    throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${v.name}'s keys come from the development setup: refusing to deploy its verifier on chain ${chainId}. Build production keys (npm run setup -- --variant ${v.name} --ptau <public file>) or pass --allow-development-keys`);
+  }
+}
+
 async function deploy(signer: Signer, abi: unknown[], bytecode: string, args: unknown[] = []): Promise<Contract> {
   const c = await new ContractFactory(abi as never, bytecode, signer).deploy(...args);
   await c.waitForDeployment();
@@ -44,21 +51,31 @@ async function deploy(signer: Signer, abi: unknown[], bytecode: string, args: un
  * verifiers. Builds what is missing first (circuit keys, verifier sources, forge artifacts).
  */
 export async function deployAll(signer: Signer, opts: DeployOptions): Promise<Deployment> {
-  const progress = opts.progress ?? silentProgress;
-  opts.variants.forEach((v) => assertBatchVariant(v));
+  // every variant's keys, built and allowed on this chain, before any contract is deployed
   const { chainId } = await signer.provider!.getNetwork();
   for (const v of opts.variants) {
-    const artifacts = await ensureVariant(v, opts);
-    // whoever kept a development setup's randomness could forge proofs this verifier accepts
-    if (artifacts.manifest.ptau.origin === 'development' && !isLocalChain(chainId) && !opts.allowDevelopmentKeys) {
-      throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${v.name}'s keys come from the development setup: refusing to deploy its verifier on chain ${chainId}. Build production keys (npm run setup -- --variant ${v.name} --ptau <public file>) or pass --allow-development-keys`);
-    }
-    await writeVerifier(v, artifacts);
+    assertBatchVariant(v);
+    checkKeys(v, chainId, await ensureVariant(v, opts), opts.allowDevelopmentKeys);
   }
+  const deployment = await addVerifiers(signer, await deployCore(signer, opts), opts.variants, opts);
+  const deployer = await signer.getAddress();
+  if (deployment.admin !== deployer) {
+    const settlementArt = await readForgeArtifact('AttributionSettlement.sol', 'AttributionSettlement');
+    await (await new Contract(deployment.settlement, settlementArt.abi as never, signer).getFunction('transferOwnership')(deployment.admin)).wait();
+  }
+  return deployment;
+}
+
+/**
+ * OPEN, the linked Poseidon libraries and the settlement contract, without verifiers (the
+ * signer stays its owner, to add them with `addVerifiers`): no circuit keys are needed yet,
+ * so a deployment can go on while they are being built.
+ */
+export async function deployCore(signer: Signer, opts: Omit<DeployOptions, 'variants'> = {}): Promise<Deployment> {
+  const progress = opts.progress ?? silentProgress;
   let step = progress.step('forge build');
   await forgeBuild();
   step.done();
-
   step = progress.step('deploy contracts');
   const deployer = await signer.getAddress();
   const settlementArt = await readForgeArtifact('AttributionSettlement.sol', 'AttributionSettlement');
@@ -70,20 +87,7 @@ export async function deployAll(signer: Signer, opts: DeployOptions): Promise<De
   const tokenArt = await readForgeArtifact('OpenToken.sol', 'OpenToken');
   const open = await deploy(signer, tokenArt.abi, tokenArt.bytecode, [deployer]);
   const treasury = opts.treasury ?? deployer;
-  const admin = opts.admin ?? deployer;
   const settlement = await deploy(signer, settlementArt.abi, linkBytecode(settlementArt, libraries), [await open.getAddress(), treasury, deployer]);
-  const verifiers: Deployment['verifiers'] = [];
-  for (const v of opts.variants) {
-    assertBatchVariant(v);
-    const name = verifierContractName(v);
-    const art = await readForgeArtifact(`${name}.sol`, name);
-    const verifier = await deploy(signer, art.abi, art.bytecode);
-    const address = await verifier.getAddress();
-    const { contributors, features, answers } = v.params;
-    await (await settlement.getFunction('addVerifier')(v.id, address, contributors, features, answers)).wait();
-    verifiers.push({ variantId: v.id, name: v.name, address, contributors, features, answers });
-  }
-  if (admin !== deployer) await (await settlement.getFunction('transferOwnership')(admin)).wait();
   step.done();
   const network = await signer.provider!.getNetwork();
   return {
@@ -92,9 +96,38 @@ export async function deployAll(signer: Signer, opts: DeployOptions): Promise<De
     settlement: await settlement.getAddress(),
     deployedAtBlock: (await settlement.deploymentTransaction()?.wait())?.blockNumber ?? 0,
     treasury,
-    admin,
+    admin: opts.admin ?? deployer,
     libraries,
-    verifiers,
+    verifiers: [],
     deployedAt: new Date().toISOString(),
   };
+}
+
+/** Builds (or reuses) each variant's keys, deploys its generated verifier and adds it to the settlement (the signer must own it). */
+export async function addVerifiers(signer: Signer, deployment: Deployment, variants: readonly CircuitVariant[], opts: SetupOptions & Pick<DeployOptions, 'allowDevelopmentKeys'> = {}): Promise<Deployment> {
+  const progress = opts.progress ?? silentProgress;
+  const { chainId } = await signer.provider!.getNetwork();
+  for (const v of variants) {
+    assertBatchVariant(v);
+    const artifacts = await ensureVariant(v, opts);
+    checkKeys(v, chainId, artifacts, opts.allowDevelopmentKeys);
+    await writeVerifier(v, artifacts);
+  }
+  let step = progress.step('forge build (verifiers)');
+  await forgeBuild();
+  step.done();
+  step = progress.step('deploy verifiers');
+  const settlementArt = await readForgeArtifact('AttributionSettlement.sol', 'AttributionSettlement');
+  const settlement = new Contract(deployment.settlement, settlementArt.abi as never, signer);
+  const verifiers = [...deployment.verifiers];
+  for (const v of variants) {
+    const name = verifierContractName(v);
+    const art = await readForgeArtifact(`${name}.sol`, name);
+    const address = await (await deploy(signer, art.abi, art.bytecode)).getAddress();
+    const { contributors, features, answers } = v.params;
+    await (await settlement.getFunction('addVerifier')(v.id, address, contributors, features, answers!)).wait();
+    verifiers.push({ variantId: v.id, name: v.name, address, contributors, features, answers: answers! });
+  }
+  step.done();
+  return { ...deployment, verifiers };
 }
