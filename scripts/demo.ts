@@ -37,6 +37,8 @@ const fmt = (wei: bigint) => (Number(wei) / 1e18).toFixed(6);
 // keys from a public powers of tau are made first; development keys are built while the
 // chain starts, the base model trains and the adapters fine-tune (only proofs need them)
 if (values.ptau) await ensureVariant(variant, { progress, ptauFile: values.ptau });
+const keysBuilt = ensureVariant(variant, { progress }); // compiles beside forge's build below, on the other core
+keysBuilt.catch(() => undefined); // its failure surfaces where the verifier is added
 let step = progress.step('local chain and contracts');
 const chain = await startAnvil();
 const provider = rpcProvider(chain.rpcUrl);
@@ -44,8 +46,8 @@ const [deployerKey, operatorKey, hostKey] = anvilAccountKeys();
 // one nonce sequence for the deployer, whose verifier deployment runs beside the demo's transfers
 const deployer = new NonceManager(new Wallet(deployerKey!, provider));
 const deployment = await deployCore(deployer);
-const verifierAdded = addVerifiers(deployer, deployment, [variant], { progress }).then(async (d) => {
-  const { manifest } = await ensureVariant(variant);
+const verifierAdded = keysBuilt.then(async ({ manifest }) => {
+  const d = await addVerifiers(deployer, deployment, [variant], { progress });
   progress.log(`circuit ${variant.name}: ${manifest.constraints} constraints; ${manifest.ceremony}; verifier ${d.verifiers[0]!.address}`);
 });
 verifierAdded.catch(() => undefined); // awaited before the first registration
