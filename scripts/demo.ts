@@ -184,7 +184,7 @@ try {
       settledAnswers += b.count;
     }
   }
-  console.log(`settlement gas per answer: ${(Number(gas) / settledAnswers).toFixed(0)} (${settledAnswers} answers)`);
+  console.log(`settlement gas per answer: ${(Number(gas) / settledAnswers).toFixed(0)} (${settledAnswers} answers; a version's first batch also starts its ledger and balances from zero: npm run bench:gas measures a full batch continuing a ledger)`);
   console.log('\nreceipt                                        number  adapter        answer  audit');
   for (const r of answers.results.filter((_, i) => i % Math.max(1, Math.floor(answers.results.length / Number(values.audits))) === 0).slice(0, Number(values.audits))) {
     const audit = await api<{ ok: boolean; checks: { name: string; ok: boolean }[] }>('POST', `/v1/audit/${r.receipt}`);
