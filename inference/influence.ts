@@ -1,7 +1,8 @@
 import { ZkpoaError } from '../attribution/errors.js';
 import { addOuter, exampleGradient, forwardPass, layerParams, parameterLayout, type LayerParams } from './gradients.js';
 import { LoraObjective } from './lora-objective.js';
-import { dot as vdot } from '../lib/vector.js';
+import { gaussian, mulberry32 } from '../lib/random.js';
+import { orthonormalize, symmetricEigen, dot as vdot } from '../lib/vector.js';
 import type { Adapter } from './lora.js';
 import type { BaseModel, LayerName } from './model.js';
 
@@ -26,10 +27,17 @@ import type { BaseModel, LayerName } from './model.js';
  * - `fisher`: the empirical Fisher (1/n)Σ g_i g_iᵀ + (2·wd + λ)·I, positive definite
  *   anywhere.
  *
- * The circuit still computes a plain ⟨t, G_c⟩ in K dimensions, without losing anything:
- * the vectors w_c = H⁻¹·(centered sum of c) span at most C ≤ K dimensions, so with U an
- * orthonormal basis of that span, G_c = Uᵀ·w_c and t = Uᵀ·g_q give ⟨t, G_c⟩ = g_qᵀ·w_c
- * exactly. U depends on the datanet version and the adapter, and is saved with the index.
+ * The circuit still computes a plain ⟨t, G_c⟩ in K dimensions:
+ * - C ≤ K, exact: the vectors w_c = H⁻¹·d_c (d_c the centered, renormalized sum of c)
+ *   span at most K dimensions, so with U an orthonormal basis of that span, G_c = Uᵀ·w_c
+ *   and t = Uᵀ·g_q give ⟨t, G_c⟩ = g_qᵀ·w_c exactly (one solve per contributor);
+ * - C > K, in the contributors' top-K subspace: U the K leading left singular vectors of
+ *   D = [d_1 … d_C] (randomized SVD: products with D, no Hessian), W = H⁻¹·U (K solves,
+ *   however many contributors there are), G_c = Uᵀ·d_c and t = Wᵀ·g_q, so that
+ *   ⟨t, G_c⟩ = g_qᵀ·H⁻¹·(U·Uᵀ·d_c): each contributor's direction projected on the K
+ *   directions that carry most of the datanet's. Exact again when D has rank ≤ K.
+ * The query side (U, or W) depends on the datanet version and the adapter, and is saved
+ * with the index.
  */
 export interface InfluenceOptions {
   /** the adapter's training weight decay (its Hessian includes 2·wd·I) */
@@ -37,8 +45,10 @@ export interface InfluenceOptions {
   /** extra damping λ added to the curvature's diagonal (default: DEFAULT_DAMPING for the Hessian, 0 for the Fisher) */
   damping?: number;
   curvature?: Curvature;
-  /** the circuit's feature width: at most this many contributors */
+  /** the circuit's feature width K (with more contributors, their top-K subspace is used) */
   dim: number;
+  /** seed of the randomized SVD with more contributors than dim */
+  seed?: number;
   /** conjugate-gradient iterations with the Fisher */
   maxIterations?: number;
   /** conjugate-gradient iterations with the Hessian (each costs two gradient passes over the datanet) */
@@ -90,7 +100,7 @@ export class InfluenceSpan {
   private constructor(
     private readonly params: Record<LayerName, LayerParams>,
     private readonly layout: { off: number; m: number; n: number }[],
-    /** orthonormal basis of the contributors' span (its rank ≤ dim vectors; features beyond it are 0) */
+    /** what t is read off: t_k = ⟨basis_k, g⟩ (at most dim vectors; features beyond them are 0) */
     readonly basis: Float64Array[],
     /** the feature width t and G_c are padded to (the circuit's K) */
     readonly dim: number,
@@ -107,7 +117,6 @@ export class InfluenceSpan {
    * contributor in [0, contributors).
    */
   static build(base: BaseModel, adapter: Adapter, records: readonly { x: ArrayLike<number>; label: number; owner: number }[], contributors: number, opts: InfluenceOptions): InfluenceSpan {
-    if (contributors > opts.dim) throw new ZkpoaError('ZKPOA_ERR_CAPACITY', `${contributors} contributors do not fit ${opts.dim} features`);
     if (records.length === 0) throw new ZkpoaError('ZKPOA_ERR_SHAPE', 'the datanet has no records');
     if (!(2 * opts.weightDecay + (opts.damping ?? 0) > 0)) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'influence needs weight decay or damping > 0 (the Fisher alone is singular, an unregularized optimum not unique)');
     const params = layerParams(base, adapter.layers, adapter.meta.rank, adapter.meta.alpha);
@@ -146,6 +155,10 @@ export class InfluenceSpan {
       }
       return out;
     };
+    // up to K contributors: each one's own solve; past K, the K leading directions of all of them
+    const exact = contributors <= opts.dim;
+    const subspace = exact ? undefined : principalSubspace(rhs, opts.dim, opts.seed ?? 20261202);
+    const targets = subspace ?? rhs;
     // the Hessian where the adapter is at a minimum (its solve truncated: see HESSIAN_ITERATIONS), else the Fisher
     let solved: ReturnType<typeof conjugateGradients> | undefined;
     let curvature: Curvature = 'fisher';
@@ -155,26 +168,22 @@ export class InfluenceSpan {
       // (no contributor term at all, as with one contributor: nothing to solve, no Hessian needed)
       if (Number.isFinite(smallest) && hessian.gradientNorm <= OPTIMUM_TOLERANCE * smallest) {
         const iterations = opts.hessianIterations ?? HESSIAN_ITERATIONS;
-        solved = conjugateGradients(hessian.apply, rhs, iterations, opts.tolerance ?? HESSIAN_TOLERANCE, (it) => opts.onProgress?.(n + Math.round((it / iterations) * n), n * 2));
+        solved = conjugateGradients(hessian.apply, targets, iterations, opts.tolerance ?? HESSIAN_TOLERANCE, (it) => opts.onProgress?.(n + Math.round((it / iterations) * n), n * 2));
         if (solved.positive) curvature = 'hessian';
       }
     }
-    if (curvature === 'fisher') solved = conjugateGradients(fisher, rhs, opts.maxIterations ?? 300, opts.tolerance ?? 1e-8, (it, total) => opts.onProgress?.(n + Math.round((it / total) * n), n * 2));
+    if (curvature === 'fisher') solved = conjugateGradients(fisher, targets, opts.maxIterations ?? 300, opts.tolerance ?? 1e-8, (it, total) => opts.onProgress?.(n + Math.round((it / total) * n), n * 2));
     const { x: solutions, iterations } = solved!;
 
-    // an orthonormal basis of span{w_c} (modified Gram–Schmidt; dependent vectors add nothing)
-    const basis: Float64Array[] = [];
-    for (const w of solutions) {
-      const v = Float64Array.from(w);
-      for (const u of basis) {
-        const p = vdot(u, v);
-        for (let j = 0; j < size; j++) v[j]! -= p * u[j]!;
-      }
-      const norm = Math.sqrt(vdot(v, v));
-      if (norm > 1e-12 * Math.sqrt(vdot(w, w)) && norm > 0) basis.push(v.map((x) => x / norm));
-    }
-    const coordinates = solutions.map((w) => padded(basis.map((u) => vdot(u, w)), opts.dim));
     opts.onProgress?.(n * 2, n * 2);
+    if (subspace) {
+      // W = H⁻¹·U reads t off the query; G_c = Uᵀ·d_c
+      const coordinates = rhs.map((d) => padded(subspace.map((u) => vdot(u, d)), opts.dim));
+      return new InfluenceSpan(params, layout, solutions, opts.dim, coordinates, iterations, curvature);
+    }
+    // an orthonormal basis of span{w_c} (dependent vectors add nothing)
+    const basis = orthonormalize(solutions);
+    const coordinates = solutions.map((w) => padded(basis.map((u) => vdot(u, w)), opts.dim));
     return new InfluenceSpan(params, layout, basis, opts.dim, coordinates, iterations, curvature);
   }
 
@@ -221,6 +230,46 @@ export class InfluenceSpan {
     const g = factored(this.params, x, label ?? predicted, fwd);
     return { features: padded(this.basis.map((u) => dot(this.layout, g, u)), this.dim), predicted };
   }
+}
+
+/** Oversampling and power iterations of the randomized SVD (Halko, Martinsson, Tropp). */
+const OVERSAMPLE = 8;
+const POWER_ITERATIONS = 2;
+
+/**
+ * The k leading left singular vectors of D = [d_1 … d_C] (orthonormal), by a randomized
+ * SVD: a seeded Gaussian sketch Y = D·Ω, power iterations Y ← D·Dᵀ·Y, Q = orth(Y), then
+ * the top eigenvectors of (QᵀD)(QᵀD)ᵀ, mapped back through Q.
+ */
+export function principalSubspace(d: readonly Float64Array[], k: number, seed: number): Float64Array[] {
+  const size = d[0]!.length;
+  const width = Math.min(k + OVERSAMPLE, d.length);
+  const gauss = gaussian(mulberry32(seed));
+  const combine = (weights: (c: number, j: number) => number) =>
+    Array.from({ length: width }, (_, j) => {
+      const y = new Float64Array(size);
+      d.forEach((dc, c) => {
+        const w = weights(c, j);
+        if (w !== 0) for (let i = 0; i < size; i++) y[i]! += w * dc[i]!;
+      });
+      return y;
+    });
+  const omega = d.map(() => Array.from({ length: width }, gauss));
+  let q = orthonormalize(combine((c, j) => omega[c]![j]!));
+  for (let it = 0; it < POWER_ITERATIONS; it++) {
+    const z = d.map((dc) => q.map((y) => vdot(dc, y))); // Dᵀ·Q, C × width
+    q = orthonormalize(combine((c, j) => z[c]![j] ?? 0));
+  }
+  const b = q.map((u) => d.map((dc) => vdot(u, dc))); // Qᵀ·D, width × C
+  const gram = b.map((ri) => b.map((rj) => ri.reduce((s, x, c) => s + x * rj[c]!, 0)));
+  const { vectors } = symmetricEigen(gram);
+  return vectors.slice(0, k).map((v) => {
+    const u = new Float64Array(size);
+    v.forEach((w, i) => {
+      for (let j = 0; j < size; j++) u[j]! += w * q[i]![j]!;
+    });
+    return u;
+  });
 }
 
 function factored(params: Record<LayerName, LayerParams>, x: ArrayLike<number>, label: number, fwd = forwardPass(params, x)): FactoredGradient {

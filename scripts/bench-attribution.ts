@@ -23,6 +23,10 @@
  * other training seeds, then, for the estimator the service uses for adapters trained
  * this way (K = 32, the default circuit's width), the lines spearman=,
  * spearman_query=, flipped_lowest=, auc=, auc_truth=.
+ *
+ * npm run bench:attribution -- --contributors 128 [--subsets 32] [--records 2400] [--queries 200]
+ * instead measures many contributors by the linear datamodeling score (scripts/attribution-lds.ts);
+ * last line lds=.
  */
 import { parseArgs } from 'node:util';
 import { dot } from '../attribution/split.js';
@@ -35,6 +39,7 @@ import { GradientFeaturizer } from '../inference/gradients.js';
 import { InfluenceSpan } from '../inference/influence.js';
 import { adapterTensors, disposeAdapterTensors, FINE_TUNE_DEFAULTS, fineTune, LBFGS_DEFAULTS, type FineTuneSpec, type Optimizer } from '../inference/train.js';
 import { mulberry32, shuffled } from '../lib/random.js';
+import { spearman } from '../lib/stats.js';
 import { consoleProgress } from '../prover/progress.js';
 
 const { values } = parseArgs({
@@ -50,8 +55,27 @@ const { values } = parseArgs({
     wd: { type: 'string' }, // default: lbfgs's own, 0.001 for adam
     // training seeds: the first is the ground truth, the others show how reproducible it is
     'truth-seeds': { type: 'string', default: '2' },
+    // many contributors: the linear datamodeling score over random halves (scripts/attribution-lds.ts)
+    contributors: { type: 'string' },
+    subsets: { type: 'string', default: '32' },
+    records: { type: 'string', default: '2400' },
+    curvature: { type: 'string', default: 'hessian' },
   },
 });
+if (values.contributors) {
+  const { benchLds } = await import('./attribution-lds.js');
+  await initBackend();
+  await benchLds({
+    contributors: Number(values.contributors),
+    subsets: Number(values.subsets),
+    queries: Number(values.queries),
+    records: Number(values.records),
+    dim: 32,
+    curvature: values.curvature as 'hessian' | 'fisher',
+    progress: consoleProgress(),
+  });
+  process.exit(0);
+}
 const optimizer = values.optimizer as Optimizer;
 if (optimizer !== 'lbfgs' && optimizer !== 'adam') throw new Error('--optimizer must be lbfgs or adam');
 const weightDecay = Number(values.wd ?? (optimizer === 'lbfgs' ? LBFGS_DEFAULTS.weightDecay : 0.001));
@@ -140,32 +164,6 @@ const otherSeeds = Array.from({ length: Math.max(0, Number(values['truth-seeds']
 });
 
 // --- statistics ----------------------------------------------------------------------
-function ranks(xs: readonly number[]): number[] {
-  const idx = xs.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
-  const r = new Array<number>(xs.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && idx[j + 1]![0] === idx[i]![0]) j++;
-    for (let k = i; k <= j; k++) r[idx[k]![1]] = (i + j) / 2;
-    i = j + 1;
-  }
-  return r;
-}
-function spearman(a: readonly number[], b: readonly number[]): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const ma = ra.reduce((s, v) => s + v, 0) / ra.length;
-  const mb = rb.reduce((s, v) => s + v, 0) / rb.length;
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  ra.forEach((v, i) => {
-    num += (v - ma) * (rb[i]! - mb);
-    da += (v - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  });
-  return da === 0 || db === 0 ? 0 : num / Math.sqrt(da * db);
-}
 const byQuery = (m: number[][], q: number) => m.map((row) => row[q]!);
 const meanQuerySpearman = (a: number[][], b: number[][]) => queries.reduce((s, _, q) => s + spearman(byQuery(a, q), byQuery(b, q)), 0) / queries.length;
 const sum = (row: number[]) => row.reduce((s, v) => s + v, 0);
