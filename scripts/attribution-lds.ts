@@ -1,13 +1,12 @@
 import { dot } from '../attribution/split.js';
 import { buildSpanIndex, queryFeatures, spanOwners, type IndexRecord } from '../inference/attribution-index.js';
-import { tf } from '../inference/backend.js';
 import { datanetCorpus, ensureBaseModel, isHeldOut } from '../inference/datasets.js';
-import { FEATURE_DIM, hashFeatures } from '../inference/features.js';
-import { forward } from '../inference/forward.js';
+import { hashFeatures } from '../inference/features.js';
 import { InfluenceSpan, type Curvature } from '../inference/influence.js';
-import { adapterTensors, disposeAdapterTensors, fineTune, LBFGS_DEFAULTS, type FineTuneSpec } from '../inference/train.js';
+import { fineTune, LBFGS_DEFAULTS, type FineTuneSpec } from '../inference/train.js';
 import { mulberry32, shuffled } from '../lib/random.js';
 import { spearman } from '../lib/stats.js';
+import { queryLosses } from './query-losses.js';
 import type { Progress } from '../prover/progress.js';
 
 /**
@@ -55,22 +54,7 @@ export async function benchLds(o: LdsOptions): Promise<{ lds: number }> {
   const queryX = queries.map((q) => hashFeatures(q.text));
   const weightDecay = LBFGS_DEFAULTS.weightDecay;
   const spec = (recs: IndexRecord[]): FineTuneSpec => ({ adapterId: 'lds', datanet: { id: 'sa', versionRoot: '0x00', records: recs }, hyper: { optimizer: 'lbfgs', weightDecay, rank: 8, alpha: 16 }, seed: 5 });
-  const losses = (adapter: Parameters<typeof adapterTensors>[0], labels: number[] | null) => {
-    const t = adapterTensors(adapter);
-    try {
-      const flat = new Float32Array(queries.length * FEATURE_DIM);
-      queryX.forEach((x, i) => flat.set(x, i * FEATURE_DIM));
-      const logits = tf.tidy(() => forward(model, tf.tensor2d(flat, [queries.length, FEATURE_DIM]), t).arraySync() as number[][]);
-      const predicted = logits.map((l) => l.indexOf(Math.max(...l)));
-      const loss = logits.map((l, i) => {
-        const m = Math.max(...l);
-        return m + Math.log(l.reduce((s, v) => s + Math.exp(v - m), 0)) - l[(labels ?? predicted)[i]!]!;
-      });
-      return { loss, predicted };
-    } finally {
-      disposeAdapterTensors(t);
-    }
-  };
+  const losses = (adapter: Parameters<typeof queryLosses>[1], labels: number[] | null) => queryLosses(model, adapter, queryX, labels);
 
   let step = progress.step(`fine-tune on ${records().length} records of ${o.contributors} contributors (Zipf sizes ${sizes[0]}…${sizes.at(-1)}, contributor ${FLIPPED + 1} flipped)`);
   let t0 = performance.now();

@@ -31,15 +31,15 @@
 import { parseArgs } from 'node:util';
 import { dot } from '../attribution/split.js';
 import { buildIndex, buildSpanIndex, quantizeQuery, queryFeatures, spanOwners, type IndexRecord } from '../inference/attribution-index.js';
-import { initBackend, tf } from '../inference/backend.js';
+import { initBackend } from '../inference/backend.js';
 import { datanetCorpus, ensureBaseModel, isHeldOut } from '../inference/datasets.js';
-import { FEATURE_DIM, hashFeatures } from '../inference/features.js';
-import { forward } from '../inference/forward.js';
+import { hashFeatures } from '../inference/features.js';
 import { GradientFeaturizer } from '../inference/gradients.js';
 import { InfluenceSpan } from '../inference/influence.js';
-import { adapterTensors, disposeAdapterTensors, FINE_TUNE_DEFAULTS, fineTune, LBFGS_DEFAULTS, type FineTuneSpec, type Optimizer } from '../inference/train.js';
+import { FINE_TUNE_DEFAULTS, fineTune, LBFGS_DEFAULTS, type FineTuneSpec, type Optimizer } from '../inference/train.js';
 import { mulberry32, shuffled } from '../lib/random.js';
 import { spearman } from '../lib/stats.js';
+import { queryLosses } from './query-losses.js';
 import { consoleProgress } from '../prover/progress.js';
 
 const { values } = parseArgs({
@@ -111,24 +111,8 @@ const hyper: FineTuneSpec['hyper'] =
     : { optimizer, epochs: Number(values.epochs), batchSize: Number(values.batch), learningRate: Number(values.lr), weightDecay, checkpoints: 3, rank: 8, alpha: 16 };
 const spec = (recs: IndexRecord[], seed = 5): FineTuneSpec => ({ adapterId: 'bench-poa', datanet: { id: 'sa', versionRoot: '0x00', records: recs }, hyper, seed });
 
-/** Per-query cross-entropy at the given labels. */
-function losses(adapter: Parameters<typeof adapterTensors>[0], labels: number[] | null): { loss: number[]; predicted: number[] } {
-  const t = adapterTensors(adapter);
-  try {
-    const flat = new Float32Array(queries.length * FEATURE_DIM);
-    queryX.forEach((x, i) => flat.set(x, i * FEATURE_DIM));
-    const logits = tf.tidy(() => forward(model, tf.tensor2d(flat, [queries.length, FEATURE_DIM]), t).arraySync() as number[][]);
-    const predicted = logits.map((l) => l.indexOf(Math.max(...l)));
-    const loss = logits.map((l, i) => {
-      const m = Math.max(...l);
-      const lse = m + Math.log(l.reduce((s, v) => s + Math.exp(v - m), 0));
-      return lse - l[(labels ?? predicted)[i]!]!;
-    });
-    return { loss, predicted };
-  } finally {
-    disposeAdapterTensors(t);
-  }
-}
+/** Per-query cross-entropy at the given labels (or at the adapter's own predictions). */
+const losses = (adapter: Parameters<typeof queryLosses>[1], labels: number[] | null) => queryLosses(model, adapter, queryX, labels);
 
 // --- ground truth: leave one contributor out ------------------------------------------
 let step = progress.step('fine-tune on the whole datanet');

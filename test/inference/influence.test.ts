@@ -39,19 +39,25 @@ function solve(a: number[][], b: number[]): number[] {
   return x;
 }
 
+/** A 6-input, 5-hidden, 3-label base model and a random rank-2 adapter on it (no minimum: the Fisher's ground). */
+function tinyRandomAdapter(seed: number): { randn: () => number; model: BaseModel; adapter: Adapter } {
+  const randn = gaussian(mulberry32(seed));
+  const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 6, hidden: 5, labels: ['a', 'b', 'c'], features: { kind: 'hashed-ngrams', dim: 6 } };
+  const vec = (n: number, s = 0.7) => Float32Array.from({ length: n }, () => randn() * s);
+  const model = BaseModel.fromWeights(spec, { dense1: { kernel: vec(30), bias: vec(5) }, dense2: { kernel: vec(15), bias: vec(3) } });
+  const rank = 2;
+  const adapter: Adapter = {
+    meta: { format: 'zkpoa-lora/1', id: 't', baseModel: model.hash, rank, alpha: 3, datanet: { id: 'd', versionRoot: '0' }, training: {}, layers: LAYERS.map((name) => ({ name, ...layerShape(spec, name) })) },
+    layers: Object.fromEntries(LAYERS.map((l) => [l, { a: vec(rank * layerShape(spec, l).inDim, 0.5), b: vec(layerShape(spec, l).outDim * rank, 0.5) }])) as Adapter['layers'],
+  };
+  return { randn, model, adapter };
+}
+
 describe('influence in the contributors’ span', () => {
   beforeAll(() => initBackend());
 
   it('with the Fisher: ⟨t, G_c⟩ is exactly gᵀ(F + 2·wd·I)⁻¹ Σ_{i∈c}(g_i − ḡ)/(n − n_c), the sum of per-record influences', () => {
-    const randn = gaussian(mulberry32(8));
-    const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 6, hidden: 5, labels: ['a', 'b', 'c'], features: { kind: 'hashed-ngrams', dim: 6 } };
-    const vec = (n: number, s = 0.7) => Float32Array.from({ length: n }, () => randn() * s);
-    const model = BaseModel.fromWeights(spec, { dense1: { kernel: vec(30), bias: vec(5) }, dense2: { kernel: vec(15), bias: vec(3) } });
-    const rank = 2;
-    const adapter: Adapter = {
-      meta: { format: 'zkpoa-lora/1', id: 't', baseModel: model.hash, rank, alpha: 3, datanet: { id: 'd', versionRoot: '0' }, training: {}, layers: LAYERS.map((name) => ({ name, ...layerShape(spec, name) })) },
-      layers: Object.fromEntries(LAYERS.map((l) => [l, { a: vec(rank * layerShape(spec, l).inDim, 0.5), b: vec(layerShape(spec, l).outDim * rank, 0.5) }])) as Adapter['layers'],
-    };
+    const { randn, model, adapter } = tinyRandomAdapter(8);
     const records = Array.from({ length: 14 }, (_, i) => ({ x: Array.from({ length: 6 }, (_, j) => ((i + j) % 4 === 0 ? 0 : randn())), label: i % 3, owner: i % 3 === 0 ? 0 : i < 8 ? 1 : 2 }));
     const wd = 0.05;
     const span = InfluenceSpan.build(model, adapter, records, 3, { weightDecay: wd, dim: 8, curvature: 'fisher' });
@@ -90,15 +96,7 @@ describe('influence in the contributors’ span', () => {
   });
 
   it('more contributors than features: their top-K subspace, exact when their directions span at most K', () => {
-    const randn = gaussian(mulberry32(11));
-    const spec: BaseModelSpec = { format: 'zkpoa-base/1', inputDim: 6, hidden: 5, labels: ['a', 'b', 'c'], features: { kind: 'hashed-ngrams', dim: 6 } };
-    const vec = (n: number, s = 0.7) => Float32Array.from({ length: n }, () => randn() * s);
-    const model = BaseModel.fromWeights(spec, { dense1: { kernel: vec(30), bias: vec(5) }, dense2: { kernel: vec(15), bias: vec(3) } });
-    const rank = 2;
-    const adapter: Adapter = {
-      meta: { format: 'zkpoa-lora/1', id: 't', baseModel: model.hash, rank, alpha: 3, datanet: { id: 'd', versionRoot: '0' }, training: {}, layers: LAYERS.map((name) => ({ name, ...layerShape(spec, name) })) },
-      layers: Object.fromEntries(LAYERS.map((l) => [l, { a: vec(rank * layerShape(spec, l).inDim, 0.5), b: vec(layerShape(spec, l).outDim * rank, 0.5) }])) as Adapter['layers'],
-    };
+    const { randn, model, adapter } = tinyRandomAdapter(11);
     const base = Array.from({ length: 16 }, (_, i) => ({ x: Array.from({ length: 6 }, (_, j) => ((i + j) % 4 === 0 ? 0 : randn())), label: i % 3, owner: i % 4 }));
     // contributors 4..7 hold copies of 0..3's records: eight contributors; four centered
     // directions, which sum to zero (their records partition the datanet), so three dimensions
