@@ -5,7 +5,7 @@ import { variantByName } from '../circuits/variants.js';
 import { indexLeaves } from '../inference/attribution-index.js';
 import type { Batcher } from '../inference/batcher.js';
 import { buildBatchWitness } from '../prover/batch-witness.js';
-import type { ChainContext } from './chain.js';
+import { registrationBlock, type ChainContext } from './chain.js';
 import { outputHashOf } from './batching.js';
 import type { FeaturePools } from './feature-pools.js';
 import { indexOf } from './registration.js';
@@ -104,7 +104,7 @@ export class Auditor {
     check('batch proof', proofOk, proofOk ? 'verifies with the exported verification key over the batch’s public signals' : `no valid proof (${state.status})`);
 
     if (this.chain && batch.settleTx) {
-      const ev = await this.chain.client.findBatch(reg.onchainId, BigInt(batch.first));
+      const ev = await this.chain.client.findBatch(reg.onchainId, BigInt(batch.first), await registrationBlock(this.chain, reg.tx));
       const ok = !!ev && ev.txHash === batch.settleTx && ev.count === batch.count && ev.receiptsRoot === batch.publicSignals[SIGNAL.receiptsRoot] && ev.newRoot === batch.publicSignals[SIGNAL.newRoot] && ev.paid === batch.publicSignals[SIGNAL.paid];
       check('settlement', ok, ev ? `BatchSettled in ${ev.txHash} (block ${ev.blockNumber}): receipts ${batch.first}..${batch.first + batch.count - 1}, paid ${ev.paid}` : 'no BatchSettled event for this batch');
     } else {

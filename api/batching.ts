@@ -12,6 +12,7 @@ import type { Db } from './store/db.js';
 import type { JobQueue } from './store/jobs.js';
 import { ReceiptStore } from './store/receipts.js';
 import { RegistrationStore, poolOf, versionOfReceipt } from './store/registrations.js';
+import { AdapterLocks } from './adapter-locks.js';
 
 /**
  * Batching and proof jobs: an adapter's answers are proven M at a time (a batch job), or
@@ -33,13 +34,17 @@ export interface PlannerOptions {
   vkey: () => Promise<VerificationKey>;
   /** a short batch is planned once its oldest answer has waited this long */
   deadlineMs: number;
+  /** the chain the service settles on: registrations on another are left alone */
+  chain?: { chainId: bigint; settlement: string };
+  /** shared with registration, which moves version boundaries */
+  locks?: AdapterLocks;
 }
 
 export class BatchPlanner {
   private readonly batches: BatchStore;
   private readonly receipts: ReceiptStore;
   private readonly registrations: RegistrationStore;
-  private readonly planning = new Map<string, Promise<Batch[]>>();
+  private readonly locks: AdapterLocks;
   private commitments: Promise<Commitments> | undefined;
 
   constructor(
@@ -51,6 +56,7 @@ export class BatchPlanner {
     this.batches = new BatchStore(db);
     this.receipts = new ReceiptStore(db);
     this.registrations = new RegistrationStore(db);
+    this.locks = opts.locks ?? new AdapterLocks();
     if (opts.variant.params.answers === undefined) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `${opts.variant.name} is not a batch circuit`);
   }
 
@@ -59,32 +65,42 @@ export class BatchPlanner {
     return proveJobKind(await this.opts.vkey());
   }
 
-  /** Plans the batches that are due for every registered adapter. */
+  /** Plans the batches that are due for every adapter registered on this chain; one adapter's failure is logged, not the others'. */
   async planDue(): Promise<Batch[]> {
-    const keys = (this.db.prepare('SELECT adapter_id FROM onchain_adapters').all() as { adapter_id: string }[]).map((r) => r.adapter_id);
+    const keys = (this.db.prepare('SELECT adapter_id, chain_id, settlement FROM onchain_adapters').all() as { adapter_id: string; chain_id: string; settlement: string }[])
+      .filter((r) => !this.opts.chain || (r.chain_id === this.opts.chain.chainId.toString() && r.settlement.toLowerCase() === this.opts.chain.settlement.toLowerCase()))
+      .map((r) => r.adapter_id);
     const planned: Batch[] = [];
-    for (const key of keys) planned.push(...(await this.plan(key, { flush: false })));
+    for (const key of keys) {
+      try {
+        planned.push(...(await this.plan(key, { flush: false })));
+      } catch (err) {
+        console.error(`zkpoa: planning batches of ${key}: ${(err as Error).message}`);
+      }
+    }
     return planned;
   }
 
   /** Plans the adapter's batches: full ones, and with `flush` (or past the deadline) the short rest. One plan per adapter at a time. */
   plan(adapterKey: string, opts: { flush: boolean }): Promise<Batch[]> {
-    const running = this.planning.get(adapterKey);
-    const next = (running ?? Promise.resolve([])).catch(() => []).then(() => this.planNow(adapterKey, opts.flush));
-    const tracked = next.finally(() => {
-      if (this.planning.get(adapterKey) === tracked) this.planning.delete(adapterKey);
-    });
-    this.planning.set(adapterKey, tracked);
-    return tracked;
+    return this.locks.run(adapterKey, () => this.planNow(adapterKey, opts.flush));
+  }
+
+  /** Puts the adapter's batches whose proof job failed back in the queue (a fresh attempt budget). */
+  async retryFailed(adapterKey: string): Promise<number> {
+    let n = 0;
+    for (const b of this.batches.unsettled(adapterKey)) {
+      if ((await this.queue.get(b.jobId))?.status === 'failed' && (await this.queue.requeue(b.jobId))) n++;
+    }
+    return n;
   }
 
   private async planNow(adapterKey: string, flush: boolean): Promise<Batch[]> {
     const reg = this.registrations.get(adapterKey);
-    if (!reg) return [];
+    if (!reg || reg.versions.length === 0) return [];
     const M = this.opts.variant.params.answers!;
     const served = this.receipts.nextNumber(adapterKey);
-    const last = this.batches.last(adapterKey);
-    let next = last ? last.first + last.count : 0;
+    let next = this.batches.end(adapterKey);
     const planned: Batch[] = [];
     while (next < served) {
       const at = versionOfReceipt(reg, next);
@@ -105,12 +121,12 @@ export class BatchPlanner {
     const reg = this.registrations.get(adapterKey)!;
     const v = reg.versions.find((x) => x.version === version)!;
     const stored = indexOf(this.db, adapterKey);
-    if (stored.index.root !== v.indexRoot) throw new ZkpoaError('ZKPOA_ERR_NO_INDEX', `adapter ${adapterKey} version ${version} was registered with another index root`);
+    if (stored.index.root !== v.indexRoot) throw new ZkpoaError('ZKPOA_ERR_INDEX_MISMATCH', `adapter ${adapterKey} version ${version} was registered with another index root`);
     const answers = this.receipts.range(adapterKey, first, first + count);
     if (answers.length !== count) throw new Error(`unreachable: receipts ${first}..${first + count} of ${adapterKey} are not all stored`);
     const t: bigint[][] = [];
     for (const r of answers) t.push(await this.pools.testFeatures(adapterKey, stored, r.input));
-    const previous = this.batches.last(adapterKey);
+    const previous = this.batches.last(adapterKey); // its ledger: the one this batch continues
     const continuing = previous && previous.version === version ? previous.ledger : undefined;
     this.commitments ??= Commitments.create();
     const witness = buildBatchWitness(await this.commitments, this.opts.variant, {
@@ -127,7 +143,8 @@ export class BatchPlanner {
     const id = `bt_${randomUUID()}`;
     const payload: ProveBatchPayload = { variant: this.opts.variant.name, input: witness.input, batchId: id };
     const kind = await this.kind();
-    const job = await this.queue.enqueue(kind, `${adapterKey}:${first}`, payload);
+    // the key names the answers the job proves: a plan interrupted before its row and planned again with more answers is another job
+    const job = await this.queue.enqueue(kind, `${adapterKey}:${first}:${count}`, payload);
     const batch: Batch = {
       // a job that survived a crash before its row keeps the id it was made with
       id: (job.payload as ProveBatchPayload).batchId,

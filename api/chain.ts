@@ -32,6 +32,18 @@ export async function approvedWallet(chain: ChainContext, host: Pick<Host, 'id' 
   return host.wallet;
 }
 
+const blocks = new Map<string, number>();
+
+/** The block of a registration's transaction: event scans for an adapter start there (hosted RPCs cap log ranges). */
+export async function registrationBlock(chain: ChainContext, tx: string): Promise<number> {
+  let block = blocks.get(tx);
+  if (block === undefined) {
+    block = (await chain.client.settlement.runner?.provider?.getTransactionReceipt(tx).catch(() => null))?.blockNumber ?? 0;
+    if (block > 0) blocks.set(tx, block);
+  }
+  return block;
+}
+
 /** A transaction the contracts refuse becomes ZKPOA_ERR_CHAIN_REFUSED naming the contract's error. */
 export async function chainRefusals<T>(chain: ChainContext, f: () => Promise<T>): Promise<T> {
   try {

@@ -6,7 +6,7 @@ import { variantByName, variantFor } from '../circuits/variants.js';
 import { startService } from './service.js';
 import type { ChainContext } from './chain.js';
 import { readFile } from 'node:fs/promises';
-import { Wallet, formatUnits, getAddress, parseUnits } from 'ethers';
+import { NonceManager, Wallet, formatUnits, getAddress, parseUnits } from 'ethers';
 import { SettlementClient, anvilAccountKeys, isLocalChain, rpcProvider, type Deployment } from '../contracts/client/index.js';
 import { BUILD_DIR, ENV, env, type EnvName } from '../lib/config.js';
 import { openDatabase } from './store/db.js';
@@ -81,7 +81,8 @@ program
       // the operator wallet that registers and settles for the hosts that approve it; anvil's public test key only on a local chain
       const key = secret('operatorKey') ?? (isLocalChain(chainId) ? anvilAccountKeys()[1] : undefined);
       if (!key) throw new InvalidArgumentError(`set ${ENV.operatorKey} to the operator wallet that registers and settles for hosts`);
-      chain = { client: await SettlementClient.connect(deployment, new Wallet(key, provider)), chainId, settlement: deployment.settlement };
+      // one nonce sequence for the registrations and settlements the service sends side by side
+      chain = { client: await SettlementClient.connect(deployment, new NonceManager(new Wallet(key, provider))), chainId, settlement: deployment.settlement };
     }
     const service = await startService({
       db,

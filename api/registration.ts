@@ -9,6 +9,7 @@ import type { Db } from './store/db.js';
 import type { Host } from './store/hosts.js';
 import { ReceiptStore } from './store/receipts.js';
 import { RegistrationStore, type Registration } from './store/registrations.js';
+import { AdapterLocks } from './adapter-locks.js';
 
 /** An adapter's price and fee shares (basis points of the fee: owner, protocol, contributors' pool). */
 export interface Terms {
@@ -36,6 +37,8 @@ export class Registrar {
   constructor(
     private readonly db: Db,
     private readonly chain?: ChainContext,
+    /** shared with batch planning: a version boundary is never moved under a plan */
+    private readonly locks = new AdapterLocks(),
   ) {
     this.adapters = new AdapterRegistryStore(db);
     this.registrations = new RegistrationStore(db);
@@ -68,6 +71,7 @@ export class Registrar {
     const stored = indexOf(this.db, adapter.key);
     const wallet = await approvedWallet(chain, host);
     return this.inFlight.once(`register:${adapter.key}`, async () => {
+      if (this.registrations.get(adapter.key)) throw new ZkpoaError('ZKPOA_ERR_ALREADY_REGISTERED', `adapter ${name} is already registered`);
       const reg = await chainRefusals(chain, () =>
         chain.client.registerAdapter({
           host: wallet,
@@ -97,17 +101,52 @@ export class Registrar {
     const chain = needChain(this.chain);
     checkTerms(terms);
     const adapter = this.adapters.get(host, name);
-    const reg = this.registrations.get(adapter.key);
-    if (!reg) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${name} is not registered on-chain`);
-    await approvedWallet(chain, { id: host.id, wallet: reg.hostWallet });
-    return this.inFlight.once(`register:${adapter.key}`, async () => {
-      // served answers are numbered under a lock-free sequence: the new version starts after the last one given
-      const from = this.receipts.nextNumber(adapter.key);
-      const current = reg.versions.at(-1)!;
-      const v = await chainRefusals(chain, () => chain.client.setTerms(reg.onchainId, terms, BigInt(Math.max(from, current.firstReceipt))));
-      this.registrations.addVersion(adapter.key, { version: Number(v.version), firstReceipt: Math.max(from, current.firstReceipt), indexRoot: current.indexRoot, binding: v.binding, price: terms.price, poolBps: terms.poolBps, tx: v.tx.hash });
-      return this.registrations.get(adapter.key)!;
-    });
+    const registered = this.registrations.get(adapter.key);
+    if (!registered?.versions.length) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${name} is not registered on-chain`);
+    await approvedWallet(chain, { id: host.id, wallet: registered.hostWallet });
+    // one at a time per adapter, and never under a batch plan: a plan reads the boundaries once
+    return this.inFlight.once(`register:${adapter.key}`, () =>
+      this.locks.run(adapter.key, async () => {
+        const reg = await this.reconcile(adapter.key);
+        // answers served from now on belong to the new version: the planner waits for this boundary
+        const from = Math.max(this.receipts.nextNumber(adapter.key), reg.versions.at(-1)!.firstReceipt);
+        const current = reg.versions.at(-1)!;
+        try {
+          const v = await chainRefusals(chain, () => chain.client.setTerms(reg.onchainId, terms, BigInt(from)));
+          this.registrations.addVersion(adapter.key, { version: Number(v.version), firstReceipt: from, indexRoot: current.indexRoot, binding: v.binding, price: terms.price, poolBps: terms.poolBps, tx: v.tx.hash });
+        } catch (err) {
+          await this.reconcile(adapter.key).catch(() => undefined); // it may have landed all the same
+          throw err;
+        }
+        return this.registrations.get(adapter.key)!;
+      }),
+    );
+  }
+
+  /**
+   * Records versions the chain has and this service does not (a new version that landed
+   * while the service crashed, or whose receipt it never saw), so batches are planned
+   * within the chain's boundaries.
+   */
+  async reconcile(adapterKey: string): Promise<Registration> {
+    const chain = needChain(this.chain);
+    const reg = this.registrations.get(adapterKey);
+    if (!reg?.versions.length) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${adapterKey} is not registered on-chain`);
+    const onchain = Number((await chain.client.adapter(reg.onchainId)).version);
+    for (let v = reg.versions.at(-1)!.version + 1; v <= onchain; v++) {
+      const info = await chain.client.version(reg.onchainId, v);
+      this.registrations.addVersion(adapterKey, { version: v, firstReceipt: Number(info.firstReceipt), indexRoot: info.indexRoot, binding: info.binding, price: info.price, poolBps: info.poolBps, tx: 'found on-chain' });
+    }
+    return this.registrations.get(adapterKey)!;
+  }
+
+  /** Reconciles every registration on this server's chain (at start), under the planner's lock. */
+  async reconcileAll(): Promise<void> {
+    const chain = needChain(this.chain);
+    const keys = (this.db.prepare('SELECT adapter_id FROM onchain_adapters WHERE chain_id = ? AND lower(settlement) = lower(?)').all(chain.chainId.toString(), chain.settlement) as { adapter_id: string }[]).map((r) => r.adapter_id);
+    for (const key of keys) {
+      await this.locks.run(key, () => this.reconcile(key)).catch((err: unknown) => console.error(`zkpoa: reconciling ${key} with the chain: ${(err as Error).message}`));
+    }
   }
 }
 

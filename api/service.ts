@@ -14,6 +14,7 @@ import { artifactPaths, ensureVariant, readVariantManifest, type VariantArtifact
 import type { VerificationKey } from 'snarkjs';
 import { releaseSnarkjsThreads } from '../prover/snarkjs-threads.js';
 import { Auditor } from './audit.js';
+import { AdapterLocks } from './adapter-locks.js';
 import { BatchPlanner } from './batching.js';
 import type { ChainContext } from './chain.js';
 import { FeaturePools } from './feature-pools.js';
@@ -93,8 +94,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const batcher = new Batcher(store, { maxWaitMs: 5 });
   const vkey = async () => (await keys.ready).vkey;
   const pools = new FeaturePools(join(opts.buildDir, 'models', 'base'), { maxPools: limits.maxAttributionPools });
-  const registrar = new Registrar(opts.db, opts.chain);
-  const planner = new BatchPlanner(opts.db, queue, pools, { variant: opts.variant, vkey, deadlineMs: opts.batchDeadlineMs ?? 30_000 });
+  // registration moves an adapter's version boundaries, planning cuts batches within them: one lock per adapter for both
+  const locks = new AdapterLocks();
+  const registrar = new Registrar(opts.db, opts.chain, locks);
+  const planner = new BatchPlanner(opts.db, queue, pools, {
+    variant: opts.variant,
+    vkey,
+    deadlineMs: opts.batchDeadlineMs ?? 30_000,
+    locks,
+    ...(opts.chain ? { chain: { chainId: opts.chain.chainId, settlement: opts.chain.settlement } } : {}),
+  });
   const settler = new Settler(opts.db, queue, vkey, opts.chain);
   const auditor = new Auditor(opts.db, pools, settler, opts.chain);
   let prover: Prover | undefined;
@@ -108,8 +117,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   proving.catch((err: unknown) => console.error(`zkpoa: the ${opts.variant.name} keys are not usable: ${(err as Error).message}`));
   runner.start();
+  // versions that landed on-chain while this service was down are recorded before batches are planned across them
+  const reconciled = opts.chain ? registrar.reconcileAll() : Promise.resolve();
   const loop = backgroundLoop(opts.pollMs ?? 100, async () => {
     if (!opts.chain) return;
+    await reconciled;
     await planner.planDue();
     if (opts.autoSettle) await settler.settleAll();
   });

@@ -3,7 +3,7 @@ import type { VerificationKey } from 'snarkjs';
 import { ZkpoaError } from '../attribution/errors.js';
 import { flattenProof, toSolidityCalldata } from '../prover/calldata.js';
 import type { ProofResult } from '../prover/prover.js';
-import { InFlight, approvedWallet, chainRefusals, needChain, type ChainContext } from './chain.js';
+import { InFlight, approvedWallet, chainRefusals, needChain, registrationBlock, type ChainContext } from './chain.js';
 import { AdapterRegistryStore } from './store/adapters.js';
 import { BatchStore, type Batch } from './store/batches.js';
 import type { Db } from './store/db.js';
@@ -22,6 +22,15 @@ export interface SettledBatch {
   gasUsed: bigint;
 }
 
+/** What settlement did for an adapter, and the batch that holds the rest back (receipts settle in order). */
+export interface Settlement {
+  settled: SettledBatch[];
+  blocked?: { batch: string; first: number; count: number; status: BatchStatus; error?: string };
+}
+
+/** After a failure, an adapter's background settlement waits this long before trying again. */
+const RETRY_MS = 30_000;
+
 /**
  * Settlement of an adapter's proven batches, in receipt order, one transaction each: the
  * contract takes the answers' fees from the host's escrow and stores the new ledger root.
@@ -34,6 +43,8 @@ export class Settler {
   private readonly batches: BatchStore;
   private readonly registrations: RegistrationStore;
   private readonly inFlight = new InFlight();
+  /** adapters whose background settlement failed, and when to try again */
+  private readonly backoff = new Map<string, number>();
 
   constructor(
     db: Db,
@@ -54,32 +65,42 @@ export class Settler {
     return { status, ...(job ? { job } : {}), ...(proof ? { proof } : {}) };
   }
 
-  /** Settles the host adapter's proven batches in order, stopping at the first that is not proven yet. */
-  settle(host: Host, name: string): Promise<SettledBatch[]> {
+  /** Settles the host adapter's proven batches in order, stopping at the first that is not proven yet (and saying which). */
+  settle(host: Host, name: string): Promise<Settlement> {
     const adapter = this.adapters.get(host, name);
     return this.inFlight.once(`settle:${adapter.key}`, () => this.settleAdapter(adapter.key));
   }
 
-  /** Settles every adapter's proven batches (the service's background loop). */
+  /**
+   * Settles every adapter's proven batches (the service's background loop). One adapter's
+   * failure (its host's escrow ran out, it revoked the operator, …) is logged and that
+   * adapter waits a while; the others go on.
+   */
   async settleAll(): Promise<SettledBatch[]> {
     const done: SettledBatch[] = [];
     for (const key of this.batches.adaptersWithUnsettled()) {
-      done.push(...(await this.inFlight.once(`settle:${key}`, () => this.settleAdapter(key)).catch((err: unknown) => {
-        if ((err as ZkpoaError).code === 'ZKPOA_ERR_IN_PROGRESS') return [];
-        throw err;
-      })));
+      if ((this.backoff.get(key) ?? 0) > Date.now()) continue;
+      try {
+        done.push(...(await this.inFlight.once(`settle:${key}`, () => this.settleAdapter(key))).settled);
+        this.backoff.delete(key);
+      } catch (err) {
+        if ((err as ZkpoaError).code === 'ZKPOA_ERR_IN_PROGRESS') continue;
+        this.backoff.set(key, Date.now() + RETRY_MS);
+        console.error(`zkpoa: settling ${key} (again in ${RETRY_MS / 1000} s): ${(err as Error).message}`);
+      }
     }
     return done;
   }
 
-  private async settleAdapter(adapterKey: string): Promise<SettledBatch[]> {
+  private async settleAdapter(adapterKey: string): Promise<Settlement> {
     const chain = needChain(this.chain);
     const reg = this.registrations.get(adapterKey);
-    if (!reg) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${adapterKey} is not registered on-chain`);
+    if (!reg?.versions.length) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${adapterKey} is not registered on-chain`);
     const settled: SettledBatch[] = [];
     for (const batch of this.batches.unsettled(adapterKey)) {
       const state = await this.state(batch);
-      if (state.status !== 'proven') break; // later batches wait: receipts settle in order
+      // later batches wait: receipts settle in order
+      if (state.status !== 'proven') return { settled, blocked: { batch: batch.id, first: batch.first, count: batch.count, status: state.status, ...(state.job?.error ? { error: state.job.error } : {}) } };
       const proof = state.proof!;
       const signals = proof.publicSignals.map(BigInt);
       if (signals.length !== batch.publicSignals.length || signals.some((s, i) => s !== batch.publicSignals[i])) {
@@ -88,12 +109,12 @@ export class Settler {
       if (!(await snarkjs.groth16.verify(await this.vkey(), proof.publicSignals, proof.proof).catch(() => false))) {
         throw new ZkpoaError('ZKPOA_ERR_PROOF_INVALID', `the stored proof of batch ${batch.id} does not verify with this server's verification key; it is not sent`);
       }
-      const recorded = await this.recordIfSettled(chain, reg.onchainId, batch);
+      const recorded = await this.recordIfSettled(chain, reg.onchainId, reg.tx, batch);
       if (recorded) {
         settled.push(recorded);
         continue;
       }
-      await approvedWallet(chain, { id: 0, wallet: reg.hostWallet });
+      await approvedWallet(chain, { id: this.adapters.byKey(adapterKey)?.ownerHost ?? 0, wallet: reg.hostWallet });
       const price = reg.versions.find((v) => v.version === batch.version)!.price;
       const escrow = await chain.client.escrowOf(reg.hostWallet);
       if (escrow < price * BigInt(batch.count)) {
@@ -106,19 +127,19 @@ export class Settler {
         settled.push({ batch: batch.id, first: batch.first, count: batch.count, tx: tx.hash, gasUsed: tx.gasUsed });
       } catch (err) {
         // settled meanwhile by a transaction this process did not see land (a crash, a second server)
-        const late = await this.recordIfSettled(chain, reg.onchainId, batch);
+        const late = await this.recordIfSettled(chain, reg.onchainId, reg.tx, batch);
         if (!late) throw err;
         settled.push(late);
       }
     }
-    return settled;
+    return { settled };
   }
 
   /** The chain's settlement of this batch, recorded here if the chain has one. */
-  private async recordIfSettled(chain: ChainContext, onchainId: bigint, batch: Batch): Promise<SettledBatch | undefined> {
+  private async recordIfSettled(chain: ChainContext, onchainId: bigint, registrationTx: string, batch: Batch): Promise<SettledBatch | undefined> {
     const { nextReceipt } = await chain.client.adapter(onchainId);
     if (BigInt(batch.first) >= nextReceipt) return undefined;
-    const ev = await chain.client.findBatch(onchainId, BigInt(batch.first));
+    const ev = await chain.client.findBatch(onchainId, BigInt(batch.first), await registrationBlock(chain, registrationTx));
     if (!ev || ev.count !== batch.count || ev.newRoot !== batch.publicSignals[5]) {
       throw new ZkpoaError('ZKPOA_ERR_ALREADY_SETTLED', `receipts from ${batch.first} of adapter ${onchainId} were settled on-chain by another batch than ${batch.id}`);
     }

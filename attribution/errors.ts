@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   ZKPOA_ERR_ARTIFACTS_MISSING: 500,
   ZKPOA_ERR_PTAU: 500,
   ZKPOA_ERR_PROVE: 500,
+  /** the service's circuit keys are still being built (or failed to build) */
+  ZKPOA_ERR_KEYS_NOT_READY: 503,
   /** development-ceremony keys refused on a chain that is not a local one */
   ZKPOA_ERR_DEV_KEYS: 409,
 
@@ -40,6 +42,8 @@ export const ERROR_CODES = {
   ZKPOA_ERR_ADAPTER_NOT_READY: 409,
   /** the adapter has no attribution index */
   ZKPOA_ERR_NO_INDEX: 409,
+  /** the adapter's index is not the one its on-chain version was registered with */
+  ZKPOA_ERR_INDEX_MISMATCH: 409,
   /** a fine-tuning job ran past its deadline */
   ZKPOA_ERR_FINETUNE_DEADLINE: 422,
 

@@ -11,7 +11,7 @@ export function ledgerRoutes(ledgers: Ledgers): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Every payout ledger leaf that pays an address: cumulative amount after the last settled batch, and its Merkle path to the on-chain root',
           security: [],
-          params: Type.Object({ address: Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' }) }),
+          params: Type.Object({ address: Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$' }) }),
           response: {
             200: Type.Object({
               positions: Type.Array(Type.Object({ adapterId: Type.String(), version: Type.Integer(), leaf: Type.Integer(), payee: Type.String(), cumulative: Type.String(), siblings: Type.Array(Type.String()), root: Type.String() })),

@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ZkpoaError } from '../../attribution/errors.js';
 import type { BatchPlanner } from '../batching.js';
 import type { Registrar } from '../registration.js';
 import type { Settler } from '../settlement.js';
@@ -62,12 +63,18 @@ export function onchainRoutes(db: Db, registrar: Registrar, planner: BatchPlanne
       '/adapters/:id/prove',
       {
         config: { auth: true },
-        schema: { summary: 'Batch and prove every answer not in a batch yet, now (a short last batch included)', params: Type.Object({ id: AdapterId }), response: { 202: Type.Object({ batches: Type.Array(BatchView) }), ...errors } },
+        schema: {
+          summary: 'Batch and prove every answer not in a batch yet, now (a short last batch included), and retry the batches whose proof failed',
+          params: Type.Object({ id: AdapterId }),
+          response: { 202: Type.Object({ batches: Type.Array(BatchView), retried: Type.Integer() }), ...errors },
+        },
       },
       async (req, reply) => {
         const a = adapters.get(caller(req.caller), req.params.id);
+        if (!registrar.registration(a.key)?.versions.length) throw new ZkpoaError('ZKPOA_ERR_NOT_REGISTERED', `adapter ${req.params.id} is not registered on-chain`);
+        const retried = await planner.retryFailed(a.key);
         const planned = await planner.plan(a.key, { flush: true });
-        return reply.status(202).send({ batches: await Promise.all(planned.map((b) => batchView(settler, b))) });
+        return reply.status(202).send({ batches: await Promise.all(planned.map((b) => batchView(settler, b))), retried });
       },
     );
 
@@ -78,10 +85,19 @@ export function onchainRoutes(db: Db, registrar: Registrar, planner: BatchPlanne
         schema: {
           summary: 'Settle the adapter’s proven batches in order, one transaction each (fees from the host wallet’s escrow)',
           params: Type.Object({ id: AdapterId }),
-          response: { 200: Type.Object({ settled: Type.Array(Type.Object({ batch: Type.String(), first: Type.Integer(), count: Type.Integer(), tx: Type.String(), gasUsed: Type.String() })) }), ...errors },
+          response: {
+            200: Type.Object({
+              settled: Type.Array(Type.Object({ batch: Type.String(), first: Type.Integer(), count: Type.Integer(), tx: Type.String(), gasUsed: Type.String() })),
+              blocked: Type.Optional(Type.Object({ batch: Type.String(), first: Type.Integer(), count: Type.Integer(), status: Type.String(), error: Type.Optional(Type.String()) }, { description: 'the first batch not proven yet: the ones after it wait (receipts settle in order)' })),
+            }),
+            ...errors,
+          },
         },
       },
-      async (req) => ({ settled: (await settler.settle(caller(req.caller), req.params.id)).map((s) => ({ ...s, gasUsed: s.gasUsed.toString() })) }),
+      async (req) => {
+        const r = await settler.settle(caller(req.caller), req.params.id);
+        return { settled: r.settled.map((s) => ({ ...s, gasUsed: s.gasUsed.toString() })), ...(r.blocked ? { blocked: r.blocked } : {}) };
+      },
     );
   };
 }

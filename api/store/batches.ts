@@ -77,6 +77,11 @@ export class BatchStore {
     return r ? toBatch(r) : undefined;
   }
 
+  /** The receipt number after the adapter's last planned batch (0 before any): cheap, for the planner's every tick. */
+  end(adapterKey: string): number {
+    return (this.db.prepare('SELECT MAX(first + count) e FROM batches WHERE adapter_id = ?').get(adapterKey) as { e: number | null }).e ?? 0;
+  }
+
   /** The batch that holds receipt `number`, if one does. */
   containing(adapterKey: string, number: number): Batch | undefined {
     const r = this.db.prepare('SELECT * FROM batches WHERE adapter_id = ? AND first <= ? ORDER BY first DESC LIMIT 1').get(adapterKey, number) as Row | undefined;

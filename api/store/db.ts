@@ -178,6 +178,17 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX batches_by_adapter ON batches (adapter_id, first);
     `,
   },
+  {
+    version: 8,
+    name: 'registrations of the per-answer contracts set aside',
+    // a registration without versions was made with the per-answer settlement, which batches
+    // cannot settle on: kept for the record, out of the way of registering the adapter anew
+    sql: `
+      CREATE TABLE onchain_adapters_per_answer AS
+        SELECT * FROM onchain_adapters WHERE adapter_id NOT IN (SELECT adapter_id FROM onchain_versions);
+      DELETE FROM onchain_adapters WHERE adapter_id NOT IN (SELECT adapter_id FROM onchain_versions);
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

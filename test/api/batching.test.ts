@@ -122,6 +122,6 @@ describe('batch planning', () => {
     const [again] = await planner().plan(adapter.key, { flush: true });
     expect(again).toMatchObject({ id: b!.id, jobId: b!.jobId, first: b!.first, count: b!.count });
     expect(again!.publicSignals).toEqual(b!.publicSignals);
-    expect((db.prepare('SELECT COUNT(*) n FROM jobs WHERE key = ?').get(`${adapter.key}:${b!.first}`) as { n: number }).n).toBe(1);
+    expect((db.prepare('SELECT COUNT(*) n FROM jobs WHERE key = ?').get(`${adapter.key}:${b!.first}:${b!.count}`) as { n: number }).n).toBe(1);
   }, 120_000);
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type App } from '../../api/server.js';
@@ -37,8 +40,24 @@ async function createDatanet(key = owner, visibility: 'public' | 'owner' = 'owne
 
 describe('datanets API', () => {
   it('migrates the store to its schema version', () => {
-    expect(schemaVersion(db)).toBe(7);
+    expect(schemaVersion(db)).toBe(8);
     expect(openDatabase(':memory:')).toBeTruthy();
+  });
+
+  it('sets aside registrations made with the per-answer contracts, which batches cannot settle on', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'zkpoa-db-')), 'store.db');
+    const legacy = openDatabase(path);
+    // back to schema 7 with a registration that has no versions (the per-answer contracts had none) and one that has
+    legacy.exec("DELETE FROM schema_migrations WHERE version = 8; DROP TABLE onchain_adapters_per_answer; PRAGMA foreign_keys = OFF");
+    const row = "(?, '31337', '0xs', '1', 1, '0xb', '10', 7000, '0xtx', 'now')";
+    legacy.prepare(`INSERT INTO onchain_adapters (adapter_id, chain_id, settlement, onchain_id, version, binding, price, pool_bps, tx, created_at) VALUES ${row}, ${row}`).run('old', 'new');
+    legacy.prepare("INSERT INTO onchain_versions (adapter_id, version, first_receipt, index_root, binding, price, pool_bps, tx) VALUES ('new', 1, 0, '0x1', '0xb', '10', 7000, '0xtx')").run();
+    legacy.close();
+    const migrated = openDatabase(path);
+    expect(schemaVersion(migrated)).toBe(8);
+    expect(migrated.prepare('SELECT adapter_id FROM onchain_adapters').all()).toEqual([{ adapter_id: 'new' }]);
+    expect(migrated.prepare('SELECT adapter_id, onchain_id FROM onchain_adapters_per_answer').all()).toEqual([{ adapter_id: 'old', onchain_id: '1' }]);
+    migrated.close();
   });
 
   it('create → contribute → review → publish gives a version whose root commits to the accepted records', async () => {
