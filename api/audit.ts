@@ -4,6 +4,7 @@ import { Commitments, addressToField, hashToField, unpackHeader } from '../attri
 import { variantByName } from '../circuits/variants.js';
 import { indexLeaves } from '../inference/attribution-index.js';
 import type { Batcher } from '../inference/batcher.js';
+import { leavesOfPublished } from '../contracts/client/published-leaves.js';
 import { buildBatchWitness } from '../prover/batch-witness.js';
 import { registrationBlock, type ChainContext } from './chain.js';
 import { outputHashOf } from './batching.js';
@@ -13,6 +14,7 @@ import type { Settler } from './settlement.js';
 import { BatchStore, SIGNAL } from './store/batches.js';
 import type { Db } from './store/db.js';
 import type { Host } from './store/hosts.js';
+import { PublishedLeavesStore } from './store/published-leaves.js';
 import { ReceiptStore } from './store/receipts.js';
 import { RegistrationStore, poolOf } from './store/registrations.js';
 
@@ -27,12 +29,14 @@ export interface Check {
  * tolerance on probabilities), the test features (bit for bit), the receipt commitment
  * and its place in its batch (a Merkle path to the proven receipts root), the batch's split
  * and ledger transition rebuilt from the batch's features and the index, the batch proof
- * (the server's verification key), and the chain's BatchSettled event.
+ * (the server's verification key), the index leaves published under the hash the version's
+ * IndexPublished event names (they give its registered root), and the chain's BatchSettled event.
  */
 export class Auditor {
   private readonly receipts: ReceiptStore;
   private readonly batches: BatchStore;
   private readonly registrations: RegistrationStore;
+  private readonly published: PublishedLeavesStore;
   private commitments: Promise<Commitments> | undefined;
 
   constructor(
@@ -44,6 +48,7 @@ export class Auditor {
     this.receipts = new ReceiptStore(db);
     this.batches = new BatchStore(db);
     this.registrations = new RegistrationStore(db);
+    this.published = new PublishedLeavesStore(db);
   }
 
   async audit(host: Host, receiptId: string, deps: { batcher: Batcher; vkey: VerificationKey; tolerance?: number }): Promise<{ ok: boolean; checks: Check[] }> {
@@ -102,6 +107,26 @@ export class Auditor {
     const proof = state.proof;
     const proofOk = !!proof && proof.publicSignals.every((s, k) => BigInt(s) === batch.publicSignals[k]) && (await snarkjs.groth16.verify(deps.vkey, proof.publicSignals, proof.proof).catch(() => false));
     check('batch proof', proofOk, proofOk ? 'verifies with the exported verification key over the batch’s public signals' : `no valid proof (${state.status})`);
+
+    if (this.chain) {
+      // the leaves the version's IndexPublished event names, as published here: their hash, and the root they give
+      const event = await this.chain.client.publishedIndex(reg.onchainId, batch.version, await registrationBlock(this.chain, reg.tx));
+      const published = event && this.published.get(event.leavesHash);
+      let detail = event ? `no leaves published under ${event.leavesHash}` : `no IndexPublished event for version ${batch.version}`;
+      let ok = false;
+      if (event && published) {
+        try {
+          const { contributors: C, features: K } = variantByName(stored.variant).params;
+          const leaves = leavesOfPublished(published, K);
+          const root = commitments.indexRoot(leaves, C, K);
+          ok = root === event.indexRoot && root === version.indexRoot && leaves.length === event.contributors;
+          detail = ok ? `${leaves.length} leaves published under ${event.leavesHash.slice(0, 18)}… hash to it and give the registered index root` : `the published leaves give root 0x${root.toString(16)}, the chain registered 0x${event.indexRoot.toString(16)}`;
+        } catch (err) {
+          detail = (err as Error).message;
+        }
+      }
+      check('published index', ok, detail);
+    }
 
     if (this.chain && batch.settleTx) {
       const ev = await this.chain.client.findBatch(reg.onchainId, BigInt(batch.first), await registrationBlock(this.chain, reg.tx));

@@ -4,9 +4,11 @@ import { variantByName } from '../circuits/variants.js';
 import { indexLeaves } from '../inference/attribution-index.js';
 import { loadAdapterIndex, type StoredIndex } from './attribution-service.js';
 import { InFlight, approvedWallet, chainRefusals, needChain, operatorOf, type ChainContext } from './chain.js';
+import { publishLeaves } from '../contracts/client/published-leaves.js';
 import { AdapterRegistryStore } from './store/adapters.js';
 import type { Db } from './store/db.js';
 import type { Host } from './store/hosts.js';
+import { PublishedLeavesStore } from './store/published-leaves.js';
 import { ReceiptStore } from './store/receipts.js';
 import { RegistrationStore, type Registration } from './store/registrations.js';
 import { AdapterLocks } from './adapter-locks.js';
@@ -32,6 +34,7 @@ export class Registrar {
   private readonly adapters: AdapterRegistryStore;
   private readonly registrations: RegistrationStore;
   private readonly receipts: ReceiptStore;
+  private readonly published: PublishedLeavesStore;
   private readonly inFlight = new InFlight();
 
   constructor(
@@ -43,6 +46,7 @@ export class Registrar {
     this.adapters = new AdapterRegistryStore(db);
     this.registrations = new RegistrationStore(db);
     this.receipts = new ReceiptStore(db);
+    this.published = new PublishedLeavesStore(db);
   }
 
   /** The chain this server settles on, with its operator's address (for /v1/host and wallet links). */
@@ -72,6 +76,9 @@ export class Registrar {
     const wallet = await approvedWallet(chain, host);
     return this.inFlight.once(`register:${adapter.key}`, async () => {
       if (this.registrations.get(adapter.key)) throw new ZkpoaError('ZKPOA_ERR_ALREADY_REGISTERED', `adapter ${name} is already registered`);
+      // published before the registration that names them lands, so they are never missing for a registered version
+      const leaves = indexLeaves(stored.index);
+      this.published.put(publishLeaves(leaves), stored.index.root);
       const reg = await chainRefusals(chain, () =>
         chain.client.registerAdapter({
           host: wallet,
@@ -79,7 +86,7 @@ export class Registrar {
           terms,
           index: {
             root: stored.index.root,
-            leaves: indexLeaves(stored.index),
+            leaves,
             datanetId: hex32(hashToField(stored.index.datanet.id)),
             datanetRoot: hex32(BigInt(stored.index.datanet.versionRoot)),
           },

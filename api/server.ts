@@ -18,6 +18,7 @@ import { tenantLimits, type TenantLimits } from './limits.js';
 import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
 import { hostRoutes } from './routes/hosts.js';
+import { indexRoutes } from './routes/indexes.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { onchainRoutes } from './routes/onchain.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -146,6 +147,7 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
     await app.register(onchainRoutes(opts.db, a.registrar, a.planner, a.settler), { prefix: '/v1' });
     await app.register(receiptRoutes(opts.db, a.settler, a.auditor, opts.inference ? { batcher: opts.inference.batcher, vkey: a.vkey } : undefined), { prefix: '/v1' });
     await app.register(ledgerRoutes(a.ledgers), { prefix: '/v1' });
+    await app.register(indexRoutes(opts.db), { prefix: '/v1' });
   }
   return app;
 }

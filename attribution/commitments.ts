@@ -5,6 +5,7 @@ import {
   FEATURE_BITS,
   FEATURES_PER_CHUNK,
   amountWordCount,
+  chunkCount,
 } from './constants.js';
 import { ZkpoaError } from './errors.js';
 import { assertFeatures } from './fixed-point.js';
@@ -68,6 +69,20 @@ export function packFeatures(values: readonly bigint[]): bigint[] {
     chunks.push(acc);
   }
   return chunks;
+}
+
+/** The inverse of packFeatures for K features; throws on a chunk wider than its lanes. */
+export function unpackFeatures(chunks: readonly bigint[], K: number): bigint[] {
+  const expected = chunkCount(K);
+  if (chunks.length !== expected) throw new ZkpoaError('ZKPOA_ERR_SHAPE', `expected ${expected} feature chunks for K = ${K}, got ${chunks.length}`);
+  const mask = (1n << BigInt(FEATURE_BITS)) - 1n;
+  const values: bigint[] = [];
+  chunks.forEach((chunk, j) => {
+    const lanes = Math.min(FEATURES_PER_CHUNK, K - j * FEATURES_PER_CHUNK);
+    if (chunk < 0n || chunk >> BigInt(FEATURE_BITS * lanes) !== 0n) throw new ZkpoaError('ZKPOA_ERR_SHAPE', `feature chunk ${j} does not fit ${lanes} lanes of ${FEATURE_BITS} bits`);
+    for (let i = 0; i < lanes; i++) values.push(((chunk >> BigInt(FEATURE_BITS * i)) & mask) - OFFSET);
+  });
+  return values;
 }
 
 /** [pool, payouts...] packed 3 × 80 bits per public word, as the circuit outputs them. */

@@ -59,4 +59,5 @@ console.log('\n' + 'registry gas'.padEnd(46) + ['payees', 'register', 'register 
 for (const [v, r] of rows) {
   row(`  ${v.name}`, [r.register_payees, r.register_gas, r.register_tx_gas, r.update_index_gas, r.set_terms_gas, r.withdraw_gas], regWidths);
 }
+row('  a community datanet (leaves published off-chain)', [d.register_contributors_largest, d.register_gas_largest], regWidths);
 console.log(`per_answer_gas=${Math.ceil(d.settle_full_tx_gas! / d.settle_full_answers!)}`);

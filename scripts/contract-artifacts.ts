@@ -22,13 +22,14 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { poseidonContract } from 'circomlibjs';
-import { Commitments, packFeatures, quantize, type Leaf } from '../attribution/index.js';
+import { Commitments, quantize, type Leaf } from '../attribution/index.js';
 import { VARIANTS, variantByName, variantFor, type CircuitVariant } from '../circuits/variants.js';
 import { REPO_BUILD_DIR } from '../lib/config.js';
 import { gaussian, mulberry32 } from '../lib/random.js';
 import { buildBatchWitness, type BatchAnswer, type BatchWitness } from '../prover/batch-witness.js';
 import { consoleProgress, createProver, ensureVariant, flattenProof, loadProverKeys, toSolidityCalldata, type Progress, type Prover, type VariantArtifacts } from '../prover/index.js';
 import { assertBatchVariant, writeVerifier } from '../contracts/client/artifacts.js';
+import { publishLeaves } from '../contracts/client/published-leaves.js';
 
 /** where forge's tests read their fixtures (build/contracts/ of the repository, as foundry.toml's fs_permissions allow) */
 export const CONTRACTS_BUILD_DIR = join(REPO_BUILD_DIR, 'contracts');
@@ -38,7 +39,7 @@ export const FIXTURE_CHAIN_ID = 31337n;
 /** The fixture's terms: a price whose protocol share and pool round down. */
 export const FIXTURE_TERMS = { price: 10n ** 16n + 7n, ownerBps: 2000, protocolBps: 1000, poolBps: 7000 } as const;
 /** Bump when the fixture's layout or contents change, so cached fixtures are proven again. */
-const FIXTURE_FORMAT = 1;
+const FIXTURE_FORMAT = 2;
 
 const hex = (x: bigint) => '0x' + x.toString(16).padStart(64, '0');
 const address = (x: bigint) => '0x' + x.toString(16).padStart(40, '0');
@@ -158,11 +159,10 @@ async function writeFixture(variant: CircuitVariant, artifacts: VariantArtifacts
     step.done();
     const batches: Record<string, unknown> = Object.fromEntries(specs.map((s, i) => [s.name, proven[i]]));
     if (M === 4) batches.full = batches.B;
-    const indexJson = (leaves: Leaf[]) => ({
-      root: hex(commitments.indexRoot(leaves, C, K)),
-      payees: leaves.map((l) => address(l.payee)),
-      featureChunks: leaves.flatMap((l) => packFeatures(l.g)).map(hex),
-    });
+    const indexJson = (leaves: Leaf[]) => {
+      const published = publishLeaves(leaves);
+      return { root: hex(commitments.indexRoot(leaves, C, K)), payees: published.payees, featureChunks: published.featureChunks.map(hex), leavesHash: published.leavesHash };
+    };
     const bindingOf = (leaves: Leaf[], adapterId: bigint) =>
       hex(commitments.binding({ root: commitments.indexRoot(leaves, C, K), adapterId, chainId: FIXTURE_CHAIN_ID, settlement: BigInt(FIXTURE_SETTLEMENT) }));
     const fixture = {

@@ -189,6 +189,19 @@ const MIGRATIONS: Migration[] = [
       DELETE FROM onchain_adapters WHERE adapter_id NOT IN (SELECT adapter_id FROM onchain_versions);
     `,
   },
+  {
+    version: 9,
+    name: 'index leaves published under their content hash',
+    sql: `
+      CREATE TABLE published_leaves (
+        leaves_hash TEXT PRIMARY KEY,  -- keccak256(abi.encode(payees, featureChunks)), as the registry records it
+        index_root TEXT NOT NULL,
+        payees TEXT NOT NULL,          -- JSON: addresses in leaf order
+        feature_chunks TEXT NOT NULL,  -- JSON: decimal strings, ceil(K/15) per leaf
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

@@ -1,5 +1,6 @@
 import { Contract, type ContractRunner, type ContractTransactionReceipt, type EventLog, type Interface } from 'ethers';
-import { Commitments, ZkpoaError, fieldToAddress, packFeatures, type Leaf } from '../../attribution/index.js';
+import { Commitments, ZkpoaError, fieldToAddress, type Leaf } from '../../attribution/index.js';
+import { publishLeaves } from './published-leaves.js';
 import { readForgeArtifact } from './artifacts.js';
 import type { Deployment } from './deploy.js';
 
@@ -12,7 +13,7 @@ export interface Terms {
   poolBps: number;
 }
 
-/** An attribution index as registered: its root and the leaves it commits to (published in IndexPublished). */
+/** An attribution index as registered: its root and the leaves it commits to (published off-chain under their content hash). */
 export interface IndexRegistration {
   /** Commitments.indexRoot(leaves, C, K); checked here against the leaves before sending */
   root: bigint;
@@ -233,7 +234,11 @@ export class SettlementClient {
     return parsed ? { name: parsed.name, args: [...parsed.args] } : undefined;
   }
 
-  /** IndexInput for the contract, after checking that the root is the leaves' under the variant's C and K. */
+  /**
+   * IndexInput for the contract, after checking that the root is the leaves' under the variant's
+   * C and K: the root, the number of contributors and the leaves' content hash (the leaves
+   * themselves are published off-chain under it, see published-leaves.ts).
+   */
   private async indexInput(variantId: number, index: IndexRegistration) {
     const v = await this.call<{ verifier: string; contributors: bigint; features: bigint }>('variant', variantId);
     if (BigInt(v.verifier) === 0n) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `variant ${variantId} has no verifier on this settlement contract`);
@@ -242,11 +247,20 @@ export class SettlementClient {
     if (root !== index.root) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `index root ${index.root} is not the root of its ${index.leaves.length} leaves (${root})`);
     return {
       indexRoot: index.root,
-      payees: index.leaves.map((l) => fieldToAddress(l.payee)),
-      featureChunks: index.leaves.flatMap((l) => packFeatures(l.g)),
+      contributors: index.leaves.length,
+      leavesHash: publishLeaves(index.leaves).leavesHash,
       datanetId: index.datanetId,
       datanetRoot: index.datanetRoot,
     };
+  }
+
+  /** What a version's IndexPublished event says: its root, its contributors and the content hash of its leaves. */
+  async publishedIndex(adapterId: bigint, version: VersionNumber, fromBlock = 0): Promise<{ indexRoot: bigint; contributors: number; leavesHash: string } | undefined> {
+    const logs = await this.settlement.queryFilter(this.settlement.filters.IndexPublished!(adapterId, version), fromBlock);
+    const log = logs[0] as EventLog | undefined;
+    if (!log) return undefined;
+    const [, , indexRoot, contributors, leavesHash] = log.args as unknown as [bigint, bigint, bigint, bigint, string];
+    return { indexRoot, contributors: Number(contributors), leavesHash };
   }
 
   private events(tx: ContractTransactionReceipt, name: string): EventLog[] {

@@ -12,8 +12,6 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
     uint256 internal constant AMOUNT_LIMIT = 1 << 80;
     /// @dev the BN254 scalar field: every circuit value is below it
     uint256 internal constant FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    uint256 private constant FEATURE_BITS = 16;
-    uint256 private constant FEATURES_PER_CHUNK = 15;
 
     mapping(uint256 => Adapter) internal _adapters;
     /// @dev adapterId → version → Version (indexRoot, binding, ledgerRoot, then firstReceipt and terms in one slot)
@@ -119,26 +117,14 @@ abstract contract AdapterRegistry is IAdapterRegistry, VerifierLookup {
         if (fromReceipt < minimum) revert InvalidFromReceipt(adapterId, fromReceipt, minimum);
     }
 
-    /// @dev Cheap sanity checks only: the proofs bind payees and features to the root, which is registered as given.
+    /// @dev Sanity checks only: the proofs bind payees and features to the root, which is registered as given.
     function _checkIndex(IndexInput calldata index, IVerifierLookup.Variant memory v) private pure {
         if (index.indexRoot >= FIELD_MODULUS) revert IndexRootOutOfField(index.indexRoot);
-        uint256 n = index.payees.length;
-        if (n == 0 || n > v.contributors) revert InvalidContributorCount(n, v.contributors);
-        uint256 nch = (uint256(v.features) + FEATURES_PER_CHUNK - 1) / FEATURES_PER_CHUNK;
-        if (index.featureChunks.length != n * nch) revert InvalidFeatureChunks(index.featureChunks.length, n * nch);
-        for (uint256 i; i < n; ++i) {
-            if (index.payees[i] == address(0)) revert ZeroPayee(i);
-        }
-        // chunk j of a leaf holds min(15, K − 15j) lanes of 16 bits: only the last chunk of a leaf may be narrower
-        uint256 lastBits = FEATURE_BITS * (uint256(v.features) - (nch - 1) * FEATURES_PER_CHUNK);
-        for (uint256 i; i < index.featureChunks.length; ++i) {
-            uint256 value = index.featureChunks[i];
-            uint256 bits = (i + 1) % nch == 0 ? lastBits : FEATURE_BITS * FEATURES_PER_CHUNK;
-            if (value >> bits != 0) revert FeatureChunkOutOfRange(i, value);
-        }
+        if (index.contributors == 0 || index.contributors > v.contributors) revert InvalidContributorCount(index.contributors, v.contributors);
+        if (index.leavesHash == bytes32(0)) revert UnpublishedLeaves();
     }
 
     function _publish(uint256 adapterId, uint32 version_, IndexInput calldata index) private {
-        emit IndexPublished(adapterId, version_, index.indexRoot, index.payees, index.featureChunks, index.datanetId, index.datanetRoot);
+        emit IndexPublished(adapterId, version_, index.indexRoot, index.contributors, index.leavesHash, index.datanetId, index.datanetRoot);
     }
 }

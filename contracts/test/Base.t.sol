@@ -86,15 +86,23 @@ abstract contract Base is Test {
 
     // ---- fixture ------------------------------------------------------------
 
+    /// the fixture's index `name` as registered: its root, and its leaves' content hash computed here
+    ///      from the published payees and chunks (the test "leavesHash" checks the service computes the same)
     function _index(string memory name) internal view returns (IAdapterRegistry.IndexInput memory) {
         string memory p = string.concat(".", name);
+        address[] memory payees = _payees(name);
+        uint256[] memory chunks = vm.parseJsonUintArray(fixture, string.concat(p, ".featureChunks"));
         return IAdapterRegistry.IndexInput(
             vm.parseJsonUint(fixture, string.concat(p, ".root")),
-            vm.parseJsonAddressArray(fixture, string.concat(p, ".payees")),
-            vm.parseJsonUintArray(fixture, string.concat(p, ".featureChunks")),
+            uint16(payees.length),
+            keccak256(abi.encode(payees, chunks)),
             bytes32("datanet"),
             bytes32(bytes(name))
         );
+    }
+
+    function _payees(string memory name) internal view returns (address[] memory) {
+        return vm.parseJsonAddressArray(fixture, string.concat(".", name, ".payees"));
     }
 
     function _batch(string memory name) internal view returns (Batch memory b) {

@@ -106,7 +106,34 @@ contract GasTest is GasBase {
         uint256 execution = vm.lastCallGas().gasTotalUsed;
         console.log("register_gas", execution);
         console.log("register_tx_gas", _txGas(abi.encodeCall(settlement.registerAdapter, (host, VARIANT_ID, terms, index)), execution));
-        console.log("register_payees", index.payees.length);
+        console.log("register_payees", index.contributors);
+    }
+
+    /// registration costs the same for one contributor as for a community datanet's 1,024: nothing per leaf is sent or hashed
+    function test_gas_registerAdapter_flatInContributors() public {
+        vm.pauseGasMetering();
+        uint16 largest = 1024;
+        SettlementHarness h = new SettlementHarness(open, treasury, admin);
+        vm.prank(admin);
+        h.addVerifier(VARIANT_ID, verifier, largest, features, answers);
+        IAdapterRegistry.IndexInput memory index = _index("index1");
+        vm.prank(host);
+        h.registerAdapter(host, VARIANT_ID, terms, index); // adapterCount's first write (0 → 1) costs more than any later one
+        uint256[2] memory gas;
+        uint16[2] memory counts = [uint16(1), largest];
+        for (uint256 i; i < 2; ++i) {
+            index.contributors = counts[i];
+            vm.cool(address(h));
+            vm.cool(address(PoseidonT5));
+            vm.prank(host);
+            vm.resumeGasMetering();
+            h.registerAdapter(host, VARIANT_ID, terms, index);
+            vm.pauseGasMetering();
+            gas[i] = vm.lastCallGas().gasTotalUsed;
+        }
+        console.log("register_gas_largest", gas[1]);
+        console.log("register_contributors_largest", largest);
+        assertApproxEqAbs(gas[0], gas[1], 100);
     }
 
     function test_gas_updateIndex() public {
@@ -197,14 +224,12 @@ contract GasTest is GasBase {
         SettlementHarness h = new SettlementHarness(open, treasury, admin);
         vm.prank(admin);
         h.addVerifier(VARIANT_ID, verifier, c, features, answers);
-        address[] memory ps = new address[](1);
-        ps[0] = makeAddr("payee");
-        uint256[] memory chunks = new uint256[]((uint256(features) + 14) / 15);
+        address payee = makeAddr("payee");
         vm.prank(host);
-        h.registerAdapter(host, VARIANT_ID, terms, IAdapterRegistry.IndexInput(0, ps, chunks, 0, 0));
+        h.registerAdapter(host, VARIANT_ID, terms, IAdapterRegistry.IndexInput(0, 1, keccak256("leaves"), 0, 0));
         uint256 leaf = (uint256(1) << d) - 1; // the last leaf: a right child at every level
         uint256[] memory siblings = new uint256[](d);
-        uint256 node = PoseidonT3.hash([uint256(uint160(ps[0])), 1 ether]);
+        uint256 node = PoseidonT3.hash([uint256(uint160(payee)), 1 ether]);
         for (uint256 i; i < d; ++i) {
             siblings[i] = uint256(keccak256(abi.encode(i))) % FIELD;
             node = PoseidonT3.hash([siblings[i], node]);
@@ -213,7 +238,7 @@ contract GasTest is GasBase {
         vm.cool(address(h));
         vm.cool(address(PoseidonT3));
         vm.resumeGasMetering();
-        h.claim(1, 1, leaf, ps[0], 1 ether, siblings);
+        h.claim(1, 1, leaf, payee, 1 ether, siblings);
         vm.pauseGasMetering();
         console.log("claim_largest_gas", vm.lastCallGas().gasTotalUsed);
         console.log("claim_largest_depth", d);

@@ -125,8 +125,8 @@ contract InvariantTest is Base {
         Base.Batch[] memory bs = new Base.Batch[](4);
         for (uint256 i; i < 4; ++i) bs[i] = _batch(names[i]);
 
-        address[] memory p1 = _index("index1").payees;
-        address[] memory p2 = _index("index2").payees;
+        address[] memory p1 = _payees("index1");
+        address[] memory p2 = _payees("index2");
         address[] memory actors = new address[](4 + p1.length + p2.length);
         (actors[0], actors[1], actors[2], actors[3]) = (host, treasury, makeAddr("operator"), makeAddr("outsider"));
         for (uint256 i; i < p1.length; ++i) actors[4 + i] = p1[i];

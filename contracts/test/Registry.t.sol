@@ -26,7 +26,7 @@ contract RegistryTest is Base {
         vm.expectEmit(address(settlement));
         emit IAdapterRegistry.VersionAdded(3, 1, 0, index.indexRoot, binding, terms.price, terms.ownerBps, terms.protocolBps, terms.poolBps);
         vm.expectEmit(address(settlement));
-        emit IAdapterRegistry.IndexPublished(3, 1, index.indexRoot, index.payees, index.featureChunks, index.datanetId, index.datanetRoot);
+        emit IAdapterRegistry.IndexPublished(3, 1, index.indexRoot, index.contributors, index.leavesHash, index.datanetId, index.datanetRoot);
         uint256 id = _register(host, index);
 
         IAdapterRegistry.Adapter memory a = settlement.adapter(id);
@@ -51,7 +51,7 @@ contract RegistryTest is Base {
             1, 2, 7, index.indexRoot, vm.parseJsonUint(fixture, ".bindings.adapter1v2"), terms.price, terms.ownerBps, terms.protocolBps, terms.poolBps
         );
         vm.expectEmit(address(settlement));
-        emit IAdapterRegistry.IndexPublished(1, 2, index.indexRoot, index.payees, index.featureChunks, index.datanetId, index.datanetRoot);
+        emit IAdapterRegistry.IndexPublished(1, 2, index.indexRoot, index.contributors, index.leavesHash, index.datanetId, index.datanetRoot);
         assertEq(_addVersion2(7), 2);
         assertEq(settlement.adapter(1).version, 2);
         IAdapterRegistry.Version memory v = settlement.version(1, 2);
@@ -176,34 +176,21 @@ contract RegistryTest is Base {
 
     function test_register_indexSanityChecks() public {
         IAdapterRegistry.IndexInput memory index = _index("index1");
-        address[] memory none = new address[](0);
-        uint256[] memory noChunks = new uint256[](0);
-        uint256 perLeaf = index.featureChunks.length / index.payees.length;
 
+        IAdapterRegistry.IndexInput memory count = _index("index1");
+        count.contributors = 0;
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidContributorCount.selector, 0, contributors));
-        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(index.indexRoot, none, noChunks, 0, 0));
-
-        address[] memory tooMany = new address[](contributors + 1);
-        for (uint256 i; i < tooMany.length; ++i) tooMany[i] = address(uint160(i + 1));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, count);
+        count.contributors = contributors + 1;
         vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidContributorCount.selector, contributors + 1, contributors));
-        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(index.indexRoot, tooMany, noChunks, 0, 0));
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, count);
+        count.contributors = contributors; // a full index: passes
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, count);
 
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.InvalidFeatureChunks.selector, 0, index.featureChunks.length));
-        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(index.indexRoot, index.payees, noChunks, 0, 0));
-
-        IAdapterRegistry.IndexInput memory zero = _index("index1");
-        zero.payees[1] = address(0);
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.ZeroPayee.selector, 1));
-        settlement.registerAdapter(address(this), VARIANT_ID, terms, zero);
-
-        // each chunk within its 16-bit lanes: the last chunk of a leaf holds K − 15·(chunks − 1) features
-        uint256 lastBits = 16 * (features - 15 * (perLeaf - 1));
-        IAdapterRegistry.IndexInput memory wide = _index("index1");
-        wide.featureChunks[perLeaf - 1] = (uint256(1) << lastBits) - 1; // the widest valid value: passes
-        settlement.registerAdapter(address(this), VARIANT_ID, terms, wide);
-        wide.featureChunks[perLeaf - 1] = uint256(1) << lastBits; // one bit past it
-        vm.expectRevert(abi.encodeWithSelector(IAdapterRegistry.FeatureChunkOutOfRange.selector, perLeaf - 1, uint256(1) << lastBits));
-        settlement.registerAdapter(address(this), VARIANT_ID, terms, wide);
+        IAdapterRegistry.IndexInput memory unpublished = _index("index1");
+        unpublished.leavesHash = 0;
+        vm.expectRevert(IAdapterRegistry.UnpublishedLeaves.selector);
+        settlement.registerAdapter(address(this), VARIANT_ID, terms, unpublished);
 
         IAdapterRegistry.IndexInput memory root = _index("index1");
         root.indexRoot = FIELD - 1; // passes
@@ -216,13 +203,11 @@ contract RegistryTest is Base {
         settlement.registerAdapter(address(this), 9, terms, index);
     }
 
-    function test_register_theIndexOfCapacityC() public {
-        // C payees (no padding) pass; their chunks are only range-checked
-        address[] memory ps = new address[](contributors);
-        uint256 perLeaf = (uint256(features) + 14) / 15;
-        uint256[] memory cs = new uint256[](contributors * perLeaf);
-        for (uint256 i; i < ps.length; ++i) ps[i] = address(uint160(0xc0 + i));
-        settlement.registerAdapter(address(this), VARIANT_ID, terms, IAdapterRegistry.IndexInput(1, ps, cs, 0, 0));
+    function test_register_leavesHashIsTheServicesContentHash() public view {
+        // the service publishes the leaves under the hash it computes (contracts/client/settlement.ts publishedLeaves);
+        // registration records the same one as Solidity computes it over the published payees and chunks
+        assertEq(_index("index1").leavesHash, vm.parseJsonBytes32(fixture, ".index1.leavesHash"));
+        assertEq(_index("index2").leavesHash, vm.parseJsonBytes32(fixture, ".index2.leavesHash"));
     }
 
     function test_addVerifier_isAddOnlyAndOwnerOnly() public {

@@ -12,6 +12,8 @@ import { BUILD_DIR } from '../../lib/config.js';
 import { TEST_VARIANT } from '../helpers/fixtures.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { claimAll, earnings } from '../../api/contributor.js';
+import { Commitments } from '../../attribution/index.js';
+import { leavesOfPublished } from '../../contracts/client/published-leaves.js';
 
 /**
  * Through HTTP on a real anvil: a host links the wallet whose escrow pays it →
@@ -137,6 +139,7 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       expect(reg.statusCode, reg.body).toBe(201);
       const onchainId = BigInt((reg.json() as { onchainId: string }).onchainId);
       const M = TEST_VARIANT.params.answers!;
+      const { contributors: C, features: K } = TEST_VARIANT.params;
 
       // M + 2 answers: a full batch is planned as they come, the last two wait for more (or the deadline)
       const infer = async (texts: string[]) =>
@@ -193,6 +196,7 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
         ['receipt in its batch', true],
         ['batch split and ledger', true],
         ['batch proof', true],
+        ['published index', true],
         ['settlement', true],
       ]);
       // …and fails on a tampered receipt
@@ -200,6 +204,23 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       const tampered = (await app.inject({ method: 'POST', url: `/v1/audit/${receipt}`, headers: auth() })).json() as typeof report;
       expect(tampered.ok).toBe(false);
       expect(tampered.checks.find((c) => c.name === 'receipt in its batch')?.ok).toBe(false);
+
+      // the index leaves are public under the hash the chain recorded: they hash to it and give the registered root
+      const event = (await client.publishedIndex(onchainId, 1))!;
+      expect(event.contributors).toBeGreaterThan(0);
+      const publishedLeaves = await app.inject({ method: 'GET', url: `/v1/indexes/${event.leavesHash}` });
+      expect(publishedLeaves.statusCode, publishedLeaves.body).toBe(200);
+      const body = publishedLeaves.json() as { payees: string[]; featureChunks: string[]; leavesHash: string };
+      const leaves = leavesOfPublished({ ...body, featureChunks: body.featureChunks.map(BigInt) }, K);
+      expect(leaves).toHaveLength(event.contributors);
+      expect((await Commitments.create()).indexRoot(leaves, C, K)).toBe(event.indexRoot);
+      expect(() => leavesOfPublished({ ...body, payees: [...body.payees].reverse(), featureChunks: body.featureChunks.map(BigInt) }, K)).toThrow(/hash to/);
+      expect((await app.inject({ method: 'GET', url: `/v1/indexes/0x${'ab'.repeat(32)}` })).statusCode).toBe(404);
+      expect((await app.inject({ method: 'GET', url: '/v1/indexes/0x1234' })).statusCode).toBe(400);
+      // leaves altered where they are published no longer give the chain's root: the audit says so
+      db.prepare('UPDATE published_leaves SET payees = ? WHERE leaves_hash = ?').run(JSON.stringify(['0x' + '11'.repeat(20), ...body.payees.slice(1)]), body.leavesHash.toLowerCase());
+      const altered = (await app.inject({ method: 'POST', url: `/v1/audit/${receipt}`, headers: auth() })).json() as typeof report;
+      expect(altered.checks.find((c) => c.name === 'published index')).toMatchObject({ ok: false, detail: expect.stringMatching(/hash to/) });
 
       // every contributor finds its ledger position (checked against the chain's root), claims and withdraws with its own wallet
       const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -11,6 +11,7 @@ import {
   fitScale,
   split,
   unpackAmounts,
+  unpackFeatures,
 } from '../../attribution/index.js';
 
 const feature = fc.bigInt({ min: FEATURE_MIN, max: FEATURE_MAX });
@@ -98,5 +99,17 @@ describe('packing', () => {
     expect(packFeatures([FEATURE_MIN])).toEqual([0n]);
     expect(packFeatures([0n, FEATURE_MAX])).toEqual([32768n + (65535n << 16n)]);
     expect(packFeatures(new Array(16).fill(0n))).toHaveLength(2);
+  });
+
+  it('unpacks what it packs, and refuses a chunk wider than its lanes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 48 }).chain((k) => vector(k)), (t) => {
+        expect(unpackFeatures(packFeatures(t), t.length)).toEqual(t);
+      }),
+    );
+    // K = 17: the second chunk holds 2 lanes, so bit 32 is out of it
+    const chunks = packFeatures(new Array(17).fill(0n));
+    expect(() => unpackFeatures([chunks[0]!, chunks[1]! + (1n << 32n)], 17)).toThrow(ZkpoaError);
+    expect(() => unpackFeatures(chunks, 31)).toThrow(/expected 3 feature chunks/);
   });
 });

@@ -16,10 +16,13 @@ pragma solidity ^0.8.24;
 ///         The index: `indexRoot` is a Poseidon Merkle tree over C leaves
 ///         `Poseidon(payee_c, packed G_c…)` (attribution/commitments.ts `indexRoot`). It is
 ///         registered as given: every batch proof hashes the payees and features to it, so
-///         the payees paid are provably the root's. The payees and packed features are
-///         published in `IndexPublished` so that auditors and contributors can recompute the
-///         root; the contract only sanity-checks them and hashes nothing per leaf, so
-///         registration gas does not grow with hashing.
+///         the payees paid are provably the root's. The leaves themselves (payees and packed
+///         features) are published off-chain, under their content hash `leavesHash` =
+///         keccak256(abi.encode(address[] payees, uint256[] featureChunks)) that the version
+///         records: anyone who holds them (the serving host publishes them at
+///         `GET /v1/indexes/<leavesHash>`) checks the hash and recomputes the root. Nothing
+///         per leaf is sent, hashed or logged on-chain, so registration gas is the same for
+///         one contributor or a thousand.
 ///
 ///         The binding ties proofs to one adapter on one chain and contract:
 ///         `binding = Poseidon(indexRoot, adapterId, block.chainid, address(this))`,
@@ -45,15 +48,16 @@ interface IAdapterRegistry {
 
     /// @notice An attribution index as registered.
     /// @param indexRoot the Poseidon index root (< the BN254 field modulus), registered as given
-    /// @param payees payout address of each leaf, in leaf order (1 to C of them, none zero); published only
-    /// @param featureChunks each leaf's features packed as the circuit packs them, leaf after leaf:
-    ///        ceil(K/15) field elements per leaf, chunk j holding min(15, K − 15j) 16-bit lanes; published only
+    /// @param contributors the leaves that pay someone (1 to C; the leaves past them are padding)
+    /// @param leavesHash keccak256(abi.encode(payees, featureChunks)): each leaf's payout address, and its
+    ///        features packed as the circuit packs them (ceil(K/15) field elements per leaf, chunk j holding
+    ///        min(15, K − 15j) 16-bit lanes), leaf after leaf; the leaves are published off-chain under it
     /// @param datanetId the datanet the adapter was fine-tuned on
     /// @param datanetRoot Merkle root of the datanet version the index was built from
     struct IndexInput {
         uint256 indexRoot;
-        address[] payees;
-        uint256[] featureChunks;
+        uint16 contributors;
+        bytes32 leavesHash;
         bytes32 datanetId;
         bytes32 datanetRoot;
     }
@@ -126,20 +130,21 @@ interface IAdapterRegistry {
     );
 
     /// @notice Emitted when a version brings a new index (at registration and by updateIndex, not by setTerms):
-    ///         everything needed to recompute `indexRoot` (attribution/commitments.ts `indexRoot`).
+    ///         where to find, and how to check, the leaves that recompute `indexRoot` (attribution/commitments.ts
+    ///         `indexRoot`; leaves past `contributors` are padding: payee 0, zero features).
     /// @param adapterId the adapter
     /// @param version the version the index starts with
     /// @param indexRoot the registered root
-    /// @param payees each leaf's payout address, in leaf order (leaves past them are padding: payee 0, zero features)
-    /// @param featureChunks each leaf's packed features, leaf after leaf
+    /// @param contributors the leaves that pay someone
+    /// @param leavesHash the content hash the leaves are published under (see IndexInput)
     /// @param datanetId the datanet the adapter was fine-tuned on
     /// @param datanetRoot the datanet version's root
     event IndexPublished(
         uint256 indexed adapterId,
         uint32 indexed version,
         uint256 indexRoot,
-        address[] payees,
-        uint256[] featureChunks,
+        uint16 contributors,
+        bytes32 leavesHash,
         bytes32 datanetId,
         bytes32 datanetRoot
     );
@@ -156,14 +161,10 @@ interface IAdapterRegistry {
     error InvalidShares(uint16 ownerBps, uint16 protocolBps, uint16 poolBps);
     /// @notice Thrown when the price does not fit 80 bits.
     error PriceTooLarge(uint256 price);
-    /// @notice Thrown when an index lists no payees or more than the circuit's C.
+    /// @notice Thrown when an index has no contributors or more than the circuit's C.
     error InvalidContributorCount(uint256 count, uint256 capacity);
-    /// @notice Thrown when the number of packed feature elements is not payees × ceil(K/15).
-    error InvalidFeatureChunks(uint256 provided, uint256 expected);
-    /// @notice Thrown when a packed feature element is wider than its 16-bit lanes.
-    error FeatureChunkOutOfRange(uint256 index, uint256 value);
-    /// @notice Thrown when a payout address is zero.
-    error ZeroPayee(uint256 leaf);
+    /// @notice Thrown when an index names no published leaves (a zero leavesHash).
+    error UnpublishedLeaves();
     /// @notice Thrown when an index root is not below the BN254 field modulus (no circuit can output it).
     error IndexRootOutOfField(uint256 indexRoot);
     /// @notice Thrown when a new version would start below the adapter's next unsettled receipt number or
@@ -183,8 +184,8 @@ interface IAdapterRegistry {
     /// @custom:reverts ZeroAddress if `host` is zero
     /// @custom:reverts NotOperator if the caller may not act for `host`
     /// @custom:reverts UnknownVariant if `variantId` has no verifier
-    /// @custom:reverts InvalidShares, PriceTooLarge on bad terms; InvalidContributorCount, InvalidFeatureChunks,
-    ///                 FeatureChunkOutOfRange, ZeroPayee, IndexRootOutOfField on a bad index
+    /// @custom:reverts InvalidShares, PriceTooLarge on bad terms; InvalidContributorCount, UnpublishedLeaves,
+    ///                 IndexRootOutOfField on a bad index
     /// @return adapterId the new adapter's id
     function registerAdapter(address host, uint16 variantId, Terms calldata terms, IndexInput calldata index)
         external
