@@ -51,7 +51,7 @@ export class Auditor {
     this.published = new PublishedLeavesStore(db);
   }
 
-  async audit(host: Host, receiptId: string, deps: { batcher: Batcher; vkey: VerificationKey; tolerance?: number }): Promise<{ ok: boolean; checks: Check[] }> {
+  async audit(host: Host, receiptId: string, deps: { batcher: Batcher; vkey: (variantName: string) => Promise<VerificationKey>; tolerance?: number }): Promise<{ ok: boolean; checks: Check[] }> {
     const checks: Check[] = [];
     const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
     const rc = this.receipts.get(host, receiptId);
@@ -105,7 +105,7 @@ export class Auditor {
 
     const state = await this.settler.state(batch);
     const proof = state.proof;
-    const proofOk = !!proof && proof.publicSignals.every((s, k) => BigInt(s) === batch.publicSignals[k]) && (await snarkjs.groth16.verify(deps.vkey, proof.publicSignals, proof.proof).catch(() => false));
+    const proofOk = !!proof && proof.publicSignals.every((s, k) => BigInt(s) === batch.publicSignals[k]) && (await snarkjs.groth16.verify(await deps.vkey(stored.variant), proof.publicSignals, proof.proof).catch(() => false));
     check('batch proof', proofOk, proofOk ? 'verifies with the exported verification key over the batch’s public signals' : `no valid proof (${state.status})`);
 
     if (this.chain) {

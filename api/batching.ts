@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Commitments, ZkpoaError, addressToField, hashToField } from '../attribution/index.js';
-import type { CircuitVariant } from '../circuits/variants.js';
+import { variantByName, type CircuitVariant } from '../circuits/variants.js';
 import { indexLeaves } from '../inference/attribution-index.js';
 import { buildBatchWitness } from '../prover/batch-witness.js';
 import type { VerificationKey } from 'snarkjs';
@@ -28,10 +28,8 @@ export interface ProveBatchPayload extends ProveJobPayload {
 }
 
 export interface PlannerOptions {
-  /** the batch circuit the service proves with */
-  variant: CircuitVariant;
-  /** its verification key (names the job kind: only workers with these keys prove the batches); it may still be being built */
-  vkey: () => Promise<VerificationKey>;
+  /** a variant's verification key (names the job kind: only workers with these keys prove the batches); it may still be being built */
+  vkey: (variantName: string) => Promise<VerificationKey>;
   /** a short batch is planned once its oldest answer has waited this long */
   deadlineMs: number;
   /** the chain the service settles on: registrations on another are left alone */
@@ -57,12 +55,6 @@ export class BatchPlanner {
     this.receipts = new ReceiptStore(db);
     this.registrations = new RegistrationStore(db);
     this.locks = opts.locks ?? new AdapterLocks();
-    if (opts.variant.params.answers === undefined) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `${opts.variant.name} is not a batch circuit`);
-  }
-
-  /** The proof jobs' kind (once the keys exist). */
-  async kind(): Promise<string> {
-    return proveJobKind(await this.opts.vkey());
   }
 
   /** Plans the batches that are due for every adapter registered on this chain; one adapter's failure is logged, not the others'. */
@@ -98,7 +90,10 @@ export class BatchPlanner {
   private async planNow(adapterKey: string, flush: boolean): Promise<Batch[]> {
     const reg = this.registrations.get(adapterKey);
     if (!reg || reg.versions.length === 0) return [];
-    const M = this.opts.variant.params.answers!;
+    // the circuit the adapter's index was built for
+    const variant = variantByName(indexOf(this.db, adapterKey).variant);
+    const M = variant.params.answers;
+    if (M === undefined) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `${variant.name} is not a batch circuit`);
     const served = this.receipts.nextNumber(adapterKey);
     let next = this.batches.end(adapterKey);
     const planned: Batch[] = [];
@@ -111,13 +106,13 @@ export class BatchPlanner {
       const waited = oldest ? Date.now() - Date.parse(oldest) : 0;
       // a short batch waits for more answers, unless flushed, past its deadline, or cut short by the next version
       if (count < M && !flush && waited < this.opts.deadlineMs && (at.end === undefined || end < at.end)) break;
-      planned.push(await this.planOne(reg.adapterKey, at.version.version, next, count));
+      planned.push(await this.planOne(reg.adapterKey, variant, at.version.version, next, count));
       next = end;
     }
     return planned;
   }
 
-  private async planOne(adapterKey: string, version: number, first: number, count: number): Promise<Batch> {
+  private async planOne(adapterKey: string, variant: CircuitVariant, version: number, first: number, count: number): Promise<Batch> {
     const reg = this.registrations.get(adapterKey)!;
     const v = reg.versions.find((x) => x.version === version)!;
     const stored = indexOf(this.db, adapterKey);
@@ -129,7 +124,7 @@ export class BatchPlanner {
     const previous = this.batches.last(adapterKey); // its ledger: the one this batch continues
     const continuing = previous && previous.version === version ? previous.ledger : undefined;
     this.commitments ??= Commitments.create();
-    const witness = buildBatchWitness(await this.commitments, this.opts.variant, {
+    const witness = buildBatchWitness(await this.commitments, variant, {
       leaves: indexLeaves(stored.index),
       adapterId: reg.onchainId,
       chainId: reg.chainId,
@@ -141,8 +136,8 @@ export class BatchPlanner {
       ...(continuing ? { oldCumulative: continuing } : {}),
     });
     const id = `bt_${randomUUID()}`;
-    const payload: ProveBatchPayload = { variant: this.opts.variant.name, input: witness.input, batchId: id };
-    const kind = await this.kind();
+    const payload: ProveBatchPayload = { variant: variant.name, input: witness.input, batchId: id };
+    const kind = proveJobKind(await this.opts.vkey(variant.name));
     // the key names the answers the job proves: a plan interrupted before its row and planned again with more answers is another job
     const job = await this.queue.enqueue(kind, `${adapterKey}:${first}:${count}`, payload);
     const batch: Batch = {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { variantByName, variantFor } from '../circuits/variants.js';
+import { variantByName, variantLadder } from '../circuits/variants.js';
 import { startService } from './service.js';
 import type { ChainContext } from './chain.js';
 import { readFile } from 'node:fs/promises';
@@ -60,7 +60,7 @@ program
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'port to listen on', port, 8080)
   .option('--data <dir>', 'where adapters and checkpoints are kept', BUILD_DIR)
-  .option('--variant <name>', 'circuit variant for indexes and proofs')
+  .option('--variant <names...>', 'the circuit variants indexes are built and proofs made for; an adapter gets the smallest that holds its datanet (default: the default variant and the larger scale ones)')
   .option('--external-provers', 'do not prove in this process (run `zkpoa prover` workers)')
   .option('--queue <url>', `job queue: redis://… (BullMQ) to share proofs with \`zkpoa prover\` workers on other hosts; default $${ENV.queueUrl}, else SQLite in --db (a URL holding a password belongs in $${ENV.queueUrl})`)
   .option('--max-resident-adapters <n>', 'adapters kept as tensors', count, 64)
@@ -69,7 +69,7 @@ program
   .option('--batch-deadline <seconds>', 'prove a short batch once its oldest answer has waited this long', positive, 30)
   .option('--no-auto-settle', 'leave proven batches for POST /v1/adapters/:id/settle instead of settling them as they are proven')
   .option('--allow-development-keys', 'serve a chain that is not a local one with keys from the development ceremony (anyone who kept its randomness can forge proofs)')
-  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string; allowDevelopmentKeys?: boolean; batchDeadline: number; autoSettle: boolean }) => {
+  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string[]; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string; allowDevelopmentKeys?: boolean; batchDeadline: number; autoSettle: boolean }) => {
     const db = openDatabase(o.db);
     const queueUrl = o.queue ?? env('queueUrl'); // read here so that --help never prints a password
     let chain: ChainContext | undefined;
@@ -88,7 +88,7 @@ program
       db,
       buildDir: BUILD_DIR,
       dataDir: o.data,
-      variant: o.variant ? variantByName(o.variant) : variantFor('default'),
+      variants: o.variant ? o.variant.map(variantByName) : variantLadder('service'),
       proofWorker: !o.externalProvers,
       ...(queueUrl ? { queueUrl } : {}),
       maxResidentAdapters: o.maxResidentAdapters,

@@ -1,5 +1,5 @@
 import { ZkpoaError } from '../attribution/errors.js';
-import type { CircuitVariant } from '../circuits/variants.js';
+import { variantForContributors, type CircuitVariant } from '../circuits/variants.js';
 import type { ModelFactory } from '../inference/factory.js';
 import { buildAdapterIndex } from './attribution-service.js';
 import { JobConsumer } from './job-consumer.js';
@@ -26,8 +26,12 @@ export class FineTuneRunner extends JobConsumer {
     db: Db,
     queue: JobQueue,
     factory: ModelFactory,
-    /** the circuit variant the attribution index is built for, and where the base model lives */
-    attribution: { variant: CircuitVariant; buildDir: string },
+    /**
+     * the circuits an attribution index may be built for (smallest first: an index gets the
+     * smallest that holds its datanet's contributors), what to tell when one is chosen (its
+     * keys are built then, if they were not), and where the base model lives
+     */
+    attribution: { ladder: readonly CircuitVariant[]; chosen?: (variant: CircuitVariant) => void; buildDir: string },
     pollMs = 200,
     /** a job (training and index) is stopped after this long */
     deadlineMs = 30 * 60_000,
@@ -55,18 +59,20 @@ export class FineTuneRunner extends JobConsumer {
           });
           // the attribution index: needed for proofs, not for answers, so its failure (say, more
           // contributors than the circuit holds) leaves the adapter serving and says why
-          let index: { root: string; contributors: number } | { error: string };
+          let index: { root: string; contributors: number; variant: string } | { error: string };
           try {
+            const variant = variantForContributors(attribution.ladder, new Set(records.map((r) => r.contributor)).size);
+            attribution.chosen?.(variant);
             const built = await buildAdapterIndex(db, {
               adapterId: p.adapterId,
               datanet: { id: p.datanetId, versionRoot: root },
               records,
               checkpoints: out.checkpoints.map((c) => ({ path: c.path, learningRate: c.learningRate })),
-              variant: attribution.variant,
+              variant,
               buildDir: attribution.buildDir,
               signal: deadline,
             });
-            index = { root: '0x' + built.index.root.toString(16), contributors: built.index.contributors.length };
+            index = { root: '0x' + built.index.root.toString(16), contributors: built.index.contributors.length, variant: variant.name };
           } catch (err) {
             if (deadline.aborted) throw overdue();
             index = { error: (err as Error).message };

@@ -37,7 +37,7 @@ export interface ServerOptions {
   /** serving and fine-tuning; without it the adapter and inference routes are absent */
   inference?: { batcher: Batcher; queue: JobQueue };
   /** registration, batches of proofs, settlement, audit and the payout ledgers */
-  attribution?: { registrar: Registrar; planner: BatchPlanner; settler: Settler; auditor: Auditor; ledgers: Ledgers; vkey: () => Promise<VerificationKey> };
+  attribution?: { registrar: Registrar; planner: BatchPlanner; settler: Settler; auditor: Auditor; ledgers: Ledgers; vkey: (variantName: string) => Promise<VerificationKey> };
   /** extra facts for /health (tensor backend, chain, prover pool) */
   health?: () => Record<string, unknown>;
   logger?: FastifyServerOptions['logger'];

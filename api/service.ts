@@ -9,9 +9,7 @@ import type { BaseModel } from '../inference/model.js';
 import { AdapterStore } from '../inference/store.js';
 import { ZkpoaError } from '../attribution/errors.js';
 import { isLocalChain } from '../contracts/client/anvil.js';
-import { createProver, loadProverKeys, loadVerificationKey, type Prover } from '../prover/prover.js';
-import { artifactPaths, ensureVariant, readVariantManifest, type VariantArtifacts, type VariantManifest } from '../prover/setup.js';
-import type { VerificationKey } from 'snarkjs';
+import { createProver, loadProverKeys, type Prover } from '../prover/prover.js';
 import { releaseSnarkjsThreads } from '../prover/snarkjs-threads.js';
 import { Auditor } from './audit.js';
 import { AdapterLocks } from './adapter-locks.js';
@@ -24,8 +22,10 @@ import { tenantLimits, type TenantLimits } from './limits.js';
 import { ProofWorker, proveJobKind } from './proof-worker.js';
 import { Registrar } from './registration.js';
 import { buildServer, type App } from './server.js';
+import { ServiceKeys } from './service-keys.js';
 import { Settler } from './settlement.js';
 import type { Db } from './store/db.js';
+import type { JobQueue } from './store/jobs.js';
 import { describeJobQueue, openJobQueue } from './store/open-queue.js';
 
 /**
@@ -40,8 +40,12 @@ export interface ServiceOptions {
   buildDir: string;
   /** where adapters and checkpoints live (default: <buildDir>/adapters, <buildDir>/checkpoints) */
   dataDir?: string;
-  /** the batch circuit variant indexes are built and proofs made for */
-  variant: CircuitVariant;
+  /**
+   * the batch circuits indexes are built and proofs made for, smallest first (variantLadder):
+   * an adapter gets the smallest that holds its datanet's contributors; the first one's keys
+   * are built at start, a larger one's when an index first needs it
+   */
+  variants: readonly CircuitVariant[];
   /** a short batch is proven once its oldest answer has waited this long (default 30 s) */
   batchDeadlineMs?: number;
   /** settle proven batches in the background (default false: POST /v1/adapters/:id/settle) */
@@ -71,34 +75,64 @@ export interface Service {
   registrar: Registrar;
   planner: BatchPlanner;
   settler: Settler;
-  /** the in-process prover, once its keys are ready */
-  readonly prover?: Prover | undefined;
-  /** resolves once the in-process prover runs (at once with external provers) */
-  proverReady: Promise<void>;
+  /** the service's keys, per variant */
+  keys: ServiceKeys;
   close(): Promise<void>;
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const limits = tenantLimits(opts.limits);
-  const keys = serviceKeys(opts);
-  // on a chain that is not a local one the keys and their ceremony are checked before anything is served;
+  if (opts.variants.length === 0) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', 'a service needs at least one circuit variant');
+  const ladder = [...opts.variants].sort((a, b) => a.params.contributors - b.params.contributors);
+  const provers = new Map<string, { prover: Prover; worker: ProofWorker }>();
+  let closing = false;
+  let opened: (queue: JobQueue) => void = () => undefined;
+  const jobs = new Promise<JobQueue>((resolve) => (opened = resolve));
+  const starting: Promise<void>[] = [];
+  const keys = new ServiceKeys(
+    { buildDir: opts.buildDir, proving: opts.proofWorker ?? true, ...(opts.chain ? { chain: opts.chain } : {}), ...(opts.allowDevelopmentKeys ? { allowDevelopmentKeys: true } : {}) },
+    // an in-process proof worker per variant, once its keys are ready
+    (variant, k) => {
+      if (!k.artifacts) return;
+      const artifacts = k.artifacts;
+      starting.push(
+        (async () => {
+          const queue = await jobs;
+          if (closing) return;
+          const prover = createProver(await loadProverKeys(artifacts));
+          if (closing) return void (await prover.close());
+          const worker = new ProofWorker(queue, prover, { variant: variant.name, vkey: k.vkey, pollMs: opts.pollMs ?? 100 });
+          provers.set(variant.name, { prover, worker });
+          worker.start();
+        })().catch((err: unknown) => console.error(`zkpoa: the ${variant.name} prover did not start: ${(err as Error).message}`)),
+      );
+    },
+  );
+  const wanted = (variant: CircuitVariant) => keys.want(variant).catch((err: unknown) => console.error(`zkpoa: the ${variant.name} keys are not usable: ${(err as Error).message}`));
+  // on a chain that is not a local one every variant's keys and their ceremony are checked before anything is served;
   // on a local one they are built while the service already serves and fine-tunes (proofs wait for them)
-  if (opts.chain && !isLocalChain(opts.chain.chainId)) await keys.ready;
+  if (opts.chain && !isLocalChain(opts.chain.chainId)) await Promise.all(ladder.map((v) => keys.want(v)));
+  // the smallest variant at once; the ones indexes already use (a restart); a larger one when an index first needs it
+  void wanted(ladder[0]!);
+  for (const name of usedVariants(opts.db)) {
+    const v = ladder.find((x) => x.name === name);
+    if (v) void wanted(v);
+  }
   const backend = await initBackend();
   const model = await ensureBaseModel({ buildDir: opts.buildDir });
   const dataDir = opts.dataDir ?? opts.buildDir;
   const store = await AdapterStore.open(join(dataDir, 'adapters'), model, { maxResidentAdapters: opts.maxResidentAdapters ?? 64 });
   const factory = new ModelFactory({ baseDir: join(opts.buildDir, 'models', 'base'), store, checkpointsDir: join(dataDir, 'checkpoints') });
   const queue = await openJobQueue(opts.db, opts.queueUrl);
-  const runner = new FineTuneRunner(opts.db, queue, factory, { variant: opts.variant, buildDir: opts.buildDir }, opts.pollMs ?? 100, limits.fineTuneDeadlineMs);
+  opened(queue);
+  const runner = new FineTuneRunner(opts.db, queue, factory, { ladder, chosen: (v) => void wanted(v), buildDir: opts.buildDir }, opts.pollMs ?? 100, limits.fineTuneDeadlineMs);
   const batcher = new Batcher(store, { maxWaitMs: 5 });
-  const vkey = async () => (await keys.ready).vkey;
+  const vkey = (variantName: string) => keys.vkey(variantName);
   const pools = new FeaturePools(join(opts.buildDir, 'models', 'base'), { maxPools: limits.maxAttributionPools });
   // registration moves an adapter's version boundaries, planning cuts batches within them: one lock per adapter for both
   const locks = new AdapterLocks();
   const registrar = new Registrar(opts.db, opts.chain, locks);
   const planner = new BatchPlanner(opts.db, queue, pools, {
-    variant: opts.variant,
     vkey,
     deadlineMs: opts.batchDeadlineMs ?? 30_000,
     locks,
@@ -106,16 +140,6 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   const settler = new Settler(opts.db, queue, vkey, opts.chain);
   const auditor = new Auditor(opts.db, pools, settler, opts.chain);
-  let prover: Prover | undefined;
-  let worker: ProofWorker | undefined;
-  let closing = false;
-  const proving = keys.ready.then(async (k) => {
-    if (!k.artifacts || closing) return;
-    prover = createProver(await loadProverKeys(k.artifacts));
-    worker = new ProofWorker(queue, prover, { variant: opts.variant.name, vkey: k.vkey, pollMs: opts.pollMs ?? 100 });
-    worker.start();
-  });
-  proving.catch((err: unknown) => console.error(`zkpoa: the ${opts.variant.name} keys are not usable: ${(err as Error).message}`));
   runner.start();
   // versions that landed on-chain while this service was down are recorded before batches are planned across them
   const reconciled = opts.chain ? registrar.reconcileAll() : Promise.resolve();
@@ -137,10 +161,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       baseModel: model.hash,
       adapters: store.size,
       residentAdapters: store.residentIds().length,
-      prover: { variant: opts.variant.name, ...(keys.state ? { jobKind: proveJobKind(keys.state.vkey) } : {}), ...(prover ? { threads: prover.threads } : (opts.proofWorker ?? true) ? { status: keys.error ? 'failed' : 'building keys' } : { workers: 'external' }) },
-      keys: keys.state
-        ? { ceremony: keys.state.manifest?.ceremony ?? 'unknown (no manifest beside the verification key)', development: keys.state.development, ...(keys.state.development && opts.chain && !isLocalChain(opts.chain.chainId) ? { warning: 'development keys on a chain that is not a local one' } : {}) }
-        : { status: keys.error ? `failed: ${keys.error.message}` : 'building' },
+      provers: keys.describe().map(({ variant, status, keys: k }) => ({
+        variant,
+        status: provers.has(variant) ? 'proving' : status === 'ready' && !(opts.proofWorker ?? true) ? 'external workers' : status,
+        ...(k ? { jobKind: proveJobKind(k.vkey), ceremony: k.manifest?.ceremony ?? 'unknown (no manifest beside the verification key)', development: k.development } : {}),
+        ...(k?.development && opts.chain && !isLocalChain(opts.chain.chainId) ? { warning: 'development keys on a chain that is not a local one' } : {}),
+        ...(provers.get(variant) ? { threads: provers.get(variant)!.prover.threads } : {}),
+      })),
       chain: opts.chain ? { chainId: opts.chain.chainId.toString(), settlement: opts.chain.settlement, autoSettle: opts.autoSettle ?? false } : 'none',
       jobQueue: describeJobQueue(opts.queueUrl),
       attributionPools: { alive: pools.alive, max: limits.maxAttributionPools },
@@ -154,18 +181,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     registrar,
     planner,
     settler,
-    get prover() {
-      return prover;
-    },
-    proverReady: proving,
+    keys,
     async close() {
       closing = true;
       await app.close();
       await loop.stop();
-      await proving.catch(() => undefined);
-      await worker?.stop();
+      await Promise.all(starting);
+      for (const { worker } of provers.values()) await worker.stop();
       await runner.stop();
-      await prover?.close();
+      for (const { prover } of provers.values()) await prover.close();
       await batcher.close();
       await pools.close();
       await queue.close();
@@ -193,31 +217,7 @@ function backgroundLoop(ms: number, tick: () => Promise<void>): { stop(): Promis
   };
 }
 
-/**
- * The service's circuit keys: built (or reused) when it proves in-process; with provers
- * elsewhere, their verification key copied beside an optional manifest, never keys of its
- * own (theirs would differ). Refuses development keys on a chain that is not a local one.
- */
-function serviceKeys(opts: ServiceOptions) {
-  const holder: {
-    ready: Promise<{ artifacts?: VariantArtifacts; manifest?: VariantManifest; vkey: VerificationKey; development: boolean }>;
-    state?: Awaited<typeof holder.ready>;
-    error?: Error;
-  } = {
-    ready: (async () => {
-      const artifacts = (opts.proofWorker ?? true) ? await ensureVariant(opts.variant, { buildDir: opts.buildDir }) : undefined;
-      const manifest = artifacts?.manifest ?? (await readVariantManifest(opts.variant, opts.buildDir));
-      const development = manifest?.ptau.origin === 'development';
-      if (opts.chain && development && !isLocalChain(opts.chain.chainId) && !opts.allowDevelopmentKeys) {
-        throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${opts.variant.name}'s keys come from the development setup, whose randomness this machine held: on chain ${opts.chain.chainId} anyone who kept it could forge proofs. Build production keys (npm run setup -- --ptau <public file>) or pass --allow-development-keys`);
-      }
-      const vkey = await loadVerificationKey(artifactPaths(opts.variant, opts.buildDir).vkey);
-      return { ...(artifacts ? { artifacts } : {}), ...(manifest ? { manifest } : {}), vkey, development };
-    })(),
-  };
-  holder.ready.then(
-    (k) => (holder.state = k),
-    (err: Error) => (holder.error = err),
-  );
-  return holder;
+/** The circuit variants the stored attribution indexes were built for. */
+function usedVariants(db: Db): string[] {
+  return (db.prepare('SELECT DISTINCT variant FROM attribution_indexes').all() as { variant: string }[]).map((r) => r.variant);
 }

@@ -4,6 +4,7 @@ import { ZkpoaError } from '../attribution/errors.js';
 import { flattenProof, toSolidityCalldata } from '../prover/calldata.js';
 import type { ProofResult } from '../prover/prover.js';
 import { InFlight, approvedWallet, chainRefusals, needChain, registrationBlock, type ChainContext } from './chain.js';
+import { indexOf } from './registration.js';
 import { AdapterRegistryStore } from './store/adapters.js';
 import { BatchStore, type Batch } from './store/batches.js';
 import type { Db } from './store/db.js';
@@ -47,9 +48,10 @@ export class Settler {
   private readonly backoff = new Map<string, number>();
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly queue: JobQueue,
-    private readonly vkey: () => Promise<VerificationKey>,
+    /** a variant's verification key */
+    private readonly vkey: (variantName: string) => Promise<VerificationKey>,
     private readonly chain?: ChainContext,
   ) {
     this.adapters = new AdapterRegistryStore(db);
@@ -106,7 +108,7 @@ export class Settler {
       if (signals.length !== batch.publicSignals.length || signals.some((s, i) => s !== batch.publicSignals[i])) {
         throw new ZkpoaError('ZKPOA_ERR_PROOF_MISMATCH', `the stored proof of batch ${batch.id} does not prove its planned public signals (a prover with other inputs?); it is not sent`);
       }
-      if (!(await snarkjs.groth16.verify(await this.vkey(), proof.publicSignals, proof.proof).catch(() => false))) {
+      if (!(await snarkjs.groth16.verify(await this.vkey(indexOf(this.db, adapterKey).variant), proof.publicSignals, proof.proof).catch(() => false))) {
         throw new ZkpoaError('ZKPOA_ERR_PROOF_INVALID', `the stored proof of batch ${batch.id} does not verify with this server's verification key; it is not sent`);
       }
       const recorded = await this.recordIfSettled(chain, reg.onchainId, reg.tx, batch);

@@ -14,8 +14,13 @@ export interface CircuitVariant {
   params: { contributors: number; features: number; answers?: number };
   /** smallest powers-of-tau power that fits its constraints */
   ptauPower: number;
-  /** test: the small batch circuit tests build; default: what the service proves with; baseline: the per-answer circuit bench:prover compares against */
-  purpose: 'test' | 'default' | 'baseline';
+  /**
+   * default: what the service proves with while a datanet fits it; scale: the larger circuits
+   * the service moves an adapter to when its datanet outgrows the default (keys built when
+   * first needed); test, test-scale: their small counterparts the tests build; baseline: the
+   * per-answer circuit bench:prover compares against
+   */
+  purpose: 'test' | 'test-scale' | 'default' | 'scale' | 'baseline';
 }
 
 export const CIRCUITS_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -35,6 +40,25 @@ export function variantByName(name: string): CircuitVariant {
 export function variantFor(purpose: CircuitVariant['purpose']): CircuitVariant {
   const v = VARIANTS.find((x) => x.purpose === purpose);
   if (!v) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `no circuit variant with purpose ${purpose}`);
+  return v;
+}
+
+/**
+ * The circuits a service proves with, smallest first: the default (or test) variant and the
+ * larger ones of the same K it moves to when a datanet has more contributors.
+ */
+export function variantLadder(kind: 'service' | 'test'): CircuitVariant[] {
+  const purposes: readonly CircuitVariant['purpose'][] = kind === 'service' ? ['default', 'scale'] : ['test', 'test-scale'];
+  return VARIANTS.filter((v) => purposes.includes(v.purpose)).sort((a, b) => a.params.contributors - b.params.contributors);
+}
+
+/** The smallest variant of a ladder that holds `contributors` leaves, or ZKPOA_ERR_CAPACITY. */
+export function variantForContributors(ladder: readonly CircuitVariant[], contributors: number): CircuitVariant {
+  const v = ladder.find((x) => x.params.contributors >= contributors);
+  if (!v) {
+    const largest = ladder.at(-1);
+    throw new ZkpoaError('ZKPOA_ERR_CAPACITY', `${contributors} contributors: the largest circuit this service proves with${largest ? `, ${largest.name}, holds ${largest.params.contributors}` : ' is none'}`);
+  }
   return v;
 }
 

@@ -68,7 +68,7 @@ const db = openDatabase(':memory:');
 const { host: hostAccount, apiKey } = createHost(db, 'demo host');
 step = progress.step('the service (base model, adapter store, fine-tuning, prover pool, HTTP)');
 // batches are proven when full, or once their oldest answer has waited 5 s; the demo settles them itself
-const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variant, chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50, batchDeadlineMs: 5_000 });
+const service = await startService({ db, buildDir: BUILD_DIR, dataDir: demoDir, variants: [variant], chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement }, pollMs: 50, batchDeadlineMs: 5_000 });
 const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
 step.done(`${url}, tensor backend ${service.backend.name}`);
 const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {

@@ -45,7 +45,7 @@ beforeAll(async () => {
   store = await AdapterStore.open(await tempDir('zkpoa-api-adapters-'), model);
   factory = new ModelFactory({ baseDir: join(BUILD_DIR, 'models', 'base'), store, checkpointsDir: await tempDir('zkpoa-api-ckpt-') });
   queue = new SqliteJobQueue(db);
-  runner = new FineTuneRunner(db, queue, factory, { variant: TEST_VARIANT, buildDir: BUILD_DIR }, 20);
+  runner = new FineTuneRunner(db, queue, factory, { ladder: [TEST_VARIANT], buildDir: BUILD_DIR }, 20);
   runner.start();
   batcher = new Batcher(store, { maxBatchSize: 16, maxWaitMs: 5 });
   app = await buildServer({ db, inference: { batcher, queue }, limits: { maxStoredAnswers: 4, maxFineTuneJobs: 1 } });
@@ -187,7 +187,7 @@ describe('adapters and inference API', () => {
     for (const r of datanets.contribute(h, dn.id, texts.map((t, i) => ({ contributor: '0x' + (i % 2 ? 'a1' : 'b2').repeat(20), text: t.text.slice(0, 1000), label: t.label })))) datanets.review(h, dn.id, r.id, 'accept');
     datanets.publish(h, dn.id);
     const dqueue = new SqliteJobQueue(ddb);
-    const slow = new FineTuneRunner(ddb, dqueue, factory, { variant: TEST_VARIANT, buildDir: BUILD_DIR }, 20, 300);
+    const slow = new FineTuneRunner(ddb, dqueue, factory, { ladder: [TEST_VARIANT], buildDir: BUILD_DIR }, 20, 300);
     const k = adapterKey(h, 'late');
     ddb.prepare("INSERT INTO adapters (id, name, owner_host, datanet_id, datanet_version, status, job_id, spec, created_at) VALUES (?, 'late', ?, ?, 1, 'training', '', '{}', '')").run(k, h.id, dn.id);
     const job = await dqueue.enqueue(FINETUNE_JOB, k, { hostId: h.id, adapterId: k, datanetId: dn.id, version: 1, hyper: { iterations: 5000 } });

@@ -25,22 +25,22 @@ describe('development keys on a chain that is not a local one', () => {
     await expect(deployAll(signer(publicLike), { variants: [TEST_VARIANT] })).rejects.toMatchObject({ code: 'ZKPOA_ERR_DEV_KEYS' });
     const deployment = await deployAll(signer(publicLike), { variants: [TEST_VARIANT], allowDevelopmentKeys: true });
     const client = await SettlementClient.connect(deployment, new Wallet(anvilAccountKeys()[1]!, rpcProvider(publicLike.rpcUrl)));
-    const opts = { buildDir: BUILD_DIR, variant: TEST_VARIANT, chain: { client, chainId: publicLike.chainId, settlement: deployment.settlement } };
+    const opts = { buildDir: BUILD_DIR, variants: [TEST_VARIANT], chain: { client, chainId: publicLike.chainId, settlement: deployment.settlement } };
     await expect(startService({ ...opts, db: openDatabase(':memory:'), dataDir: await tempDir('zkpoa-devkeys-') })).rejects.toMatchObject({ code: 'ZKPOA_ERR_DEV_KEYS' });
     const service = await startService({ ...opts, db: openDatabase(':memory:'), dataDir: await tempDir('zkpoa-devkeys-'), allowDevelopmentKeys: true, proofWorker: false });
     try {
-      expect((await service.app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ keys: { development: true, warning: expect.stringMatching(/development keys/) } });
+      expect((await service.app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ provers: [{ variant: TEST_VARIANT.name, development: true, warning: expect.stringMatching(/development keys/) }] });
     } finally {
       await service.close();
     }
     // on a local chain they are the default, said plainly and without a warning
     const localDeployment = await deployAll(signer(local), { variants: [TEST_VARIANT] });
     const localClient = await SettlementClient.connect(localDeployment, new Wallet(anvilAccountKeys()[1]!, rpcProvider(local.rpcUrl)));
-    const dev = await startService({ buildDir: BUILD_DIR, variant: TEST_VARIANT, db: openDatabase(':memory:'), dataDir: await tempDir('zkpoa-devkeys-'), proofWorker: false, chain: { client: localClient, chainId: local.chainId, settlement: localDeployment.settlement } });
+    const dev = await startService({ buildDir: BUILD_DIR, variants: [TEST_VARIANT], db: openDatabase(':memory:'), dataDir: await tempDir('zkpoa-devkeys-'), proofWorker: false, chain: { client: localClient, chainId: local.chainId, settlement: localDeployment.settlement } });
     try {
-      const health = (await dev.app.inject({ method: 'GET', url: '/health' })).json() as { keys: Record<string, unknown> };
-      expect(health.keys).toMatchObject({ development: true, ceremony: expect.stringMatching(/NOT for production/) });
-      expect(health.keys.warning).toBeUndefined();
+      const health = (await dev.app.inject({ method: 'GET', url: '/health' })).json() as { provers: Record<string, unknown>[] };
+      expect(health.provers).toEqual([expect.objectContaining({ variant: TEST_VARIANT.name, development: true, ceremony: expect.stringMatching(/NOT for production/) })]);
+      expect(health.provers[0]!.warning).toBeUndefined();
     } finally {
       await dev.close();
     }

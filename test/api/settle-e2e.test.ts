@@ -9,7 +9,8 @@ import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil,
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
 import { BUILD_DIR } from '../../lib/config.js';
-import { TEST_VARIANT } from '../helpers/fixtures.js';
+import { TEST_SCALE_VARIANT, TEST_VARIANT } from '../helpers/fixtures.js';
+import { variantLadder } from '../../circuits/variants.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { claimAll, earnings } from '../../api/contributor.js';
 import { Commitments } from '../../attribution/index.js';
@@ -45,7 +46,7 @@ async function startStack(queueUrl?: string): Promise<Stack> {
   const provider = rpcProvider(chain.rpcUrl);
   const [deployerKey, operatorKey, hostKey, otherKey, ...rest] = anvilAccountKeys();
   const deployer = new Wallet(deployerKey!, provider);
-  const deployment = await deployAll(deployer, { variants: [TEST_VARIANT] });
+  const deployment = await deployAll(deployer, { variants: variantLadder('test') });
   const operator = new Wallet(operatorKey!, provider);
   const hostWallet = new Wallet(hostKey!, provider);
   const contributors = rest.slice(0, 3).map((k) => new Wallet(k, provider));
@@ -64,7 +65,7 @@ async function startStack(queueUrl?: string): Promise<Stack> {
     db,
     buildDir: BUILD_DIR,
     dataDir: await tempDir('zkpoa-e2e-'),
-    variant: TEST_VARIANT,
+    variants: variantLadder('test'),
     chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement },
     pollMs: 20,
     ...(queueUrl ? { queueUrl } : {}),
@@ -114,7 +115,7 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
         status: 'ok',
         backend: expect.any(String),
         servingKernel: expect.stringMatching(/^(host|tensor)$/),
-        prover: { variant: TEST_VARIANT.name },
+        provers: [expect.objectContaining({ variant: TEST_VARIANT.name, development: true })],
         chain: { settlement: expect.any(String) },
         jobQueue: queue === 'BullMQ' ? expect.stringMatching(/^bullmq redis:\/\/127\.0\.0\.1:\d+ \(prefix e2e\)$/) : 'sqlite',
       });
@@ -251,6 +252,39 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
       await poll(batches, (b) => b.length === 3 && b[2]!.status === 'proven');
       expect((await settle()).settled).toEqual([expect.objectContaining({ first: M + 2, count: 2 })]);
       expect(await client.escrowOf(hostWallet.address)).toBe(100n * PRICE - BigInt(M + 2) * PRICE - 4n * PRICE);
+    }, 300_000);
+
+    it.skipIf(queue === 'BullMQ')('a datanet with more contributors than the smallest circuit holds is attributed, proven and paid with the next one', async () => {
+      const { app, key, client } = stack!;
+      const auth = () => ({ authorization: `Bearer ${key}` });
+      const C = TEST_VARIANT.params.contributors + 2;
+      const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(), payload: { name: 'community mail', labels: ['ham', 'spam'] } })).json() as { id: string };
+      const who = Array.from({ length: C }, () => Wallet.createRandom().address);
+      const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(11)).slice(0, 400);
+      const texts = [...new Map(corpus.map((r) => [r.text.slice(0, 1500), r])).values()].slice(0, 30 * C);
+      const records = texts.map((r, i) => ({ contributor: who[i % C]!, text: r.text.slice(0, 1500), label: r.label }));
+      const added = (await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records`, headers: auth(), payload: { records } })).json() as { records: { id: number }[] };
+      for (const r of added.records) await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records/${r.id}/review`, headers: auth(), payload: { decision: 'accept' } });
+      await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/versions`, headers: auth() });
+      expect((await app.inject({ method: 'POST', url: '/v1/adapters', headers: auth(), payload: { id: 'community', datanetId: dn.id, version: 1, hyper: { iterations: 60 } } })).statusCode).toBe(202);
+      const ready = await poll(async () => (await app.inject({ method: 'GET', url: '/v1/adapters/community', headers: auth() })).json() as { status: string; index?: { contributors: number; variant: string } }, (a) => a.status !== 'training');
+      expect(ready).toMatchObject({ status: 'ready', index: { contributors: C, variant: TEST_SCALE_VARIANT.name } });
+
+      const reg = await app.inject({ method: 'POST', url: '/v1/adapters/community/register', headers: auth(), payload: { price: PRICE.toString(), ownerBps: 2000, protocolBps: 1000, poolBps: 7000 } });
+      expect(reg.statusCode, reg.body).toBe(201);
+      expect((await client.adapter(BigInt((reg.json() as { onchainId: string }).onchainId))).variantId).toBe(TEST_SCALE_VARIANT.id);
+      const served = (await app.inject({ method: 'POST', url: '/v1/infer', headers: auth(), payload: { requests: [{ adapter: 'community', text: 'win a free cruise today' }, { adapter: 'community', text: 'lunch at noon?' }] } })).json() as { results: { receipt: string }[] };
+      await app.inject({ method: 'POST', url: '/v1/adapters/community/prove', headers: auth() });
+      const batches = async () => ((await app.inject({ method: 'GET', url: '/v1/adapters/community/batches', headers: auth() })).json() as { batches: { status: string; paid: string }[] }).batches;
+      expect((await poll(batches, (b) => b.length === 1 && b[0]!.status !== 'proving'))[0]!.status).toBe('proven');
+      expect((await app.inject({ method: 'POST', url: '/v1/adapters/community/settle', headers: auth() })).json()).toMatchObject({ settled: [{ first: 0, count: 2 }] });
+      // the proof went to the worker holding the larger circuit's keys, and the audit checks it with them
+      expect(((await app.inject({ method: 'GET', url: '/health' })).json() as { provers: { variant: string; status: string }[] }).provers).toEqual(
+        expect.arrayContaining([expect.objectContaining({ variant: TEST_SCALE_VARIANT.name, status: 'proving' })]),
+      );
+      const audit = (await app.inject({ method: 'POST', url: `/v1/audit/${served.results[0]!.receipt}`, headers: auth() })).json() as { ok: boolean; checks: { name: string; ok: boolean }[] };
+      expect(audit.checks.filter((c) => !c.ok)).toEqual([]);
+      expect(audit.ok).toBe(true);
     }, 300_000);
 
     it.skipIf(queue === 'BullMQ')('another host cannot move the first host’s or the operator’s money by any API call', async () => {

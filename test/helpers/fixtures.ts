@@ -5,6 +5,8 @@ import { artifactPaths } from '../../prover/setup.js';
 
 /** The small batch circuit every test proves with (4 contributors, 8 features, 4 answers). */
 export const TEST_VARIANT: CircuitVariant = variantFor('test');
+/** the next circuit of the tests' ladder (variantLadder('test')): where a datanet goes that outgrows TEST_VARIANT */
+export const TEST_SCALE_VARIANT: CircuitVariant = variantFor('test-scale');
 export const testArtifacts = () => artifactPaths(TEST_VARIANT);
 
 let commitments: Promise<Commitments> | undefined;
