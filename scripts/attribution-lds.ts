@@ -17,7 +17,8 @@ import type { Progress } from '../prover/progress.js';
  * deterministic L-BFGS) and the actual effect on each answer, Δloss(S), is compared with the
  * predicted one, Σ_{c∈S} ⟨t, G_c⟩ (the scores the circuit pays on, from the quantized
  * K-dimensional features); the LDS is the Spearman correlation over the subsets, per answer,
- * averaged over the answers.
+ * averaged over the answers. With no subsets, only the index is built and timed (last line
+ * index_s=).
  */
 export interface LdsOptions {
   contributors: number;
@@ -37,10 +38,13 @@ export async function benchLds(o: LdsOptions): Promise<{ lds: number }> {
   const seen = new Set<string>();
   const pool = shuffled(corpus.filter((r) => !isHeldOut(r.id)), mulberry32(41)).filter((r) => !seen.has(r.text.slice(0, 2000)) && seen.add(r.text.slice(0, 2000)));
   const total = Math.min(o.records, pool.length);
-  // Zipf sizes (s = 1), each contributor at least 2 records
+  // Zipf sizes (s = 1), each contributor at least 2 records; when the corpus is too small for
+  // that (a thousand contributors), at least 1 and the rest shared by Zipf weight
   const weights = Array.from({ length: o.contributors }, (_, i) => 1 / (i + 1));
   const wsum = weights.reduce((a, b) => a + b, 0);
-  const sizes = weights.map((w) => Math.max(2, Math.floor((w / wsum) * total)));
+  let sizes = weights.map((w) => Math.max(2, Math.floor((w / wsum) * total)));
+  if (sizes.reduce((a, b) => a + b, 0) > total) sizes = weights.map((w) => 1 + Math.floor((w / wsum) * (total - o.contributors)));
+  if (o.contributors > total) throw new Error(`${o.contributors} contributors need at least as many records; the corpus has ${total}`);
   const FLIPPED = Math.min(5, o.contributors - 1);
   let at = 0;
   const contributors = sizes.map((n, c) => {
@@ -72,6 +76,12 @@ export async function benchLds(o: LdsOptions): Promise<{ lds: number }> {
   const index = await buildSpanIndex(all, span, { adapterId: 'lds', datanet: { id: 'sa', versionRoot: '0x00' }, capacity });
   const indexSeconds = (performance.now() - t0) / 1000;
   step.done(`${indexSeconds.toFixed(1)} s, solved with the ${span.curvature}`);
+  if (o.subsets === 0) {
+    // the index alone: how long a datanet of this many contributors takes to attribute
+    console.log(`\ncontributors=${o.contributors} records=${all.length} K=${o.dim} curvature=${span.curvature}`);
+    console.log(`index_s=${indexSeconds.toFixed(1)}`);
+    return { lds: Number.NaN };
+  }
   const g = contributors.map((c) => index.contributors.find((x) => x.address === c.address)!.g);
   const scores = queryX.map((x) => {
     const { t } = queryFeatures(index, span, x);

@@ -151,6 +151,23 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
     );
 
     app.post(
+      '/datanets/:id/reviews',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Accept or reject many records at once (owner only; all of them, or none if one is not in the datanet)',
+          params: Type.Object({ id: DatanetId }),
+          body: Type.Object(
+            { decision: Type.Union([Type.Literal('accept'), Type.Literal('reject')]), records: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 10_000, uniqueItems: true }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ reviewed: Type.Integer() }), ...errors },
+        },
+      },
+      async (req) => ({ reviewed: store.reviewMany(caller(req.caller), req.params.id, req.body.records, req.body.decision) }),
+    );
+
+    app.post(
       '/datanets/:id/versions',
       {
         config: { auth: true },

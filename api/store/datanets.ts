@@ -240,11 +240,21 @@ export class DatanetStore {
 
   /** The owner's validation decision on a record. */
   review(host: Host, id: string, recordId: number, decision: 'accept' | 'reject'): StoredRecord {
+    this.reviewMany(host, id, [recordId], decision);
+    return toRecord(this.db.prepare('SELECT * FROM records WHERE id = ?').get(recordId) as Row);
+  }
+
+  /** One decision on many records, in one transaction: all of them or, if one is not in the datanet, none. */
+  reviewMany(host: Host, id: string, recordIds: readonly number[], decision: 'accept' | 'reject'): number {
     this.owned(host, id);
     const status = decision === 'accept' ? 'accepted' : 'rejected';
-    const info = this.db.prepare('UPDATE records SET status = ? WHERE id = ? AND datanet_id = ?').run(status, recordId, id);
-    if (info.changes === 0) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `no record ${recordId} in datanet ${id}`);
-    return toRecord(this.db.prepare('SELECT * FROM records WHERE id = ?').get(recordId) as Row);
+    const update = this.db.prepare('UPDATE records SET status = ? WHERE id = ? AND datanet_id = ?');
+    return this.db.transaction(() => {
+      for (const recordId of recordIds) {
+        if (update.run(status, recordId, id).changes === 0) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `no record ${recordId} in datanet ${id}`);
+      }
+      return recordIds.length;
+    })();
   }
 
   /** Publishes the accepted records as the next immutable version. */

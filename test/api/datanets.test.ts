@@ -92,6 +92,32 @@ describe('datanets API', () => {
     expect(again.json()).toMatchObject({ root: (v.json() as { root: string }).root });
   });
 
+  it('reviews many records at once: all of them, or none if one is not the datanet’s; only the owner', async () => {
+    const { id } = await createDatanet(owner, 'public');
+    const records = Array.from({ length: 50 }, (_, i) => ({ contributor: i % 2 ? ALICE : BOB, text: `record ${i}`, label: i % 2 }));
+    const ids = ((await app.inject({ method: 'POST', url: `/v1/datanets/${id}/records`, headers: auth(owner), payload: { records } })).json() as { records: { id: number }[] }).records.map((r) => r.id);
+    const reviews = (key: string, payload: object) => app.inject({ method: 'POST', url: `/v1/datanets/${id}/reviews`, headers: auth(key), payload });
+    const status = async () => {
+      const c: Record<string, number> = { pending: 0, accepted: 0, rejected: 0 };
+      for (const r of ((await app.inject({ method: 'GET', url: `/v1/datanets/${id}/records`, headers: auth(owner) })).json() as { records: { status: string }[] }).records) c[r.status]!++;
+      return c;
+    };
+
+    const foreign = (await createDatanet()).id;
+    const foreignId = ((await app.inject({ method: 'POST', url: `/v1/datanets/${foreign}/records`, headers: auth(owner), payload: { records: [{ contributor: ALICE, text: 'elsewhere', label: 0 }] } })).json() as { records: { id: number }[] }).records[0]!.id;
+    expect((await reviews(owner, { decision: 'accept', records: [...ids.slice(0, 10), foreignId] })).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_NOT_FOUND' } });
+    expect(await status()).toEqual({ pending: 50, accepted: 0, rejected: 0 }); // none of them
+    expect((await reviews(other, { decision: 'accept', records: ids })).statusCode).toBe(403);
+    expect((await reviews(owner, { decision: 'accept', records: [ids[0], ids[0]] })).statusCode).toBe(400);
+    expect((await reviews(owner, { decision: 'maybe', records: ids })).statusCode).toBe(400);
+    expect((await reviews(owner, { decision: 'accept', records: [] })).statusCode).toBe(400);
+
+    expect((await reviews(owner, { decision: 'accept', records: ids.slice(0, 40) })).json()).toEqual({ reviewed: 40 });
+    expect((await reviews(owner, { decision: 'reject', records: ids.slice(40) })).json()).toEqual({ reviewed: 10 });
+    expect(await status()).toEqual({ pending: 0, accepted: 40, rejected: 10 });
+    expect((await app.inject({ method: 'POST', url: `/v1/datanets/${id}/versions`, headers: auth(owner) })).json()).toMatchObject({ version: 1, records: 40 });
+  });
+
   it('keeps an owner-only datanet invisible to other hosts, and review to its owner', async () => {
     const privateDn = await createDatanet(owner, 'owner');
     expect((await app.inject({ method: 'GET', url: `/v1/datanets/${privateDn.id}`, headers: auth(other) })).statusCode).toBe(404);
