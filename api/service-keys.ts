@@ -16,6 +16,8 @@ export interface VariantKeys {
 }
 
 export interface ServiceKeysOptions {
+  /** the variants the service proves with: no other's keys are built or read */
+  variants: readonly CircuitVariant[];
   buildDir: string;
   /** this process proves: it builds (or reuses) full keys; otherwise it reads the verification key the provers' setup wrote */
   proving: boolean;
@@ -40,6 +42,9 @@ export class ServiceKeys {
 
   /** The variant's keys, starting their build if nobody wanted them yet. */
   want(variant: CircuitVariant): Promise<VariantKeys> {
+    if (!this.opts.variants.some((v) => v.name === variant.name)) {
+      return Promise.reject(new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `this service does not prove with ${variant.name} (it proves with ${this.opts.variants.map((v) => v.name).join(', ')})`));
+    }
     let holder = this.holders.get(variant.name);
     if (!holder) {
       const ready = this.queue.catch(() => undefined).then(() => this.load(variant));

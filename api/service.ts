@@ -90,7 +90,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const jobs = new Promise<JobQueue>((resolve) => (opened = resolve));
   const starting: Promise<void>[] = [];
   const keys = new ServiceKeys(
-    { buildDir: opts.buildDir, proving: opts.proofWorker ?? true, ...(opts.chain ? { chain: opts.chain } : {}), ...(opts.allowDevelopmentKeys ? { allowDevelopmentKeys: true } : {}) },
+    { variants: ladder, buildDir: opts.buildDir, proving: opts.proofWorker ?? true, ...(opts.chain ? { chain: opts.chain } : {}), ...(opts.allowDevelopmentKeys ? { allowDevelopmentKeys: true } : {}) },
     // an in-process proof worker per variant, once its keys are ready
     (variant, k) => {
       if (!k.artifacts) return;
