@@ -112,7 +112,7 @@ export class Auditor {
       // the leaves the version's IndexPublished event names, as published here: their hash, and the root they give
       const event = await this.chain.client.publishedIndex(reg.onchainId, batch.version, await registrationBlock(this.chain, reg.tx));
       const published = event && this.published.get(event.leavesHash);
-      let detail = event ? `no leaves published under ${event.leavesHash}` : `no IndexPublished event for version ${batch.version}`;
+      let detail = event ? `no leaves published under ${event.leavesHash}` : `no IndexPublished event at or before version ${batch.version}`;
       let ok = false;
       if (event && published) {
         try {

@@ -23,13 +23,19 @@ import { AdapterLocks } from './adapter-locks.js';
  * stored inputs), so a plan interrupted between its job and its row is planned again
  * identically, and the queue returns the job it already holds for that batch.
  */
+/** After a failure, an adapter's background planning waits this long before trying again. */
+const RETRY_MS = 30_000;
+
 export interface ProveBatchPayload extends ProveJobPayload {
   batchId: string;
 }
 
 export interface PlannerOptions {
-  /** a variant's verification key (names the job kind: only workers with these keys prove the batches); it may still be being built */
-  vkey: (variantName: string) => Promise<VerificationKey>;
+  /**
+   * a variant's verification key (it names the job kind: only workers with these keys prove
+   * the batches), or undefined while it is being built: the adapter's batches wait, the others go on
+   */
+  vkey: (variantName: string) => VerificationKey | undefined;
   /** a short batch is planned once its oldest answer has waited this long */
   deadlineMs: number;
   /** the chain the service settles on: registrations on another are left alone */
@@ -43,6 +49,8 @@ export class BatchPlanner {
   private readonly receipts: ReceiptStore;
   private readonly registrations: RegistrationStore;
   private readonly locks: AdapterLocks;
+  /** adapters whose planning failed, and when to try again */
+  private readonly backoff = new Map<string, number>();
   private commitments: Promise<Commitments> | undefined;
 
   constructor(
@@ -64,10 +72,14 @@ export class BatchPlanner {
       .map((r) => r.adapter_id);
     const planned: Batch[] = [];
     for (const key of keys) {
+      if ((this.backoff.get(key) ?? 0) > Date.now()) continue;
       try {
         planned.push(...(await this.plan(key, { flush: false })));
+        this.backoff.delete(key);
       } catch (err) {
-        console.error(`zkpoa: planning batches of ${key}: ${(err as Error).message}`);
+        if ((err as ZkpoaError).code === 'ZKPOA_ERR_KEYS_NOT_READY') continue; // planned once they are
+        this.backoff.set(key, Date.now() + RETRY_MS);
+        console.error(`zkpoa: planning batches of ${key} (again in ${RETRY_MS / 1000} s): ${(err as Error).message}`);
       }
     }
     return planned;
@@ -94,6 +106,8 @@ export class BatchPlanner {
     const variant = variantByName(indexOf(this.db, adapterKey).variant);
     const M = variant.params.answers;
     if (M === undefined) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `${variant.name} is not a batch circuit`);
+    const vkey = this.opts.vkey(variant.name);
+    if (!vkey) throw new ZkpoaError('ZKPOA_ERR_KEYS_NOT_READY', `the keys of ${variant.name}, which adapter ${adapterKey}'s index was built for, are being built: its batches are planned once they exist`);
     const served = this.receipts.nextNumber(adapterKey);
     let next = this.batches.end(adapterKey);
     const planned: Batch[] = [];
@@ -106,13 +120,13 @@ export class BatchPlanner {
       const waited = oldest ? Date.now() - Date.parse(oldest) : 0;
       // a short batch waits for more answers, unless flushed, past its deadline, or cut short by the next version
       if (count < M && !flush && waited < this.opts.deadlineMs && (at.end === undefined || end < at.end)) break;
-      planned.push(await this.planOne(reg.adapterKey, variant, at.version.version, next, count));
+      planned.push(await this.planOne(reg.adapterKey, variant, vkey, at.version.version, next, count));
       next = end;
     }
     return planned;
   }
 
-  private async planOne(adapterKey: string, variant: CircuitVariant, version: number, first: number, count: number): Promise<Batch> {
+  private async planOne(adapterKey: string, variant: CircuitVariant, vkey: VerificationKey, version: number, first: number, count: number): Promise<Batch> {
     const reg = this.registrations.get(adapterKey)!;
     const v = reg.versions.find((x) => x.version === version)!;
     const stored = indexOf(this.db, adapterKey);
@@ -137,7 +151,7 @@ export class BatchPlanner {
     });
     const id = `bt_${randomUUID()}`;
     const payload: ProveBatchPayload = { variant: variant.name, input: witness.input, batchId: id };
-    const kind = proveJobKind(await this.opts.vkey(variant.name));
+    const kind = proveJobKind(vkey);
     // the key names the answers the job proves: a plan interrupted before its row and planned again with more answers is another job
     const job = await this.queue.enqueue(kind, `${adapterKey}:${first}:${count}`, payload);
     const batch: Batch = {

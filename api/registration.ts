@@ -71,14 +71,18 @@ export class Registrar {
     checkTerms(terms);
     const adapter = this.adapters.get(host, name);
     if (adapter.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_NOT_READY', `adapter ${name} is ${adapter.status}`);
-    if (this.registrations.get(adapter.key)) throw new ZkpoaError('ZKPOA_ERR_ALREADY_REGISTERED', `adapter ${name} is already registered`);
+    const existing = this.registrations.get(adapter.key);
+    if (existing) {
+      const elsewhere = existing.chainId !== chain.chainId || existing.settlement.toLowerCase() !== chain.settlement.toLowerCase();
+      throw new ZkpoaError('ZKPOA_ERR_ALREADY_REGISTERED', `adapter ${name} is already registered${elsewhere ? ` on another deployment (chain ${existing.chainId}, settlement ${existing.settlement}): train it under a new id to register it here` : ''}`);
+    }
     const stored = indexOf(this.db, adapter.key);
     const wallet = await approvedWallet(chain, host);
     return this.inFlight.once(`register:${adapter.key}`, async () => {
       if (this.registrations.get(adapter.key)) throw new ZkpoaError('ZKPOA_ERR_ALREADY_REGISTERED', `adapter ${name} is already registered`);
       // published before the registration that names them lands, so they are never missing for a registered version
       const leaves = indexLeaves(stored.index);
-      this.published.put(publishLeaves(leaves), stored.index.root);
+      this.published.put(publishLeaves(leaves));
       const reg = await chainRefusals(chain, () =>
         chain.client.registerAdapter({
           host: wallet,

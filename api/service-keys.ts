@@ -40,13 +40,15 @@ export class ServiceKeys {
     private readonly onReady: (variant: CircuitVariant, keys: VariantKeys) => void = () => undefined,
   ) {}
 
-  /** The variant's keys, starting their build if nobody wanted them yet. */
+  /** The variant's keys, starting their build if nobody wanted them yet (or if the last one failed). */
   want(variant: CircuitVariant): Promise<VariantKeys> {
-    if (!this.opts.variants.some((v) => v.name === variant.name)) {
-      return Promise.reject(new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `this service does not prove with ${variant.name} (it proves with ${this.opts.variants.map((v) => v.name).join(', ')})`));
+    try {
+      this.checkServed(variant.name);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
     let holder = this.holders.get(variant.name);
-    if (!holder) {
+    if (!holder || holder.error) {
       const ready = this.queue.catch(() => undefined).then(() => this.load(variant));
       this.queue = ready;
       const h: { ready: Promise<VariantKeys>; state?: VariantKeys; error?: Error } = { ready };
@@ -63,6 +65,24 @@ export class ServiceKeys {
     return holder.ready;
   }
 
+  /**
+   * The variant's keys if they are ready, or undefined while they are being built (their build
+   * starts if nobody wanted them yet); a failed build throws its error once, and the next call
+   * tries again.
+   */
+  now(variantName: string): VariantKeys | undefined {
+    this.checkServed(variantName);
+    const variant = variantByName(variantName);
+    const holder = this.holders.get(variant.name);
+    if (holder?.state) return holder.state;
+    if (holder?.error) {
+      this.holders.delete(variant.name);
+      throw holder.error;
+    }
+    this.want(variant).catch(() => undefined);
+    return undefined;
+  }
+
   /** The verification key of a variant by name (what a batch's proof is checked with). */
   async vkey(variantName: string): Promise<VerificationKey> {
     return (await this.want(variantByName(variantName))).vkey;
@@ -73,15 +93,29 @@ export class ServiceKeys {
     return [...this.holders].map(([variant, h]) => ({ variant, status: h.state ? 'ready' : h.error ? `failed: ${h.error.message}` : 'building', ...(h.state ? { keys: h.state } : {}) }));
   }
 
+  private checkServed(variantName: string): void {
+    if (!this.opts.variants.some((v) => v.name === variantName)) {
+      throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `this service does not prove with ${variantName} (it proves with ${this.opts.variants.map((v) => v.name).join(', ')})`);
+    }
+  }
+
   private async load(variant: CircuitVariant): Promise<VariantKeys> {
     const { opts } = this;
+    const strict = opts.chain && !isLocalChain(opts.chain.chainId) && !opts.allowDevelopmentKeys;
+    if (strict) {
+      // checked before anything is built: building development keys only to refuse them takes long at 2^20 and more
+      const existing = await readVariantManifest(variant, opts.buildDir);
+      if (!existing || existing.ptau.origin === 'development') {
+        throw new ZkpoaError('ZKPOA_ERR_DEV_KEYS', `${variant.name} has ${existing ? 'only development keys' : 'no keys'} here, and chain ${opts.chain!.chainId} is not a local one: build production keys (npm run setup -- --variant ${variant.name} --ptau <public file>), serve without this variant (--variant), or pass --allow-development-keys`);
+      }
+    }
     const artifacts = opts.proving ? await ensureVariant(variant, { buildDir: opts.buildDir }) : undefined;
     const manifest = artifacts?.manifest ?? (await readVariantManifest(variant, opts.buildDir));
     const development = manifest?.ptau.origin === 'development';
-    if (opts.chain && development && !isLocalChain(opts.chain.chainId) && !opts.allowDevelopmentKeys) {
+    if (strict && development) {
       throw new ZkpoaError(
         'ZKPOA_ERR_DEV_KEYS',
-        `${variant.name}'s keys come from the development setup, whose randomness this machine held: on chain ${opts.chain.chainId} anyone who kept it could forge proofs. Build production keys (npm run setup -- --ptau <public file>) or pass --allow-development-keys`,
+        `${variant.name}'s keys come from the development setup, whose randomness this machine held: on chain ${opts.chain!.chainId} anyone who kept it could forge proofs. Build production keys (npm run setup -- --ptau <public file>) or pass --allow-development-keys`,
       );
     }
     const vkey = await loadVerificationKey(artifactPaths(variant, opts.buildDir).vkey);

@@ -84,6 +84,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const limits = tenantLimits(opts.limits);
   if (opts.variants.length === 0) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', 'a service needs at least one circuit variant');
   const ladder = [...opts.variants].sort((a, b) => a.params.contributors - b.params.contributors);
+  const notBatch = ladder.filter((v) => v.params.answers === undefined);
+  if (notBatch.length) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `${notBatch.map((v) => v.name).join(', ')}: not batch circuits`);
   const provers = new Map<string, { prover: Prover; worker: ProofWorker }>();
   let closing = false;
   let opened: (queue: JobQueue) => void = () => undefined;
@@ -111,7 +113,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const wanted = (variant: CircuitVariant) => keys.want(variant).catch((err: unknown) => console.error(`zkpoa: the ${variant.name} keys are not usable: ${(err as Error).message}`));
   // on a chain that is not a local one every variant's keys and their ceremony are checked before anything is served;
   // on a local one they are built while the service already serves and fine-tunes (proofs wait for them)
-  if (opts.chain && !isLocalChain(opts.chain.chainId)) await Promise.all(ladder.map((v) => keys.want(v)));
+  if (opts.chain && !isLocalChain(opts.chain.chainId)) {
+    const missing = [];
+    for (const v of ladder) if (BigInt(await opts.chain.client.verifierOf(v.id)) === 0n) missing.push(v.name);
+    if (missing.length) throw new ZkpoaError('ZKPOA_ERR_UNKNOWN_VARIANT', `no verifier for ${missing.join(', ')} on settlement ${opts.chain.settlement}: deploy them (npm run deploy -- --variant <name>) or serve without them (--variant)`);
+    await Promise.all(ladder.map((v) => keys.want(v)));
+  }
   // the smallest variant at once; the ones indexes already use (a restart); a larger one when an index first needs it
   void wanted(ladder[0]!);
   for (const name of usedVariants(opts.db)) {
@@ -128,12 +135,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const runner = new FineTuneRunner(opts.db, queue, factory, { ladder, chosen: (v) => void wanted(v), buildDir: opts.buildDir }, opts.pollMs ?? 100, limits.fineTuneDeadlineMs);
   const batcher = new Batcher(store, { maxWaitMs: 5 });
   const vkey = (variantName: string) => keys.vkey(variantName);
+  const vkeyNow = (variantName: string) => keys.now(variantName)?.vkey;
   const pools = new FeaturePools(join(opts.buildDir, 'models', 'base'), { maxPools: limits.maxAttributionPools });
   // registration moves an adapter's version boundaries, planning cuts batches within them: one lock per adapter for both
   const locks = new AdapterLocks();
   const registrar = new Registrar(opts.db, opts.chain, locks);
   const planner = new BatchPlanner(opts.db, queue, pools, {
-    vkey,
+    vkey: vkeyNow,
     deadlineMs: opts.batchDeadlineMs ?? 30_000,
     locks,
     ...(opts.chain ? { chain: { chainId: opts.chain.chainId, settlement: opts.chain.settlement } } : {}),

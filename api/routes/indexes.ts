@@ -6,7 +6,8 @@ import { errorReplies } from './common.js';
 
 /**
  * Public (no API key): an index's leaves under the content hash the registry records for a
- * version (its IndexPublished event), so that anyone recomputes the hash and the index root.
+ * version (its IndexPublished event), so that anyone recomputes the hash and, with the C and K
+ * of the adapter's on-chain variant, the index root.
  */
 export function indexRoutes(db: Db): FastifyPluginAsyncTypebox {
   const published = new PublishedLeavesStore(db);
@@ -19,7 +20,7 @@ export function indexRoutes(db: Db): FastifyPluginAsyncTypebox {
           security: [],
           params: Type.Object({ leavesHash: Type.String({ pattern: '^0x[0-9a-fA-F]{64}$' }) }),
           response: {
-            200: Type.Object({ leavesHash: Type.String(), indexRoot: Type.String(), payees: Type.Array(Type.String()), featureChunks: Type.Array(Type.String()) }),
+            200: Type.Object({ leavesHash: Type.String(), payees: Type.Array(Type.String()), featureChunks: Type.Array(Type.String()) }),
             ...errorReplies,
           },
         },
@@ -27,7 +28,7 @@ export function indexRoutes(db: Db): FastifyPluginAsyncTypebox {
       async (req) => {
         const p = published.get(req.params.leavesHash);
         if (!p) throw new ZkpoaError('ZKPOA_ERR_NOT_FOUND', `no index leaves are published here under ${req.params.leavesHash}`);
-        return { leavesHash: p.leavesHash, indexRoot: '0x' + p.indexRoot.toString(16), payees: p.payees, featureChunks: p.featureChunks.map(String) };
+        return { leavesHash: p.leavesHash, payees: p.payees, featureChunks: p.featureChunks.map(String) };
       },
     );
   };

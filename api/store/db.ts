@@ -195,7 +195,6 @@ const MIGRATIONS: Migration[] = [
     sql: `
       CREATE TABLE published_leaves (
         leaves_hash TEXT PRIMARY KEY,  -- keccak256(abi.encode(payees, featureChunks)), as the registry records it
-        index_root TEXT NOT NULL,
         payees TEXT NOT NULL,          -- JSON: addresses in leaf order
         feature_chunks TEXT NOT NULL,  -- JSON: decimal strings, ceil(K/15) per leaf
         created_at TEXT NOT NULL

@@ -9,15 +9,16 @@ import type { Db } from './db.js';
 export class PublishedLeavesStore {
   constructor(private readonly db: Db) {}
 
-  put(published: PublishedLeaves, indexRoot: bigint): void {
+  /** (The root they give depends on the circuit's C, which the adapter's on-chain variant fixes: it is not stored with them.) */
+  put(published: PublishedLeaves): void {
     this.db
-      .prepare('INSERT OR IGNORE INTO published_leaves (leaves_hash, index_root, payees, feature_chunks, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(published.leavesHash.toLowerCase(), '0x' + indexRoot.toString(16), JSON.stringify(published.payees), JSON.stringify(published.featureChunks.map(String)), new Date().toISOString());
+      .prepare('INSERT OR IGNORE INTO published_leaves (leaves_hash, payees, feature_chunks, created_at) VALUES (?, ?, ?, ?)')
+      .run(published.leavesHash.toLowerCase(), JSON.stringify(published.payees), JSON.stringify(published.featureChunks.map(String)), new Date().toISOString());
   }
 
-  get(leavesHash: string): (PublishedLeaves & { indexRoot: bigint }) | undefined {
-    const r = this.db.prepare('SELECT * FROM published_leaves WHERE leaves_hash = ?').get(leavesHash.toLowerCase()) as { leaves_hash: string; index_root: string; payees: string; feature_chunks: string } | undefined;
+  get(leavesHash: string): PublishedLeaves | undefined {
+    const r = this.db.prepare('SELECT * FROM published_leaves WHERE leaves_hash = ?').get(leavesHash.toLowerCase()) as { leaves_hash: string; payees: string; feature_chunks: string } | undefined;
     if (!r) return undefined;
-    return { leavesHash: r.leaves_hash, indexRoot: BigInt(r.index_root), payees: JSON.parse(r.payees) as string[], featureChunks: (JSON.parse(r.feature_chunks) as string[]).map(BigInt) };
+    return { leavesHash: r.leaves_hash, payees: JSON.parse(r.payees) as string[], featureChunks: (JSON.parse(r.feature_chunks) as string[]).map(BigInt) };
   }
 }

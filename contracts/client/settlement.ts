@@ -1,4 +1,4 @@
-import { Contract, type ContractRunner, type ContractTransactionReceipt, type EventLog, type Interface } from 'ethers';
+import { Contract, NonceManager, type ContractRunner, type ContractTransactionReceipt, type ContractTransactionResponse, type EventLog, type Interface } from 'ethers';
 import { Commitments, ZkpoaError, fieldToAddress, type Leaf } from '../../attribution/index.js';
 import { publishLeaves } from './published-leaves.js';
 import { readForgeArtifact } from './artifacts.js';
@@ -83,6 +83,9 @@ export interface LedgerClaim {
 
 type VersionNumber = bigint | number;
 
+/** The last submission of each signer (see SettlementClient.send). */
+const submissions = new WeakMap<object, Promise<unknown>>();
+
 /** The settlement contract and OPEN through ethers v6; ABIs come from the forge build. */
 export class SettlementClient {
   private static commitments: Promise<Commitments> | undefined;
@@ -106,9 +109,26 @@ export class SettlementClient {
     return this.settlement.interface;
   }
 
+  /**
+   * Sends a transaction, one submission at a time per signer: with a NonceManager a refused
+   * transaction (a revert found by the gas estimate) has already taken its nonce, so the
+   * manager is reset to the chain's count before the next one, which would otherwise wait
+   * for ever behind a nonce never sent.
+   */
   private async send(name: string, ...args: unknown[]): Promise<ContractTransactionReceipt> {
-    const tx = await this.settlement.getFunction(name)(...args);
-    return (await tx.wait()) as ContractTransactionReceipt;
+    const runner = this.settlement.runner as object;
+    const submitted = (submissions.get(runner) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        try {
+          return (await this.settlement.getFunction(name)(...args)) as ContractTransactionResponse;
+        } catch (err) {
+          if (runner instanceof NonceManager) runner.reset();
+          throw err;
+        }
+      });
+    submissions.set(runner, submitted);
+    return (await (await submitted).wait()) as ContractTransactionReceipt;
   }
 
   private async call<T>(name: string, ...args: unknown[]): Promise<T> {
@@ -207,6 +227,11 @@ export class SettlementClient {
     return this.call('owed');
   }
 
+  /** The verifier registered for a circuit variant (the zero address if none). */
+  async verifierOf(variantId: number): Promise<string> {
+    return (await this.call<{ verifier: string }>('variant', variantId)).verifier;
+  }
+
   async adapter(adapterId: bigint): Promise<AdapterInfo> {
     const a = await this.call<{ host: string; variantId: bigint; version: bigint; nextReceipt: bigint }>('adapter', adapterId);
     return { host: a.host, variantId: Number(a.variantId), version: a.version, nextReceipt: a.nextReceipt };
@@ -254,13 +279,18 @@ export class SettlementClient {
     };
   }
 
-  /** What a version's IndexPublished event says: its root, its contributors and the content hash of its leaves. */
-  async publishedIndex(adapterId: bigint, version: VersionNumber, fromBlock = 0): Promise<{ indexRoot: bigint; contributors: number; leavesHash: string } | undefined> {
-    const logs = await this.settlement.queryFilter(this.settlement.filters.IndexPublished!(adapterId, version), fromBlock);
-    const log = logs[0] as EventLog | undefined;
-    if (!log) return undefined;
-    const [, , indexRoot, contributors, leavesHash] = log.args as unknown as [bigint, bigint, bigint, bigint, string];
-    return { indexRoot, contributors: Number(contributors), leavesHash };
+  /**
+   * The index in force at a version, as the IndexPublished event that brought it says (the
+   * version's own, or the latest before it: a version with new terms keeps its index): its
+   * root, its contributors and the content hash of its leaves.
+   */
+  async publishedIndex(adapterId: bigint, version: VersionNumber, fromBlock = 0): Promise<{ version: number; indexRoot: bigint; contributors: number; leavesHash: string } | undefined> {
+    const logs = (await this.settlement.queryFilter(this.settlement.filters.IndexPublished!(adapterId), fromBlock)) as EventLog[];
+    const events = logs.map((log) => {
+      const [, v, indexRoot, contributors, leavesHash] = log.args as unknown as [bigint, bigint, bigint, bigint, string];
+      return { version: Number(v), indexRoot, contributors: Number(contributors), leavesHash };
+    });
+    return events.filter((e) => e.version <= Number(version)).sort((a, b) => a.version - b.version).at(-1);
   }
 
   private events(tx: ContractTransactionReceipt, name: string): EventLog[] {

@@ -71,7 +71,7 @@ afterAll(async () => {
 });
 
 const serve = (n: number) => new ReceiptStore(db).add(host, Array.from({ length: n }, (_, i) => ({ adapter, input: `answer ${Math.random()} ${i}: cheap meds, click now`, output: out })), 1_000_000);
-const planner = (deadlineMs = 60_000) => new BatchPlanner(db, queue, pools, { vkey: async () => vkey, deadlineMs });
+const planner = (deadlineMs = 60_000) => new BatchPlanner(db, queue, pools, { vkey: () => vkey, deadlineMs });
 
 describe('batch planning', () => {
   it('plans full batches as answers come, and proves each with the planned public signals', async () => {

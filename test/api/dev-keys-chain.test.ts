@@ -5,7 +5,7 @@ import { openDatabase } from '../../api/store/db.js';
 import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil, type LocalChain } from '../../contracts/client/index.js';
 import { BUILD_DIR } from '../../lib/config.js';
 import { tempDir } from '../inference/helpers.js';
-import { TEST_VARIANT } from '../helpers/fixtures.js';
+import { TEST_SCALE_VARIANT, TEST_VARIANT } from '../helpers/fixtures.js';
 
 /** Development keys are for local chains: deploying or serving them elsewhere needs an explicit flag, and /health says so. */
 let local: LocalChain;
@@ -27,6 +27,11 @@ describe('development keys on a chain that is not a local one', () => {
     const client = await SettlementClient.connect(deployment, new Wallet(anvilAccountKeys()[1]!, rpcProvider(publicLike.rpcUrl)));
     const opts = { buildDir: BUILD_DIR, variants: [TEST_VARIANT], chain: { client, chainId: publicLike.chainId, settlement: deployment.settlement } };
     await expect(startService({ ...opts, db: openDatabase(':memory:'), dataDir: await tempDir('zkpoa-devkeys-') })).rejects.toMatchObject({ code: 'ZKPOA_ERR_DEV_KEYS' });
+    // every circuit of the ladder needs its verifier on this contract before anything is served
+    await expect(startService({ ...opts, variants: [TEST_VARIANT, TEST_SCALE_VARIANT], allowDevelopmentKeys: true, proofWorker: false, db: openDatabase(':memory:'), dataDir: await tempDir('zkpoa-devkeys-') })).rejects.toMatchObject({
+      code: 'ZKPOA_ERR_UNKNOWN_VARIANT',
+      message: expect.stringContaining(`no verifier for ${TEST_SCALE_VARIANT.name}`),
+    });
     const service = await startService({ ...opts, db: openDatabase(':memory:'), dataDir: await tempDir('zkpoa-devkeys-'), allowDevelopmentKeys: true, proofWorker: false });
     try {
       expect((await service.app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ provers: [{ variant: TEST_VARIANT.name, development: true, warning: expect.stringMatching(/development keys/) }] });

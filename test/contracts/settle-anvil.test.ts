@@ -1,4 +1,4 @@
-import { type JsonRpcProvider, Wallet } from 'ethers';
+import { type JsonRpcProvider, NonceManager, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressToField, padLeaves, type Leaf } from '../../attribution/index.js';
 import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil, type Deployment, type LocalChain, type Terms } from '../../contracts/client/index.js';
@@ -78,6 +78,15 @@ describe('batch settlement on anvil', () => {
     expect(Object.keys(deployment.libraries).sort()).toEqual(['PoseidonT3', 'PoseidonT5']);
     for (const address of Object.values(deployment.libraries)) expect(await provider.getCode(address)).not.toBe('0x');
     expect(deployment.verifiers).toEqual([expect.objectContaining({ variantId: TEST_VARIANT.id, contributors: C, features: K, answers: TEST_VARIANT.params.answers })]);
+  });
+
+  it('a refused transaction does not hold up the next one through a NonceManager', async () => {
+    const [, , operatorKey] = anvilAccountKeys();
+    const managed = admin.connect(new NonceManager(new Wallet(operatorKey!, provider)));
+    // refused by the gas estimate, after the manager took its nonce
+    await expect(managed.setTerms(999n, TERMS, 0n)).rejects.toThrow();
+    const landed = await Promise.race([managed.setOperator(contributor.address, false), new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 20_000))]);
+    expect(landed).not.toBe('stuck');
   });
 
   it('an approved operator registers the host’s adapter; the binding is the TypeScript one', async () => {
