@@ -43,7 +43,11 @@ export async function benchLds(o: LdsOptions): Promise<{ lds: number }> {
   const weights = Array.from({ length: o.contributors }, (_, i) => 1 / (i + 1));
   const wsum = weights.reduce((a, b) => a + b, 0);
   let sizes = weights.map((w) => Math.max(2, Math.floor((w / wsum) * total)));
-  if (sizes.reduce((a, b) => a + b, 0) > total) sizes = weights.map((w) => 1 + Math.floor((w / wsum) * (total - o.contributors)));
+  if (sizes.reduce((a, b) => a + b, 0) > total) {
+    sizes = weights.map((w) => 1 + Math.floor((w / wsum) * (total - o.contributors)));
+    // what the floors left over goes to the largest contributors, so the whole corpus is used
+    for (let left = total - sizes.reduce((a, b) => a + b, 0), c = 0; left > 0; left--, c = (c + 1) % sizes.length) sizes[c]!++;
+  }
   if (o.contributors > total) throw new Error(`${o.contributors} contributors need at least as many records; the corpus has ${total}`);
   const FLIPPED = Math.min(5, o.contributors - 1);
   let at = 0;

@@ -23,7 +23,7 @@ export function exampleClaim(variant: CircuitVariant, seed = 1, contributors = M
     // alignment with the answer's direction decreases with c; the last contributor opposes it
     const align = c === contributors - 1 ? -0.6 : 1 - c / contributors;
     const g = direction.map((d) => Math.max(-3.9, Math.min(3.9, align * d + 0.5 * gauss())));
-    const address = '0x' + (c + 1).toString(16).padStart(2, '0').repeat(20);
+    const address = '0x' + (c + 1).toString(16).padStart(4, '0').repeat(10); // distinct for any C up to 65,535
     return { name: names[c % names.length]!, payee: addressToField(address), g: quantize(g, scale) };
   });
   return {
