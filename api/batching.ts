@@ -67,9 +67,7 @@ export class BatchPlanner {
 
   /** Plans the batches that are due for every adapter registered on this chain; one adapter's failure is logged, not the others'. */
   async planDue(): Promise<Batch[]> {
-    const keys = (this.db.prepare('SELECT adapter_id, chain_id, settlement FROM onchain_adapters').all() as { adapter_id: string; chain_id: string; settlement: string }[])
-      .filter((r) => !this.opts.chain || (r.chain_id === this.opts.chain.chainId.toString() && r.settlement.toLowerCase() === this.opts.chain.settlement.toLowerCase()))
-      .map((r) => r.adapter_id);
+    const keys = this.opts.chain ? this.registrations.onDeployment(this.opts.chain) : (this.db.prepare('SELECT adapter_id FROM onchain_adapters').all() as { adapter_id: string }[]).map((r) => r.adapter_id);
     const planned: Batch[] = [];
     for (const key of keys) {
       if ((this.backoff.get(key) ?? 0) > Date.now()) continue;

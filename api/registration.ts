@@ -154,8 +154,7 @@ export class Registrar {
   /** Reconciles every registration on this server's chain (at start), under the planner's lock. */
   async reconcileAll(): Promise<void> {
     const chain = needChain(this.chain);
-    const keys = (this.db.prepare('SELECT adapter_id FROM onchain_adapters WHERE chain_id = ? AND lower(settlement) = lower(?)').all(chain.chainId.toString(), chain.settlement) as { adapter_id: string }[]).map((r) => r.adapter_id);
-    for (const key of keys) {
+    for (const key of this.registrations.onDeployment(chain)) {
       await this.locks.run(key, () => this.reconcile(key)).catch((err: unknown) => console.error(`zkpoa: reconciling ${key} with the chain: ${(err as Error).message}`));
     }
   }

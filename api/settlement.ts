@@ -80,11 +80,10 @@ export class Settler {
    */
   async settleAll(): Promise<SettledBatch[]> {
     const done: SettledBatch[] = [];
-    const chain = needChain(this.chain);
+    // registrations on another deployment (an earlier contract, another chain) are not this chain's to settle
+    const here = new Set(this.registrations.onDeployment(needChain(this.chain)));
     for (const key of this.batches.adaptersWithUnsettled()) {
-      // registrations on another deployment (an earlier contract, another chain) are not this chain's to settle
-      const reg = this.registrations.get(key);
-      if (!reg || reg.chainId !== chain.chainId || reg.settlement.toLowerCase() !== chain.settlement.toLowerCase()) continue;
+      if (!here.has(key)) continue;
       if ((this.backoff.get(key) ?? 0) > Date.now()) continue;
       try {
         done.push(...(await this.inFlight.once(`settle:${key}`, () => this.settleAdapter(key))).settled);

@@ -33,6 +33,13 @@ type Row = Record<string, unknown>;
 export class RegistrationStore {
   constructor(private readonly db: Db) {}
 
+  /** The adapters registered on one deployment (chain and settlement contract): the only ones its server plans, settles and reconciles. */
+  onDeployment(chain: { chainId: bigint; settlement: string }): string[] {
+    return (
+      this.db.prepare('SELECT adapter_id FROM onchain_adapters WHERE chain_id = ? AND lower(settlement) = lower(?) ORDER BY adapter_id').all(chain.chainId.toString(), chain.settlement) as { adapter_id: string }[]
+    ).map((r) => r.adapter_id);
+  }
+
   get(adapterKey: string): Registration | undefined {
     const r = this.db.prepare('SELECT * FROM onchain_adapters WHERE adapter_id = ?').get(adapterKey) as Row | undefined;
     if (!r) return undefined;
