@@ -27,3 +27,20 @@ export function spearman(a: readonly number[], b: readonly number[]): number {
   });
   return da === 0 || db === 0 ? 0 : num / Math.sqrt(da * db);
 }
+
+/**
+ * Up to `total` items split among `parts` by a Zipf law (s = 1), as community datanets are:
+ * each part at least 2 items (the floors may leave a few unused); when there are too few for
+ * that, at least 1 each, with what the floors leave over going to the largest parts so that
+ * all `total` are used.
+ */
+export function zipfSizes(total: number, parts: number): number[] {
+  if (parts > total) throw new RangeError(`${parts} parts need at least as many items; there are ${total}`);
+  const weights = Array.from({ length: parts }, (_, i) => 1 / (i + 1));
+  const wsum = weights.reduce((a, b) => a + b, 0);
+  const sizes = weights.map((w) => Math.max(2, Math.floor((w / wsum) * total)));
+  if (sizes.reduce((a, b) => a + b, 0) <= total) return sizes;
+  const ones = weights.map((w) => 1 + Math.floor((w / wsum) * (total - parts)));
+  for (let left = total - ones.reduce((a, b) => a + b, 0), c = 0; left > 0; left--, c = (c + 1) % ones.length) ones[c]!++;
+  return ones;
+}

@@ -5,7 +5,7 @@ import { hashFeatures } from '../inference/features.js';
 import { InfluenceSpan, type Curvature } from '../inference/influence.js';
 import { fineTune, LBFGS_DEFAULTS, type FineTuneSpec } from '../inference/train.js';
 import { mulberry32, shuffled } from '../lib/random.js';
-import { spearman } from '../lib/stats.js';
+import { spearman, zipfSizes } from '../lib/stats.js';
 import { queryLosses } from './query-losses.js';
 import type { Progress } from '../prover/progress.js';
 
@@ -38,17 +38,8 @@ export async function benchLds(o: LdsOptions): Promise<{ lds: number }> {
   const seen = new Set<string>();
   const pool = shuffled(corpus.filter((r) => !isHeldOut(r.id)), mulberry32(41)).filter((r) => !seen.has(r.text.slice(0, 2000)) && seen.add(r.text.slice(0, 2000)));
   const total = Math.min(o.records, pool.length);
-  // Zipf sizes (s = 1), each contributor at least 2 records; when the corpus is too small for
-  // that (a thousand contributors), at least 1 and the rest shared by Zipf weight
-  const weights = Array.from({ length: o.contributors }, (_, i) => 1 / (i + 1));
-  const wsum = weights.reduce((a, b) => a + b, 0);
-  let sizes = weights.map((w) => Math.max(2, Math.floor((w / wsum) * total)));
-  if (sizes.reduce((a, b) => a + b, 0) > total) {
-    sizes = weights.map((w) => 1 + Math.floor((w / wsum) * (total - o.contributors)));
-    // what the floors left over goes to the largest contributors, so the whole corpus is used
-    for (let left = total - sizes.reduce((a, b) => a + b, 0), c = 0; left > 0; left--, c = (c + 1) % sizes.length) sizes[c]!++;
-  }
   if (o.contributors > total) throw new Error(`${o.contributors} contributors need at least as many records; the corpus has ${total}`);
+  const sizes = zipfSizes(total, o.contributors);
   const FLIPPED = Math.min(5, o.contributors - 1);
   let at = 0;
   const contributors = sizes.map((n, c) => {
