@@ -58,14 +58,14 @@ template Attribution(C, K) {
     for (var c = 0; c < C; c++) {
         gPack[c] = PackSigned(K, FB, PACK);
         gPack[c].in <== g[c];
-        leafHash[c] = Poseidon(1 + NCH);
+        leafHash[c] = PoseidonHash(1 + NCH);
         leafHash[c].inputs[0] <== payee[c];
         for (var j = 0; j < NCH; j++) {
             leafHash[c].inputs[1 + j] <== gPack[c].chunk[j];
         }
         tree.leaves[c] <== leafHash[c].out;
     }
-    component bind = Poseidon(4);
+    component bind = PoseidonHash(4);
     bind.inputs[0] <== tree.root;
     bind.inputs[1] <== adapterId;
     bind.inputs[2] <== chainId;
@@ -146,7 +146,7 @@ template Attribution(C, K) {
     }
 
     // ---- receipt commitment ---------------------------------------------
-    component receiptHash = Poseidon(6 + NCH);
+    component receiptHash = PoseidonHash(6 + NCH);
     receiptHash.inputs[0] <== binding;
     receiptHash.inputs[1] <== nonce;
     receiptHash.inputs[2] <== inputHash;

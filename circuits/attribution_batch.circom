@@ -73,7 +73,7 @@ template AttributionBatch(C, K, M) {
     component index = IndexRoot(C, K, FB, PACK);
     index.g <== g;
     index.payee <== payee;
-    component bind = Poseidon(4);
+    component bind = PoseidonHash(4);
     bind.inputs[0] <== index.root;
     bind.inputs[1] <== adapterId;
     bind.inputs[2] <== chainId;
@@ -116,7 +116,7 @@ template AttributionBatch(C, K, M) {
     for (var i = 0; i < M; i++) {
         tPack[i] = PackSigned(K, FB, PACK);
         tPack[i].in <== t[i];
-        receiptHash[i] = Poseidon(6 + NCH);
+        receiptHash[i] = PoseidonHash(6 + NCH);
         receiptHash[i].inputs[0] <== binding;
         receiptHash[i].inputs[1] <== first + i;
         receiptHash[i].inputs[2] <== fee;
@@ -175,11 +175,11 @@ template AttributionBatch(C, K, M) {
         newCumulative[c] <== oldCumulative[c] + payout[c].q;
         newBits[c] = Num2Bits(LB);
         newBits[c].in <== newCumulative[c];
-        oldLeaf[c] = Poseidon(2);
+        oldLeaf[c] = PoseidonHash(2);
         oldLeaf[c].inputs[0] <== payee[c];
         oldLeaf[c].inputs[1] <== oldCumulative[c];
         oldTree.leaves[c] <== oldLeaf[c].out;
-        newLeaf[c] = Poseidon(2);
+        newLeaf[c] = PoseidonHash(2);
         newLeaf[c].inputs[0] <== payee[c];
         newLeaf[c].inputs[1] <== newCumulative[c];
         newTree.leaves[c] <== newLeaf[c].out;

@@ -2,7 +2,7 @@ pragma circom 2.1.6;
 
 // Templates shared by the attribution circuits.
 
-include "circomlib/circuits/poseidon.circom";
+include "poseidon_hash.circom";
 include "circomlib/circuits/bitify.circom";
 include "circomlib/circuits/comparators.circom";
 
@@ -51,7 +51,7 @@ template MerkleRoot(DEPTH) {
         node[N - 1 + i] <== leaves[i];
     }
     for (var i = N - 2; i >= 0; i--) {
-        h[i] = Poseidon(2);
+        h[i] = PoseidonHash(2);
         h[i].inputs[0] <== node[2 * i + 1];
         h[i].inputs[1] <== node[2 * i + 2];
         node[i] <== h[i].out;
@@ -72,7 +72,7 @@ template IndexRoot(C, K, FB, PACK) {
     for (var c = 0; c < C; c++) {
         gPack[c] = PackSigned(K, FB, PACK);
         gPack[c].in <== g[c];
-        leafHash[c] = Poseidon(1 + NCH);
+        leafHash[c] = PoseidonHash(1 + NCH);
         leafHash[c].inputs[0] <== payee[c];
         for (var j = 0; j < NCH; j++) {
             leafHash[c].inputs[1 + j] <== gPack[c].chunk[j];
