@@ -8,6 +8,8 @@ export interface ChainContext {
   client: SettlementClient;
   chainId: bigint;
   settlement: string;
+  /** the RPC URL contributors are shown for `zkpoa claim` (never the operator's own if it holds a key) */
+  publicRpc?: string;
 }
 
 export function needChain(chain: ChainContext | undefined): ChainContext {

@@ -66,10 +66,11 @@ program
   .option('--max-resident-adapters <n>', 'adapters kept as tensors', count, 64)
   .option('--rpc <url>', 'chain RPC for registration and settlement (with --deployment)')
   .option('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)')
+  .option('--public-rpc <url>', 'the chain RPC shown to contributors for their claims (default: --rpc on a local chain, else none)')
   .option('--batch-deadline <seconds>', 'prove a short batch once its oldest answer has waited this long', positive, 30)
   .option('--no-auto-settle', 'leave proven batches for POST /v1/adapters/:id/settle instead of settling them as they are proven')
   .option('--allow-development-keys', 'serve a chain that is not a local one with keys from the development ceremony (anyone who kept its randomness can forge proofs)')
-  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string[]; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string; allowDevelopmentKeys?: boolean; batchDeadline: number; autoSettle: boolean }) => {
+  .action(async (o: { db: string; host: string; port: number; data: string; variant?: string[]; externalProvers?: boolean; queue?: string; maxResidentAdapters: number; rpc?: string; deployment?: string; publicRpc?: string; allowDevelopmentKeys?: boolean; batchDeadline: number; autoSettle: boolean }) => {
     const db = openDatabase(o.db);
     const queueUrl = o.queue ?? env('queueUrl'); // read here so that --help never prints a password
     let chain: ChainContext | undefined;
@@ -82,7 +83,8 @@ program
       const key = secret('operatorKey') ?? (isLocalChain(chainId) ? anvilAccountKeys()[1] : undefined);
       if (!key) throw new InvalidArgumentError(`set ${ENV.operatorKey} to the operator wallet that registers and settles for hosts`);
       // one nonce sequence for the registrations and settlements the service sends side by side
-      chain = { client: await SettlementClient.connect(deployment, new NonceManager(new Wallet(key, provider))), chainId, settlement: deployment.settlement };
+      const publicRpc = o.publicRpc ?? (isLocalChain(chainId) ? o.rpc : undefined);
+      chain = { client: await SettlementClient.connect(deployment, new NonceManager(new Wallet(key, provider))), chainId, settlement: deployment.settlement, ...(publicRpc ? { publicRpc } : {}) };
     }
     const service = await startService({
       db,
@@ -192,21 +194,24 @@ program
     process.exitCode = body.ok ? 0 : 1;
   });
 
-/** The addresses `zkpoa deploy` wrote, or a one-line error. */
-async function readDeployment(path: string): Promise<Deployment> {
+/** The contract addresses: a file `zkpoa deploy` wrote, or a server's public GET /v1/deployment; or a one-line error. */
+async function readDeployment(from: string): Promise<Pick<Deployment, 'chainId' | 'settlement' | 'open'>> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Deployment;
+    const json = /^https?:\/\//.test(from) ? await (await fetch(from)).json() : JSON.parse(await readFile(from, 'utf8'));
+    const d = json as Partial<Deployment>;
+    if (typeof d.settlement !== 'string' || typeof d.open !== 'string') throw new Error('it names no settlement and token contracts');
+    return d as Pick<Deployment, 'chainId' | 'settlement' | 'open'>;
   } catch (err) {
-    throw new InvalidArgumentError(`cannot read the deployment file ${path}: ${(err as Error).message}`);
+    throw new InvalidArgumentError(`cannot read the deployment ${from}: ${(err as Error).message}`);
   }
 }
 
 /** A settlement client over an RPC and a deployment file, signing with `key` if given; `use` runs with it, then the provider is closed. */
-async function withChain<T>(o: { rpc: string; deployment: string }, key: string | undefined, use: (c: SettlementClient, deployment: Deployment) => Promise<T>): Promise<T> {
+async function withChain<T>(o: { rpc: string; deployment: string }, key: string | undefined, use: (c: SettlementClient) => Promise<T>): Promise<T> {
   const deployment = await readDeployment(o.deployment);
   const provider = rpcProvider(o.rpc);
   try {
-    return await use(await SettlementClient.connect(deployment, key ? new Wallet(key, provider) : provider), deployment);
+    return await use(await SettlementClient.connect(deployment, key ? new Wallet(key, provider) : provider));
   } finally {
     provider.destroy(); // else ethers keeps retrying an unreachable RPC and the command never exits
   }
@@ -227,7 +232,7 @@ const address = (v: string) => {
   return getAddress(v);
 };
 const chainOptions = (c: Command) =>
-  c.requiredOption('--rpc <url>', 'chain RPC').requiredOption('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)');
+  c.requiredOption('--rpc <url>', 'chain RPC').requiredOption('--deployment <file or URL>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json), or a zkpoa server’s <url>/v1/deployment');
 type ChainOpts = { rpc: string; deployment: string };
 
 chainOptions(

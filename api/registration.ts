@@ -55,6 +55,12 @@ export class Registrar {
     return { chainId: this.chain.chainId.toString(), settlement: this.chain.settlement, operator: await operatorOf(this.chain) };
   }
 
+  /** The contracts this server settles on, and the RPC contributors are shown: public facts, for `zkpoa claim --deployment <url>`. */
+  async deployment(): Promise<{ chainId: string; settlement: string; open: string; rpc?: string }> {
+    const chain = needChain(this.chain);
+    return { chainId: chain.chainId.toString(), settlement: chain.settlement, open: await chain.client.open.getAddress(), ...(chain.publicRpc ? { rpc: chain.publicRpc } : {}) };
+  }
+
   /** A host wallet's escrow, and whether it has approved this server's operator. */
   async escrowOf(wallet: string): Promise<{ balance: string; operatorApproved: boolean }> {
     const chain = needChain(this.chain);

@@ -1,4 +1,5 @@
 import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -19,6 +20,7 @@ import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
 import { hostRoutes } from './routes/hosts.js';
 import { indexRoutes } from './routes/indexes.js';
+import { overviewRoutes } from './routes/overview.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { onchainRoutes } from './routes/onchain.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -43,6 +45,8 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** bytes (default 1 MiB) */
   bodyLimit?: number;
+  /** the dashboard's built assets (api/web/build.ts), served at / */
+  dashboard?: string;
   /** what one tenant may take (api/limits.ts) */
   limits?: Partial<TenantLimits>;
 }
@@ -105,6 +109,7 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (opts.dashboard) await app.register(fastifyStatic, { root: opts.dashboard, prefix: '/', index: 'index.html', schemaHide: true });
 
   const throttle = new AuthThrottle(limits.failedAuthPerMinute);
   app.addHook('onRequest', async (req, reply) => {
@@ -145,8 +150,9 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher, limits, a?.registrar), { prefix: '/v1' });
   if (a) {
     await app.register(onchainRoutes(opts.db, a.registrar, a.planner, a.settler), { prefix: '/v1' });
-    await app.register(receiptRoutes(opts.db, a.settler, a.auditor, opts.inference ? { batcher: opts.inference.batcher, vkey: a.vkey } : undefined), { prefix: '/v1' });
+    await app.register(receiptRoutes(opts.db, a.settler, a.auditor, a.ledgers, opts.inference ? { batcher: opts.inference.batcher, vkey: a.vkey } : undefined), { prefix: '/v1' });
     await app.register(ledgerRoutes(a.ledgers), { prefix: '/v1' });
+    await app.register(overviewRoutes(opts.db, a.settler, a.registrar), { prefix: '/v1' });
     await app.register(indexRoutes(opts.db), { prefix: '/v1' });
   }
   return app;

@@ -128,7 +128,7 @@ export class Settler {
       const calldata = toSolidityCalldata(proof.proof, proof.publicSignals);
       try {
         const { tx } = await chainRefusals(chain, () => chain.client.settleBatch(reg.onchainId, batch.version, flattenProof(calldata), signals));
-        this.batches.setSettled(batch.id, tx.hash);
+        this.batches.setSettled(batch.id, tx.hash, tx.gasUsed);
         settled.push({ batch: batch.id, first: batch.first, count: batch.count, tx: tx.hash, gasUsed: tx.gasUsed });
       } catch (err) {
         // settled meanwhile by a transaction this process did not see land (a crash, a second server)
@@ -148,8 +148,8 @@ export class Settler {
     if (!ev || ev.count !== batch.count || ev.newRoot !== batch.publicSignals[5]) {
       throw new ZkpoaError('ZKPOA_ERR_ALREADY_SETTLED', `receipts from ${batch.first} of adapter ${onchainId} were settled on-chain by another batch than ${batch.id}`);
     }
-    this.batches.setSettled(batch.id, ev.txHash);
     const receipt = await chain.client.settlement.runner?.provider?.getTransactionReceipt(ev.txHash);
+    this.batches.setSettled(batch.id, ev.txHash, receipt?.gasUsed ?? 0n);
     return { batch: batch.id, first: batch.first, count: batch.count, tx: ev.txHash, gasUsed: receipt?.gasUsed ?? 0n };
   }
 }

@@ -72,6 +72,29 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
       },
     );
 
+    app.get('/datanets', { config: { auth: true }, schema: { summary: 'The datanets the caller owns', response: { 200: Type.Object({ datanets: Type.Array(Datanet) }), ...errors } } }, async (req) => ({
+      datanets: store.listOwned(caller(req.caller)),
+    }));
+
+    app.get(
+      '/datanets/:id/contributors',
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Records per contributor address and status (another host than the owner sees the accepted ones)',
+          params: Type.Object({ id: DatanetId }),
+          response: { 200: Type.Object({ contributors: Type.Array(Type.Object({ contributor: Type.String(), pending: Type.Integer(), accepted: Type.Integer(), rejected: Type.Integer() })) }), ...errors },
+        },
+      },
+      async (req) => ({ contributors: store.contributors(caller(req.caller), req.params.id) }),
+    );
+
+    app.get(
+      '/datanets/:id/versions',
+      { config: { auth: true }, schema: { summary: 'Published versions with their Merkle roots, newest first', params: Type.Object({ id: DatanetId }), response: { 200: Type.Object({ versions: Type.Array(Version) }), ...errors } } },
+      async (req) => ({ versions: store.versions(caller(req.caller), req.params.id) }),
+    );
+
     app.get(
       '/datanets/:id',
       { config: { auth: true }, schema: { summary: 'A datanet visible to the caller', params: Type.Object({ id: DatanetId }), response: { 200: Datanet, ...errors } } },

@@ -2,7 +2,10 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Ledgers } from '../ledger.js';
 import { errorReplies } from './common.js';
 
-/** Public (no API key): where an address is paid, with the Merkle paths its claims carry. */
+const PayeeAddress = Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$' });
+const Wei = Type.String({ description: 'wei, as a decimal string' });
+
+/** Public (no API key): where an address is paid, with the Merkle paths its claims carry, and how its earnings grew. */
 export function ledgerRoutes(ledgers: Ledgers): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
@@ -11,7 +14,7 @@ export function ledgerRoutes(ledgers: Ledgers): FastifyPluginAsyncTypebox {
         schema: {
           summary: 'Every payout ledger leaf that pays an address: cumulative amount after the last settled batch, and its Merkle path to the on-chain root',
           security: [],
-          params: Type.Object({ address: Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$' }) }),
+          params: Type.Object({ address: PayeeAddress }),
           response: {
             200: Type.Object({
               positions: Type.Array(Type.Object({ adapterId: Type.String(), version: Type.Integer(), leaf: Type.Integer(), payee: Type.String(), cumulative: Type.String(), siblings: Type.Array(Type.String()), root: Type.String() })),
@@ -28,6 +31,46 @@ export function ledgerRoutes(ledgers: Ledgers): FastifyPluginAsyncTypebox {
           siblings: p.siblings.map(String),
           root: p.root.toString(),
         })),
+      }),
+    );
+
+    app.get(
+      '/earnings/:address',
+      {
+        schema: {
+          summary: 'What an address earned, per adapter version: claimed on-chain and unclaimed, every settled batch, and its share of each answer (the latest 2,000)',
+          security: [],
+          params: Type.Object({ address: PayeeAddress }),
+          response: {
+            200: Type.Object({
+              positions: Type.Array(
+                Type.Object({
+                  adapterId: Type.String(),
+                  version: Type.Integer(),
+                  leaf: Type.Integer(),
+                  cumulative: Wei,
+                  claimed: Type.Optional(Wei),
+                  batches: Type.Array(Type.Object({ first: Type.Integer(), count: Type.Integer(), payout: Wei, cumulative: Wei, tx: Type.String(), settledAt: Type.Optional(Type.String()) })),
+                  answers: Type.Array(Type.Object({ number: Type.Integer(), share: Wei })),
+                }),
+              ),
+            }),
+            ...errorReplies,
+          },
+        },
+      },
+      async (req) => ({
+        positions: await Promise.all(
+          ledgers.history(req.params.address).map(async (p) => ({
+            adapterId: p.adapterId.toString(),
+            version: p.version,
+            leaf: p.leaf,
+            cumulative: p.cumulative.toString(),
+            ...(ledgers.claimed ? { claimed: (await ledgers.claimed(p.adapterId, p.version, p.leaf)).toString() } : {}),
+            batches: p.batches.map((b) => ({ ...b, payout: b.payout.toString(), cumulative: b.cumulative.toString() })),
+            answers: p.answers.map((a) => ({ number: a.number, share: a.share.toString() })),
+          })),
+        ),
       }),
     );
   };

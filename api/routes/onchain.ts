@@ -38,6 +38,18 @@ export function onchainRoutes(db: Db, registrar: Registrar, planner: BatchPlanne
   const adapters = new AdapterRegistryStore(db);
   const batches = new BatchStore(db);
   return async (app) => {
+    app.get(
+      '/deployment',
+      {
+        schema: {
+          summary: 'The chain and contracts this server settles on (public): what `zkpoa claim --deployment <this URL>` reads',
+          security: [],
+          response: { 200: Type.Object({ chainId: Type.String(), settlement: Type.String(), open: Type.String(), rpc: Type.Optional(Type.String({ description: 'an RPC contributors may use' })) }), ...errors },
+        },
+      },
+      async () => registrar.deployment(),
+    );
+
     app.post(
       '/adapters/:id/register',
       { config: { auth: true }, schema: { summary: 'Register the adapter and its index on-chain with a price and fee shares (its host wallet pays)', params: Type.Object({ id: AdapterId }), body: Terms, response: { 201: RegistrationView, ...errors } } },

@@ -3,7 +3,9 @@ import type { VerificationKey } from 'snarkjs';
 import { unpackHeader } from '../../attribution/index.js';
 import type { Batcher } from '../../inference/batcher.js';
 import type { Auditor } from '../audit.js';
+import type { Ledgers } from '../ledger.js';
 import type { Settler } from '../settlement.js';
+import { AdapterRegistryStore } from '../store/adapters.js';
 import { BatchStore, SIGNAL, type Batch } from '../store/batches.js';
 import type { Db } from '../store/db.js';
 import { ReceiptStore } from '../store/receipts.js';
@@ -48,9 +50,10 @@ export async function batchView(settler: Settler, b: Batch) {
 }
 
 /** A receipt, its batch and proof, and the auditor's replay of it. */
-export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, audit?: { batcher: Batcher; vkey: (variantName: string) => Promise<VerificationKey> }): FastifyPluginAsyncTypebox {
+export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, ledgers: Ledgers, audit?: { batcher: Batcher; vkey: (variantName: string) => Promise<VerificationKey> }): FastifyPluginAsyncTypebox {
   const receipts = new ReceiptStore(db);
   const batches = new BatchStore(db);
+  const adapters = new AdapterRegistryStore(db);
   return async (app) => {
     app.get(
       '/receipts/:id',
@@ -65,7 +68,11 @@ export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, audit?
               number: Type.Integer(),
               answer: Type.Object({ label: Type.String(), probabilities: Type.Array(Type.Number()) }),
               createdAt: Type.String(),
+              adapter: Type.String(),
               batch: Type.Optional(BatchView),
+              split: Type.Optional(
+                Type.Array(Type.Object({ payee: Type.String(), score: Type.String(), share: Type.String() }), { description: 'each contributor’s score max(0, <t, G_c>) and share of this answer’s pool (wei), once the answer is batched' }),
+              ),
               proof: Type.Optional(Type.Object({ proof: Type.Unknown(), publicSignals: Type.Array(Type.String()) })),
             }),
             ...errors,
@@ -76,12 +83,15 @@ export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, audit?
         const rc = receipts.get(caller(req.caller), req.params.id);
         const batch = batches.containing(rc.adapterKey, rc.number);
         const proof = batch ? (await settler.state(batch)).proof : undefined;
+        const split = ledgers.answerSplit(rc.adapterKey, rc.number);
         return {
           id: rc.id,
           number: rc.number,
           answer: rc.output,
           createdAt: rc.createdAt,
+          adapter: adapters.byKey(rc.adapterKey)!.id,
           ...(batch ? { batch: await batchView(settler, batch) } : {}),
+          ...(split ? { split: split.map((x) => ({ payee: x.payee, score: x.score.toString(), share: x.share.toString() })) } : {}),
           ...(proof ? { proof: { proof: proof.proof, publicSignals: proof.publicSignals.map(String) } } : {}),
         };
       },

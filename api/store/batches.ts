@@ -26,6 +26,9 @@ export interface Batch {
   /** what the batch pays each leaf */
   payouts: bigint[];
   settleTx?: string;
+  /** the settlement transaction's gas, once settled */
+  gasUsed?: bigint;
+  settledAt?: string;
   createdAt: string;
 }
 
@@ -46,6 +49,8 @@ const toBatch = (r: Row): Batch => ({
   ledger: big(r.ledger as string),
   payouts: big(r.payouts as string),
   ...(r.settle_tx ? { settleTx: r.settle_tx as string } : {}),
+  ...(r.gas_used ? { gasUsed: BigInt(r.gas_used as string) } : {}),
+  ...(r.settled_at ? { settledAt: r.settled_at as string } : {}),
   createdAt: r.created_at as string,
 });
 
@@ -100,8 +105,13 @@ export class BatchStore {
     return r ? toBatch(r) : undefined;
   }
 
-  setSettled(id: string, tx: string): void {
-    this.db.prepare('UPDATE batches SET settle_tx = ? WHERE id = ?').run(tx, id);
+  setSettled(id: string, tx: string, gasUsed: bigint): void {
+    this.db.prepare('UPDATE batches SET settle_tx = ?, gas_used = ?, settled_at = ? WHERE id = ?').run(tx, gasUsed.toString(), new Date().toISOString(), id);
+  }
+
+  /** The settled batches of an adapter version, in receipt order. */
+  settled(adapterKey: string, version: number): Batch[] {
+    return (this.db.prepare('SELECT * FROM batches WHERE adapter_id = ? AND version = ? AND settle_tx IS NOT NULL ORDER BY first').all(adapterKey, version) as Row[]).map(toBatch);
   }
 
   /** Adapter keys with batches not settled yet. */

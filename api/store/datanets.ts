@@ -226,6 +226,35 @@ export class DatanetStore {
     return (rows as Row[]).map(toRecord);
   }
 
+  /** The datanets the host owns. */
+  listOwned(host: Host): Datanet[] {
+    return (this.db.prepare('SELECT * FROM datanets WHERE owner_host = ? ORDER BY created_at').all(host.id) as Row[]).map(toDatanet);
+  }
+
+  /** Records per contributor and status (the owner sees all of them, another host the accepted ones). */
+  contributors(host: Host, id: string): { contributor: string; pending: number; accepted: number; rejected: number }[] {
+    const d = this.get(host, id);
+    const mine = d.ownerHost === host.id ? '' : "AND status = 'accepted'";
+    const rows = this.db
+      .prepare(
+        `SELECT contributor, SUM(status = 'pending') pending, SUM(status = 'accepted') accepted, SUM(status = 'rejected') rejected FROM records WHERE datanet_id = ? ${mine} GROUP BY contributor ORDER BY accepted DESC, contributor`,
+      )
+      .all(id) as { contributor: string; pending: number; accepted: number; rejected: number }[];
+    return rows;
+  }
+
+  /** Published versions, newest first. */
+  versions(host: Host, id: string): DatanetVersion[] {
+    this.get(host, id);
+    return (this.db.prepare('SELECT datanet_id, version, root, json_array_length(record_ids) n, created_at FROM datanet_versions WHERE datanet_id = ? ORDER BY version DESC').all(id) as Row[]).map((r) => ({
+      datanetId: r.datanet_id as string,
+      version: r.version as number,
+      root: r.root as string,
+      records: r.n as number,
+      createdAt: r.created_at as string,
+    }));
+  }
+
   /** The owner removes rejected records that no published version holds; returns how many. */
   purgeRejected(host: Host, id: string): number {
     this.owned(host, id);

@@ -201,6 +201,14 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'settlement gas and time per batch',
+    sql: `
+      ALTER TABLE batches ADD COLUMN gas_used TEXT;   -- the settlement transaction's gas (decimal)
+      ALTER TABLE batches ADD COLUMN settled_at TEXT; -- when this server recorded the settlement
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {
