@@ -18,6 +18,7 @@ import type { ChainContext } from './chain.js';
 import { FeaturePools } from './feature-pools.js';
 import { FineTuneRunner } from './finetune-runner.js';
 import { Ledgers } from './ledger.js';
+import { buildDashboard } from './web/build.js';
 import { tenantLimits, type TenantLimits } from './limits.js';
 import { ProofWorker, proveJobKind } from './proof-worker.js';
 import { Registrar } from './registration.js';
@@ -159,8 +160,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   const app = await buildServer({
     db: opts.db,
+    dashboard: await buildDashboard(opts.buildDir),
     inference: { batcher, queue },
-    attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db), vkey },
+    attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db, opts.chain ? (id, version, leaf) => opts.chain!.client.claimed(id, version, leaf) : undefined), vkey },
     limits,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     health: () => ({

@@ -1,17 +1,10 @@
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type Service } from '../../api/service.js';
-import type { App } from '../../api/server.js';
-import { openDatabase, type Db } from '../../api/store/db.js';
-import { tempDir } from '../inference/helpers.js';
-import { createHost, walletLinkMessage } from '../../api/store/hosts.js';
-import { SettlementClient, anvilAccountKeys, deployAll, rpcProvider, startAnvil, type LocalChain } from '../../contracts/client/index.js';
 import { datanetCorpus, isHeldOut } from '../../inference/datasets.js';
 import { mulberry32, shuffled } from '../../lib/random.js';
-import { BUILD_DIR } from '../../lib/config.js';
 import { TEST_SCALE_VARIANT, TEST_VARIANT } from '../helpers/fixtures.js';
-import { variantLadder } from '../../circuits/variants.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
+import { PRICE, linkSignature, mailRecords, poll, startStack, type Stack } from '../helpers/stack.js';
 import { claimAll, earnings } from '../../api/contributor.js';
 import { Commitments } from '../../attribution/index.js';
 import { leavesOfPublished } from '../../contracts/client/published-leaves.js';
@@ -23,71 +16,6 @@ import { leavesOfPublished } from '../../contracts/client/published-leaves.js';
  * job queue and once with BullMQ on a real redis-server. Then a second host tries every
  * way the API offers to spend the first host's or the operator's money.
  */
-const PRICE = 10n ** 16n;
-
-interface Stack {
-  chain: LocalChain;
-  db: Db;
-  service: Service;
-  app: App;
-  /** host A's API key, and its wallet (escrow, owner share) */
-  key: string;
-  hostWallet: Wallet;
-  /** the server's operator wallet */
-  operator: Wallet;
-  client: SettlementClient;
-  contributors: Wallet[];
-  /** host B, with a wallet of its own */
-  other: { key: string; id: number; wallet: Wallet };
-}
-
-async function startStack(queueUrl?: string): Promise<Stack> {
-  const chain = await startAnvil();
-  const provider = rpcProvider(chain.rpcUrl);
-  const [deployerKey, operatorKey, hostKey, otherKey, ...rest] = anvilAccountKeys();
-  const deployer = new Wallet(deployerKey!, provider);
-  const deployment = await deployAll(deployer, { variants: variantLadder('test') });
-  const operator = new Wallet(operatorKey!, provider);
-  const hostWallet = new Wallet(hostKey!, provider);
-  const contributors = rest.slice(0, 3).map((k) => new Wallet(k, provider));
-  const admin = await SettlementClient.connect(deployment, deployer);
-  // host A escrows and approves the server's operator; the operator has escrow of its own, which no host may spend
-  for (const w of [hostWallet, operator]) {
-    await (await admin.open.getFunction('transfer')(w.address, 100n * PRICE)).wait();
-    await admin.connect(w).deposit(100n * PRICE);
-  }
-  await admin.connect(hostWallet).setOperator(operator.address, true);
-
-  const db = openDatabase(':memory:');
-  const key = createHost(db, 'host').apiKey;
-  const b = createHost(db, 'other');
-  const service = await startService({
-    db,
-    buildDir: BUILD_DIR,
-    dataDir: await tempDir('zkpoa-e2e-'),
-    variants: variantLadder('test'),
-    chain: { client: admin.connect(operator), chainId: chain.chainId, settlement: deployment.settlement },
-    pollMs: 20,
-    ...(queueUrl ? { queueUrl } : {}),
-  });
-  await service.app.ready();
-  return { chain, db, service, app: service.app, key, hostWallet, operator, client: admin.connect(operator), contributors, other: { key: b.apiKey, id: b.host.id, wallet: new Wallet(otherKey!, provider) } };
-}
-
-/** The signature that links `wallet` to host `hostId` on this stack's chain and contract. */
-async function linkSignature(stack: Stack, hostId: number, wallet: Wallet): Promise<string> {
-  return wallet.signMessage(walletLinkMessage({ hostId, wallet: wallet.address, chainId: stack.chain.chainId.toString(), settlement: await stack.client.settlement.getAddress() }));
-}
-
-const poll = async <T>(f: () => Promise<T>, done: (t: T) => boolean, ms = 120_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (done(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
 for (const queue of ['SQLite', 'BullMQ'] as const) {
   describe.skipIf(queue === 'BullMQ' && !hasRedis)(`end to end through HTTP on anvil, ${queue} job queue`, () => {
     let stack: Stack | undefined;
@@ -120,10 +48,7 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
         jobQueue: queue === 'BullMQ' ? expect.stringMatching(/^bullmq redis:\/\/127\.0\.0\.1:\d+ \(prefix e2e\)$/) : 'sqlite',
       });
       const dn = (await app.inject({ method: 'POST', url: '/v1/datanets', headers: auth(), payload: { name: 'mail', labels: ['ham', 'spam'], visibility: 'public' } })).json() as { id: string };
-      const seen = new Set<string>();
-      const corpus = shuffled((await datanetCorpus()).filter((r) => !isHeldOut(r.id)), mulberry32(9)).filter((r) => !seen.has(r.text.slice(0, 1500)) && seen.add(r.text.slice(0, 1500)));
-      const who = contributors.map((w) => w.address);
-      const records = corpus.slice(0, 180).map((r, i) => ({ contributor: who[i % 3]!, text: r.text.slice(0, 1500), label: r.label }));
+      const records = await mailRecords(contributors.map((w) => w.address), 180);
       const contributed = await app.inject({ method: 'POST', url: `/v1/datanets/${dn.id}/records`, headers: auth(), payload: { records } });
       expect(contributed.statusCode, contributed.body).toBeLessThan(300);
       const added = contributed.json() as { records: { id: number }[] };
