@@ -194,10 +194,24 @@ program
     process.exitCode = body.ok ? 0 : 1;
   });
 
-/** The contract addresses: a file `zkpoa deploy` wrote, or a server's public GET /v1/deployment; or a one-line error. */
-async function readDeployment(from: string): Promise<Pick<Deployment, 'chainId' | 'settlement' | 'open'>> {
+/**
+ * The contract addresses: a file `zkpoa deploy` wrote, or (where `url` allows it: the
+ * contributor's read and claim commands, which pay only the contract's own ledger) a
+ * server's public GET /v1/deployment, over HTTPS unless the server is on this machine.
+ */
+async function readDeployment(from: string, opts: { url?: boolean } = {}): Promise<Pick<Deployment, 'chainId' | 'settlement' | 'open'>> {
+  const isUrl = /^https?:\/\//.test(from);
+  if (isUrl && !opts.url) throw new InvalidArgumentError(`--deployment ${from}: this command reads a deployment file, not a URL`);
+  if (isUrl && !/^https:\/\//.test(from) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(from)) throw new InvalidArgumentError(`--deployment ${from}: a server's deployment is read over https (plain http only from this machine)`);
   try {
-    const json = /^https?:\/\//.test(from) ? await (await fetch(from)).json() : JSON.parse(await readFile(from, 'utf8'));
+    let json: unknown;
+    if (isUrl) {
+      const res = await fetch(from, { signal: AbortSignal.timeout(15_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      json = await res.json();
+    } else {
+      json = JSON.parse(await readFile(from, 'utf8'));
+    }
     const d = json as Partial<Deployment>;
     if (typeof d.settlement !== 'string' || typeof d.open !== 'string') throw new Error('it names no settlement and token contracts');
     return d as Pick<Deployment, 'chainId' | 'settlement' | 'open'>;
@@ -206,11 +220,13 @@ async function readDeployment(from: string): Promise<Pick<Deployment, 'chainId' 
   }
 }
 
-/** A settlement client over an RPC and a deployment file, signing with `key` if given; `use` runs with it, then the provider is closed. */
-async function withChain<T>(o: { rpc: string; deployment: string }, key: string | undefined, use: (c: SettlementClient) => Promise<T>): Promise<T> {
-  const deployment = await readDeployment(o.deployment);
+/** A settlement client over an RPC and a deployment, signing with `key` if given; `use` runs with it, then the provider is closed. */
+async function withChain<T>(o: { rpc: string; deployment: string }, key: string | undefined, use: (c: SettlementClient) => Promise<T>, opts: { deploymentUrl?: boolean } = {}): Promise<T> {
+  const deployment = await readDeployment(o.deployment, { url: opts.deploymentUrl ?? false });
   const provider = rpcProvider(o.rpc);
   try {
+    const { chainId } = await provider.getNetwork();
+    if (deployment.chainId !== undefined && BigInt(deployment.chainId) !== chainId) throw new InvalidArgumentError(`the deployment is on chain ${deployment.chainId}, the RPC ${o.rpc} on chain ${chainId}`);
     return await use(await SettlementClient.connect(deployment, key ? new Wallet(key, provider) : provider));
   } finally {
     provider.destroy(); // else ethers keeps retrying an unreachable RPC and the command never exits
@@ -232,30 +248,33 @@ const address = (v: string) => {
   return getAddress(v);
 };
 const chainOptions = (c: Command) =>
+  c.requiredOption('--rpc <url>', 'chain RPC').requiredOption('--deployment <file>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json)');
+/** The contributor's commands also take a server's public deployment (they only read the chain, or claim the contract's own ledger to its payee). */
+const contributorChainOptions = (c: Command) =>
   c.requiredOption('--rpc <url>', 'chain RPC').requiredOption('--deployment <file or URL>', 'addresses written by `zkpoa deploy` (build/deployments/<chain id>.json), or a zkpoa server’s <url>/v1/deployment');
 type ChainOpts = { rpc: string; deployment: string };
 
-chainOptions(
+contributorChainOptions(
   program
     .command('earnings <address>')
     .description('a contributor’s earnings: every payout ledger leaf that pays it (from a zkpoa server), each checked against the root on-chain, with what is claimed and unclaimed')
     .addOption(urlOption()),
 ).action(async (who: string, o: ChainOpts & { url: string }) => {
   const a = address(who);
-  const e = await withChain(o, undefined, (c) => earnings(c, o.url, a));
+  const e = await withChain(o, undefined, (c) => earnings(c, o.url, a), { deploymentUrl: true });
   for (const p of e.positions) console.log(`adapter ${p.adapterId} version ${p.version} leaf ${p.leaf}: ${OPEN(p.cumulative)} earned, ${OPEN(p.cumulative - p.claimed)} unclaimed${p.verified ? '' : ' (NOT the root on-chain: not claimable with this path)'}`);
   const unclaimed = e.positions.filter((p) => p.verified).reduce((s, p) => s + p.cumulative - p.claimed, 0n);
   console.log(`${e.positions.length} ledger leaves, ${OPEN(unclaimed)} unclaimed, ${OPEN(e.balance)} claimed and withdrawable`);
 });
 
-chainOptions(
+contributorChainOptions(
   program
     .command('claim')
     .description(`claim everything the payout ledgers owe your wallet and withdraw it (key from $${ENV.contributorKey}, never a command-line argument)`)
     .addOption(urlOption()),
 ).action(async (o: ChainOpts & { url: string }) => {
   const key = requireSecret('contributorKey', 'the contributor wallet’s private key');
-  const r = await withChain(o, key, (c) => claimAll(c, o.url, new Wallet(key).address));
+  const r = await withChain(o, key, (c) => claimAll(c, o.url, new Wallet(key).address), { deploymentUrl: true });
   console.log(`claimed ${OPEN(r.claimed)}, withdrew ${OPEN(r.withdrawn)}${r.txs.length ? `; transactions ${r.txs.join(', ')}` : ' (nothing to claim)'}${r.unverified ? `; ${r.unverified} positions did not match the chain's roots and were left` : ''}`);
 });
 

@@ -91,7 +91,8 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   const requests = new Counter({ name: 'zkpoa_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [metrics] });
 
   const limits = tenantLimits(opts.limits);
-  await app.register(helmet);
+  // helmet's CSP, less upgrade-insecure-requests: a dashboard served over plain HTTP on a LAN address (TLS belongs to a proxy in front) would otherwise fetch its own scripts over HTTPS
+  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   // After authentication (onRequest): a host's budget is spent only by requests its key
   // authenticated, never by whoever writes its id into a header; others count per address.
   await app.register(rateLimit, {

@@ -162,7 +162,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     db: opts.db,
     dashboard: await buildDashboard(opts.buildDir),
     inference: { batcher, queue },
-    attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db, opts.chain ? (id, version, leaf) => opts.chain!.client.claimed(id, version, leaf) : undefined), vkey },
+    attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db, opts.chain), vkey },
     limits,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     health: () => ({

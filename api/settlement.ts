@@ -148,8 +148,8 @@ export class Settler {
     if (!ev || ev.count !== batch.count || ev.newRoot !== batch.publicSignals[5]) {
       throw new ZkpoaError('ZKPOA_ERR_ALREADY_SETTLED', `receipts from ${batch.first} of adapter ${onchainId} were settled on-chain by another batch than ${batch.id}`);
     }
-    const receipt = await chain.client.settlement.runner?.provider?.getTransactionReceipt(ev.txHash);
-    this.batches.setSettled(batch.id, ev.txHash, receipt?.gasUsed ?? 0n);
+    const receipt = await chain.client.settlement.runner?.provider?.getTransactionReceipt(ev.txHash).catch(() => null);
+    this.batches.setSettled(batch.id, ev.txHash, receipt?.gasUsed);
     return { batch: batch.id, first: batch.first, count: batch.count, tx: ev.txHash, gasUsed: receipt?.gasUsed ?? 0n };
   }
 }

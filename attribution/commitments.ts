@@ -170,18 +170,16 @@ export class Commitments {
 
   /** Root of the binary Poseidon(2) tree over a power-of-two number of leaf hashes, as circuits/common.circom's MerkleRoot. */
   merkleRoot(leaves: readonly bigint[]): bigint {
-    return this.merkleLevels(leaves).at(-1)![0]!;
+    return this.merkleTree(leaves).root;
   }
 
   /** The siblings from a leaf up to the root (leaf order: bit d of `index` says whether the node is a right child). */
   merkleProof(leaves: readonly bigint[], index: number): bigint[] {
-    if (!Number.isInteger(index) || index < 0 || index >= leaves.length) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `leaf ${index} is outside [0, ${leaves.length})`);
-    return this.merkleLevels(leaves)
-      .slice(0, -1)
-      .map((level, d) => level[(index >> d) ^ 1]!);
+    return this.merkleTree(leaves).proof(index);
   }
 
-  private merkleLevels(leaves: readonly bigint[]): bigint[][] {
+  /** The whole tree, hashed once: its root and any leaf's path (what a server answering many paths keeps). */
+  merkleTree(leaves: readonly bigint[]): { root: bigint; proof(index: number): bigint[] } {
     assertPowerOfTwo(leaves.length, 'leaf count');
     const levels = [[...leaves]];
     while (levels.at(-1)!.length > 1) {
@@ -190,7 +188,13 @@ export class Commitments {
       for (let i = 0; i < level.length; i += 2) next.push(this.hash([level[i]!, level[i + 1]!]));
       levels.push(next);
     }
-    return levels;
+    return {
+      root: levels.at(-1)![0]!,
+      proof: (index: number) => {
+        if (!Number.isInteger(index) || index < 0 || index >= leaves.length) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `leaf ${index} is outside [0, ${leaves.length})`);
+        return levels.slice(0, -1).map((level, d) => level[(index >> d) ^ 1]!);
+      },
+    };
   }
 
   /** A payout ledger leaf: Poseidon(payee, cumulative amount). */

@@ -38,7 +38,7 @@ export function ledgerRoutes(ledgers: Ledgers): FastifyPluginAsyncTypebox {
       '/earnings/:address',
       {
         schema: {
-          summary: 'What an address earned, per adapter version: claimed on-chain and unclaimed, every settled batch, and its share of each answer (the latest 2,000)',
+          summary: 'What an address earned, per adapter version: claimed on-chain and unclaimed, every settled batch, and its share of each answer (the latest 1,000)',
           security: [],
           params: Type.Object({ address: PayeeAddress }),
           response: {
@@ -49,7 +49,7 @@ export function ledgerRoutes(ledgers: Ledgers): FastifyPluginAsyncTypebox {
                   version: Type.Integer(),
                   leaf: Type.Integer(),
                   cumulative: Wei,
-                  claimed: Type.Optional(Wei),
+                  claimed: Type.Optional(Type.String({ description: 'wei claimed on-chain (left out when the chain cannot be read now)' })),
                   batches: Type.Array(Type.Object({ first: Type.Integer(), count: Type.Integer(), payout: Wei, cumulative: Wei, tx: Type.String(), settledAt: Type.Optional(Type.String()) })),
                   answers: Type.Array(Type.Object({ number: Type.Integer(), share: Wei })),
                 }),
@@ -61,15 +61,18 @@ export function ledgerRoutes(ledgers: Ledgers): FastifyPluginAsyncTypebox {
       },
       async (req) => ({
         positions: await Promise.all(
-          ledgers.history(req.params.address).map(async (p) => ({
-            adapterId: p.adapterId.toString(),
-            version: p.version,
-            leaf: p.leaf,
-            cumulative: p.cumulative.toString(),
-            ...(ledgers.claimed ? { claimed: (await ledgers.claimed(p.adapterId, p.version, p.leaf)).toString() } : {}),
-            batches: p.batches.map((b) => ({ ...b, payout: b.payout.toString(), cumulative: b.cumulative.toString() })),
-            answers: p.answers.map((a) => ({ number: a.number, share: a.share.toString() })),
-          })),
+          ledgers.history(req.params.address).map(async (p) => {
+            const claimed = await ledgers.claimed(p.adapterId, p.version, p.leaf);
+            return {
+              adapterId: p.adapterId.toString(),
+              version: p.version,
+              leaf: p.leaf,
+              cumulative: p.cumulative.toString(),
+              ...(claimed !== undefined ? { claimed: claimed.toString() } : {}),
+              batches: p.batches.map((b) => ({ ...b, payout: b.payout.toString(), cumulative: b.cumulative.toString() })),
+              answers: p.answers.map((a) => ({ number: a.number, share: a.share.toString() })),
+            };
+          }),
         ),
       }),
     );

@@ -18,6 +18,10 @@ export function overviewRoutes(db: Db, settler: Settler, registrar: Registrar): 
   const answers = db.prepare('SELECT COUNT(*) n FROM receipts WHERE adapter_id = ?');
   const recent = db.prepare('SELECT COUNT(*) n FROM receipts WHERE adapter_id = ? AND created_at >= ?');
   const records = db.prepare("SELECT SUM(status = 'pending') pending, SUM(status = 'accepted') accepted, COUNT(DISTINCT contributor) contributors FROM records WHERE datanet_id = ?");
+  const versions = db.prepare('SELECT COUNT(*) n FROM datanet_versions WHERE datanet_id = ?');
+  // settled batches are counted in SQL; only the others need their proof job's state
+  const settled = db.prepare('SELECT COUNT(*) n, SUM(count) answers, SUM(CAST(gas_used AS INTEGER)) gas FROM batches WHERE adapter_id = ? AND settle_tx IS NOT NULL AND gas_used IS NOT NULL');
+  const settledCount = db.prepare('SELECT COUNT(*) n FROM batches WHERE adapter_id = ? AND settle_tx IS NOT NULL');
   return async (app) => {
     app.get(
       '/overview',
@@ -30,8 +34,7 @@ export function overviewRoutes(db: Db, settler: Settler, registrar: Registrar): 
               host: Type.Object({ id: Type.Integer(), name: Type.String(), wallet: Type.Optional(Type.String()) }),
               escrow: Type.Optional(Type.Object({ balance: Type.String(), operatorApproved: Type.Boolean() })),
               answersPerSecond: Type.Number(),
-              proofQueue: Type.Integer({ description: 'batches waiting for or in a proof' }),
-              batches: Stages,
+              batches: Type.Object({ ...Stages.properties }, { description: 'batches by stage; proving is the proof queue (waiting for or in a proof)' }),
               adapters: Type.Array(
                 Type.Object({
                   id: Type.String(),
@@ -56,16 +59,9 @@ export function overviewRoutes(db: Db, settler: Settler, registrar: Registrar): 
         const since = new Date(Date.now() - WINDOW_S * 1000).toISOString();
         const rows = await Promise.all(
           adapters.list(host).map(async (a) => {
-            const stages = { proving: 0, proven: 0, settled: 0, failed: 0 };
-            let gas = 0n;
-            let settledAnswers = 0;
-            for (const b of batches.list(a.key)) {
-              stages[b.settleTx ? 'settled' : (await settler.state(b)).status]++;
-              if (b.gasUsed !== undefined) {
-                gas += b.gasUsed;
-                settledAnswers += b.count;
-              }
-            }
+            const stages = { proving: 0, proven: 0, settled: (settledCount.get(a.key) as { n: number }).n, failed: 0 };
+            for (const b of batches.unsettled(a.key)) stages[(await settler.state(b)).status]++;
+            const gas = settled.get(a.key) as { answers: number | null; gas: number | null };
             const reg = registrar.registration(a.key);
             return {
               id: a.id,
@@ -76,22 +72,22 @@ export function overviewRoutes(db: Db, settler: Settler, registrar: Registrar): 
               answers: (answers.get(a.key) as { n: number }).n,
               answersPerSecond: (recent.get(a.key, since) as { n: number }).n / WINDOW_S,
               batches: stages,
-              ...(settledAnswers ? { gasPerAnswer: Number(gas / BigInt(settledAnswers)) } : {}),
+              ...(gas.answers && gas.gas !== null ? { gasPerAnswer: Math.round(gas.gas / gas.answers) } : {}),
             };
           }),
         );
         const sum = (k: BatchStatus) => rows.reduce((s, r) => s + r.batches[k], 0);
-        const chain = await registrar.chainInfo();
+        // an unreachable chain leaves the escrow out rather than failing the page
+        const escrow = host.wallet && (await registrar.chainInfo().catch(() => undefined)) ? await registrar.escrowOf(host.wallet).catch(() => undefined) : undefined;
         return {
           host: { id: host.id, name: host.name, ...(host.wallet ? { wallet: host.wallet } : {}) },
-          ...(chain && host.wallet ? { escrow: await registrar.escrowOf(host.wallet) } : {}),
+          ...(escrow ? { escrow } : {}),
           answersPerSecond: rows.reduce((s, r) => s + r.answersPerSecond, 0),
-          proofQueue: sum('proving'),
           batches: { proving: sum('proving'), proven: sum('proven'), settled: sum('settled'), failed: sum('failed') },
           adapters: rows,
           datanets: datanets.listOwned(host).map((d) => {
             const r = records.get(d.id) as { pending: number | null; accepted: number | null; contributors: number };
-            return { id: d.id, name: d.name, contributors: r.contributors, pending: r.pending ?? 0, accepted: r.accepted ?? 0, versions: datanets.versions(host, d.id).length };
+            return { id: d.id, name: d.name, contributors: r.contributors, pending: r.pending ?? 0, accepted: r.accepted ?? 0, versions: (versions.get(d.id) as { n: number }).n };
           }),
         };
       },

@@ -105,8 +105,9 @@ export class BatchStore {
     return r ? toBatch(r) : undefined;
   }
 
-  setSettled(id: string, tx: string, gasUsed: bigint): void {
-    this.db.prepare('UPDATE batches SET settle_tx = ?, gas_used = ?, settled_at = ? WHERE id = ?').run(tx, gasUsed.toString(), new Date().toISOString(), id);
+  /** Records the batch's settlement transaction, with its gas when known. */
+  setSettled(id: string, tx: string, gasUsed?: bigint): void {
+    this.db.prepare('UPDATE batches SET settle_tx = ?, gas_used = ?, settled_at = ? WHERE id = ?').run(tx, gasUsed?.toString() ?? null, new Date().toISOString(), id);
   }
 
   /** The settled batches of an adapter version, in receipt order. */

@@ -161,6 +161,19 @@ for (const queue of ['SQLite', 'BullMQ'] as const) {
         const e = await earnings(mine, url, wallet.address);
         expect(e.positions).toHaveLength(1);
         expect(e.positions[0]).toMatchObject({ adapterId: onchainId, version: 1, verified: true, claimed: 0n });
+        // its history: the batches add up to the ledger, and its shares of the answers to within a wei each of what the batches paid
+        const history = (await app.inject({ method: 'GET', url: `/v1/earnings/${wallet.address}` })).json() as {
+          positions: { cumulative: string; claimed: string; batches: { payout: string; cumulative: string }[]; answers: { number: number; share: string }[] }[];
+        };
+        expect(history.positions).toHaveLength(1);
+        const [h] = history.positions;
+        expect(h!.claimed).toBe('0');
+        expect(h!.cumulative).toBe(e.positions[0]!.cumulative.toString());
+        expect(h!.batches.reduce((a, b) => a + BigInt(b.payout), 0n)).toBe(BigInt(h!.cumulative));
+        expect(h!.answers.map((a) => a.number)).toEqual(Array.from({ length: M + 2 }, (_, i) => i));
+        const shares = h!.answers.reduce((a, x) => a + BigInt(x.share), 0n);
+        expect(shares).toBeLessThanOrEqual(BigInt(h!.cumulative));
+        expect(shares).toBeGreaterThanOrEqual(BigInt(h!.cumulative) - BigInt(M + 2));
         const r = await claimAll(mine, url, wallet.address);
         expect(r).toMatchObject({ claimed: e.positions[0]!.cumulative, withdrawn: e.positions[0]!.cumulative, unverified: 0 });
         expect(await client.open.getFunction('balanceOf')(wallet.address)).toBe(e.positions[0]!.cumulative);

@@ -20,8 +20,13 @@ import { PRICE, linkSignature, mailRecords, poll, startStack, type Stack } from 
  */
 const CHROMIUM = process.env.ZKPOA_CHROMIUM ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
+// .ci/run installs chromium and sets ZKPOA_REQUIRE_BROWSER: there a missing browser fails instead of skipping
+if (!hasChromium && process.env.ZKPOA_REQUIRE_BROWSER) throw new Error(`${CHROMIUM} is missing and ZKPOA_REQUIRE_BROWSER is set`);
 if (!hasChromium) console.warn(`${CHROMIUM} is missing: the browser tests are skipped (apt-get install chromium; .ci/run installs it)`);
+/** how long a page may take to show what it fetched, on a busy 2-core machine */
+const SHOWN = { timeout: 20_000 };
 const SHOTS = join(BUILD_DIR, 'screenshots');
+const XSS = '<img src=x onerror="document.title=\'pwned\'">';
 const run = promisify(execFile);
 
 describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
@@ -49,6 +54,9 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
     await call('POST', `/datanets/${datanetId}/versions`);
     // a few more records wait in the review queue, for the datanet page
     await call('POST', `/datanets/${datanetId}/records`, { records: (await mailRecords(contributors.map((w) => w.address), 154)).slice(150) });
+    // a datanet whose name and record are markup: the pages must show them as text
+    const hostile = (await call<{ id: string }>('POST', '/datanets', { name: XSS, labels: ['ham', 'spam'] })).id;
+    await call('POST', `/datanets/${hostile}/records`, { records: [{ contributor: contributors[0]!.address, text: XSS, label: 'spam' }] });
     await call('POST', '/adapters', { id: 'mail', datanetId, version: 1, hyper: { iterations: 200 } });
     const ready = await poll(() => call<{ status: string }>('GET', '/adapters/mail'), (a) => a.status !== 'training');
     expect(ready.status).toBe('ready');
@@ -106,7 +114,7 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
     const page = await open('/contributor.html');
     await page.getByLabel('Payout address').fill(contributor!.address);
     await page.getByLabel('Payout address').press('Enter'); // the form works from the keyboard
-    await expect.poll(() => page.locator('#unclaimed').getAttribute('data-wei')).not.toBeNull();
+    await expect.poll(() => page.locator('#unclaimed').getAttribute('data-wei'), SHOWN).not.toBeNull();
     const onChain = await earnings(stack.client, url, contributor!.address);
     expect(onChain.positions.every((p) => p.verified)).toBe(true);
     const owed = onChain.positions.reduce((s, p) => s + p.cumulative - p.claimed, 0n);
@@ -126,7 +134,7 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
     expect(stdout).toMatch(/^claimed /);
     expect(await stack.client.open.getFunction('balanceOf')(contributor!.address)).toBe(owed);
     await page.reload();
-    await expect.poll(() => page.locator('#unclaimed').getAttribute('data-wei')).toBe('0');
+    await expect.poll(() => page.locator('#unclaimed').getAttribute('data-wei'), SHOWN).toBe('0');
     await page.close();
   }, 120_000);
 
@@ -153,7 +161,7 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
         });
       },
     });
-    await expect.poll(() => page.locator('#unclaimed').getAttribute('data-wei')).toBe(owedBefore.toString());
+    await expect.poll(() => page.locator('#unclaimed').getAttribute('data-wei'), SHOWN).toBe(owedBefore.toString());
     await page.getByRole('button', { name: 'Claim with wallet' }).click();
     await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/claimed 1 positions/);
     expect(await page.locator('#unclaimed').getAttribute('data-wei')).toBe('0');
@@ -163,7 +171,7 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
 
   it('the host page shows the pipeline: adapters, batches by stage, gas per answer, escrow', async () => {
     const page = await open('/host.html', { key: true });
-    await expect.poll(() => page.locator('#adapters tbody tr').count()).toBe(1);
+    await expect.poll(() => page.locator('#adapters tbody tr').count(), SHOWN).toBe(1);
     const row = (await page.locator('#adapters tbody tr td').allTextContents()).map((s) => s.trim());
     expect(row[0]).toBe('mail');
     expect(row[4]).toBe(String(M + 2)); // answers
@@ -171,13 +179,20 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
     expect(Number(row[9]!.replace(/,/g, ''))).toBeGreaterThan(0); // gas per answer
     const escrow = await stack.client.escrowOf(stack.hostWallet.address);
     expect(await page.locator('#escrow').textContent()).toContain(`${escrow / 10n ** 18n}.${((escrow % 10n ** 18n) / 10n ** 12n).toString().padStart(6, '0')} OPEN`);
-    expect(await page.locator('#datanets tbody tr').count()).toBe(1);
+    expect(await page.locator('#datanets tbody tr').count()).toBe(2);
     await shot(page, 'host');
+    // live: a new answer shows without a reload
+    await stack.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${stack.key}` }, payload: { requests: [{ adapter: 'mail', text: 'one more answer' }] } });
+    await expect.poll(async () => (await page.locator('#adapters tbody tr td').nth(4).textContent())?.trim(), SHOWN).toBe(String(M + 3));
     // a wrong key is refused in words
     const wrong = await open('/host.html');
     await wrong.getByRole('textbox', { name: /API key/ }).fill('zk_1_not-a-key');
     await wrong.getByRole('button', { name: 'Use key' }).click();
-    await expect.poll(() => wrong.locator('#status').textContent()).toMatch(/API key/);
+    await expect.poll(() => wrong.locator('#status').textContent(), SHOWN).toMatch(/ZKPOA_ERR_UNAUTHORIZED/);
+    // and refused the same way through the API: no key, or another host's key, sees nothing of this host's
+    expect((await stack.app.inject({ method: 'GET', url: '/v1/overview' })).statusCode).toBe(401);
+    const theirs = (await stack.app.inject({ method: 'GET', url: '/v1/overview', headers: { authorization: `Bearer ${stack.other.key}` } })).json() as { adapters: unknown[]; datanets: unknown[] };
+    expect(theirs).toMatchObject({ adapters: [], datanets: [] });
     await wrong.close();
     await page.close();
   }, 60_000);
@@ -185,8 +200,12 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
   it('the receipt page shows the split, batch and transaction; its audit passes, and fails once the receipt is tampered with', async () => {
     const { receipt } = receipts[M + 1]!;
     const page = await open(`/receipt.html?id=${receipt}`, { key: true });
-    await expect.poll(() => page.locator('#batch-status').textContent()).toBe('settled');
-    expect(await page.locator('#split tbody tr').count()).toBe(3);
+    await expect.poll(() => page.locator('#batch-status').textContent(), SHOWN).toBe('settled');
+    const api = (await stack.app.inject({ method: 'GET', url: `/v1/receipts/${receipt}`, headers: { authorization: `Bearer ${stack.key}` } })).json() as { split: { share: string }[] };
+    expect(api.split).toHaveLength(3); // every contributor of the index, its score and share
+    const sharing = api.split.filter((x) => BigInt(x.share) > 0n);
+    expect(sharing.length).toBeGreaterThan(0);
+    expect(await page.locator('#split tbody tr').count()).toBe(sharing.length); // the page lists those with a share
     expect(await page.locator('#batch').textContent()).toMatch(/settlement transaction\s*0x[0-9a-f]{64}/);
     await page.getByRole('button', { name: 'Audit' }).click();
     await expect.poll(() => page.locator('#audit-result').textContent(), { timeout: 60_000 }).toMatch(/every check passed \(\d+\)/);
@@ -206,13 +225,24 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
 
   it('the datanet page shows records by contributor, published versions, and reviews the queue', async () => {
     const page = await open(`/datanet.html?id=${datanetId}`, { key: true });
-    await expect.poll(() => page.locator('#contributors tbody tr').count()).toBe(3);
+    await expect.poll(() => page.locator('#contributors tbody tr').count(), SHOWN).toBe(3);
     expect(await page.locator('#versions tbody tr').count()).toBe(1);
     expect(await page.locator('#versions').textContent()).toMatch(/0x[0-9a-f]{64}/);
     expect(await page.locator('#queue tbody tr').count()).toBe(4);
     await shot(page, 'datanet');
+    // markup in a datanet's name and records is text, never HTML
+    const hostile = await page.locator('#datanet-id option').filter({ hasText: 'onerror' }).getAttribute('value');
+    await page.locator('#datanet-id').selectOption(hostile!);
+    await page.getByRole('button', { name: 'Show datanet' }).click();
+    await expect.poll(() => page.locator('#queue tbody tr').count(), SHOWN).toBe(1);
+    expect(await page.locator('#queue tbody').textContent()).toContain(XSS);
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.title()).not.toBe('pwned');
+    await page.locator('#datanet-id').selectOption(datanetId);
+    await page.getByRole('button', { name: 'Show datanet' }).click();
+    await expect.poll(() => page.locator('#queue tbody tr').count(), SHOWN).toBe(4);
     await page.getByRole('button', { name: 'Accept these' }).click();
-    await expect.poll(() => page.locator('#status').textContent()).toBe('accepted 4 records');
+    await expect.poll(() => page.locator('#status').textContent(), SHOWN).toBe('accepted 4 records');
     expect(await page.locator('#queue tbody tr').count()).toBe(0);
     await page.close();
   }, 60_000);

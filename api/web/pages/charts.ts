@@ -5,7 +5,7 @@ Chart.register(BarController, BarElement, CategoryScale, Colors, Legend, LineCon
 /** Draws `config` on the canvas, replacing the chart drawn there before. */
 export function draw(canvas: HTMLCanvasElement, config: ChartConfiguration): Chart {
   Chart.getChart(canvas)?.destroy();
-  return new Chart(canvas, { ...config, options: { responsive: true, maintainAspectRatio: false, animation: false, ...config.options } });
+  return new Chart(canvas, { ...config, options: { responsive: true, maintainAspectRatio: false, animation: false, ...config.options, plugins: { colors: { forceOverride: true }, ...config.options?.plugins } } });
 }
 
 /** wei as a float of OPEN, for axes only (amounts shown as text stay exact) */

@@ -15,7 +15,7 @@ export function el(tag: string, attrs: Record<string, string> = {}, ...children:
 }
 
 /** wei as OPEN with up to 6 decimals (exact digits, no float rounding of large amounts) */
-export function open(wei: string | bigint): string {
+export function formatOpen(wei: string | bigint): string {
   const w = BigInt(wei);
   const whole = w / 10n ** 18n;
   const frac = ((w % 10n ** 18n) / 10n ** 12n).toString().padStart(6, '0');

@@ -1,5 +1,5 @@
 import { Interface } from 'ethers';
-import { $, api, failed, fillTable, open, short, status } from './common.js';
+import { $, api, failed, fillTable, formatOpen, short, status } from './common.js';
 import { draw, openFloat } from './charts.js';
 
 interface Position {
@@ -29,15 +29,15 @@ async function show(address: string): Promise<void> {
   const earned = positions.reduce((s, p) => s + BigInt(p.cumulative), 0n);
   const claimed = positions.reduce((s, p) => s + BigInt(p.claimed ?? '0'), 0n);
   $('#results').hidden = false;
-  $('#earned').textContent = open(earned);
-  $('#claimed').textContent = open(claimed);
+  $('#earned').textContent = formatOpen(earned);
+  $('#claimed').textContent = formatOpen(claimed);
   const unclaimed = $('#unclaimed');
-  unclaimed.textContent = open(earned - claimed);
+  unclaimed.textContent = formatOpen(earned - claimed);
   unclaimed.dataset.wei = (earned - claimed).toString();
   $('#positions-count').textContent = String(positions.length);
   fillTable(
     $('#positions tbody'),
-    positions.map((p) => [p.adapterId, String(p.version), String(p.leaf), open(p.cumulative), open(p.claimed ?? '0'), open(BigInt(p.cumulative) - BigInt(p.claimed ?? '0')), String(p.batches.length)]),
+    positions.map((p) => [p.adapterId, String(p.version), String(p.leaf), formatOpen(p.cumulative), formatOpen(p.claimed ?? '0'), formatOpen(BigInt(p.cumulative) - BigInt(p.claimed ?? '0')), String(p.batches.length)]),
     [3, 4, 5, 6],
   );
 
@@ -71,7 +71,7 @@ async function show(address: string): Promise<void> {
     options: { scales: { x: { title: { display: true, text: 'receipt number' } }, y: { title: { display: true, text: 'OPEN per answer' } } } },
   });
   const top = positions.flatMap((p) => p.answers.map((a) => ({ ...a, p }))).sort((a, b) => (BigInt(b.share) > BigInt(a.share) ? 1 : BigInt(b.share) < BigInt(a.share) ? -1 : 0)).slice(0, 10);
-  fillTable($('#top-answers tbody'), top.map((a) => [a.p.adapterId, String(a.p.version), String(a.number), open(a.share)]), [2, 3]);
+  fillTable($('#top-answers tbody'), top.map((a) => [a.p.adapterId, String(a.p.version), String(a.number), formatOpen(a.share)]), [2, 3]);
 
   // claiming: the wallet (EIP-1193) where there is one, and always the exact command
   const origin = location.origin;
@@ -90,6 +90,12 @@ async function show(address: string): Promise<void> {
 async function claimWithWallet(address: string, deployment: Deployment): Promise<void> {
   const [from] = (await ethereum!.request({ method: 'eth_requestAccounts' })) as string[];
   if (!from) throw new Error('the wallet gave no account');
+  // the claims go to this server's contract on its chain: never to an address that means something else on the wallet's current chain
+  const chainHex = '0x' + BigInt(deployment.chainId).toString(16);
+  if (BigInt((await ethereum!.request({ method: 'eth_chainId' })) as string) !== BigInt(deployment.chainId)) {
+    await ethereum!.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: chainHex }] });
+    if (BigInt((await ethereum!.request({ method: 'eth_chainId' })) as string) !== BigInt(deployment.chainId)) throw new Error(`switch the wallet to chain ${deployment.chainId} first`);
+  }
   const { positions } = await api<{ positions: LedgerPosition[] }>(`/ledger/${address}`);
   const { positions: earned } = await api<{ positions: Position[] }>(`/earnings/${address}`);
   const owed = positions.filter((p) => {
@@ -109,8 +115,9 @@ async function claimWithWallet(address: string, deployment: Deployment): Promise
   status(`claimed ${owed.length} positions`);
 }
 
+const TX_WAIT_MS = 5 * 60_000;
 async function waitFor(tx: string): Promise<void> {
-  for (;;) {
+  for (const end = Date.now() + TX_WAIT_MS; Date.now() < end; ) {
     const r = (await ethereum!.request({ method: 'eth_getTransactionReceipt', params: [tx] })) as { status: string } | null;
     if (r) {
       if (r.status !== '0x1') throw new Error(`transaction ${short(tx)} failed`);
@@ -118,6 +125,7 @@ async function waitFor(tx: string): Promise<void> {
     }
     await new Promise((res) => setTimeout(res, 500));
   }
+  throw new Error(`transaction ${short(tx)} was not mined within ${TX_WAIT_MS / 60_000} minutes; look it up in your wallet`);
 }
 
 form.addEventListener('submit', (ev) => {

@@ -1,4 +1,4 @@
-import { $, api, el, failed, fillTable, keyForm, open, status } from './common.js';
+import { $, api, el, failed, fillTable, keyForm, formatOpen, status } from './common.js';
 import { draw, openFloat } from './charts.js';
 
 interface ReceiptView {
@@ -13,19 +13,22 @@ interface ReceiptView {
 
 const form = $<HTMLFormElement>('#receipt-form');
 const input = $<HTMLInputElement>('#receipt-id');
+let shown: string | undefined; // the receipt on screen: what Audit replays, whatever the field holds now
 
 async function show(id: string): Promise<void> {
   status(`reading receipt ${id}…`);
   const r = await api<ReceiptView>(`/receipts/${id}`, { auth: true });
+  shown = r.id;
   $('#receipt').hidden = false;
   $('#answer').textContent = `${r.answer.label} (${(Math.max(...r.answer.probabilities) * 100).toFixed(1)}%)`;
   $('#number').textContent = `${r.adapter} · ${r.number}`;
   $('#batch-status').textContent = r.batch ? r.batch.status : 'not batched yet';
-  const split = r.split ?? [];
-  fillTable($('#split tbody'), split.map((s) => [el('a', { href: `/contributor.html?address=${s.payee}`, class: 'mono' }, s.payee), s.score, open(s.share)]), [1, 2]);
+  const split = (r.split ?? []).filter((s) => BigInt(s.share) > 0n).sort((a, b) => (BigInt(b.share) > BigInt(a.share) ? 1 : -1));
+  $('#split-note').textContent = `${split.length} of ${r.split?.length ?? 0} contributors have a share of this answer${split.length > 30 ? '; the chart shows the 30 largest' : ''}.`;
+  fillTable($('#split tbody'), split.map((s) => [el('a', { href: `/contributor.html?address=${s.payee}`, class: 'mono' }, s.payee), s.score, formatOpen(s.share)]), [1, 2]);
   draw($<HTMLCanvasElement>('#split-chart'), {
     type: 'bar',
-    data: { labels: split.map((s) => `${s.payee.slice(0, 8)}…`), datasets: [{ label: 'share (OPEN)', data: split.map((s) => openFloat(s.share)) }] },
+    data: { labels: split.slice(0, 30).map((s) => `${s.payee.slice(0, 8)}…`), datasets: [{ label: 'share (OPEN)', data: split.slice(0, 30).map((s) => openFloat(s.share)) }] },
     options: { indexAxis: 'y', plugins: { legend: { display: false } } },
   });
   const b = r.batch;
@@ -35,7 +38,7 @@ async function show(id: string): Promise<void> {
       ? [
           ['batch', `${b.id} (version ${b.version}, receipts ${b.first}…${b.first + b.count - 1})`],
           ['proof job', b.job.status],
-          ['paid to contributors', open(b.paid)],
+          ['paid to contributors', formatOpen(b.paid)],
           ['receipts root', b.receiptsRoot],
           ['ledger root before → after', `${b.oldRoot} → ${b.newRoot}`],
           ['proof', r.proof ? `Groth16, ${r.proof.publicSignals.length} public signals` : 'not made yet'],
@@ -49,7 +52,8 @@ async function show(id: string): Promise<void> {
 }
 
 $('#audit').addEventListener('click', () => {
-  const id = input.value.trim();
+  const id = shown;
+  if (!id) return;
   $('#audit-result').textContent = 'auditing…';
   api<{ ok: boolean; checks: { name: string; ok: boolean; detail: string }[] }>(`/audit/${id}`, { method: 'POST', auth: true })
     .then((a) => {
