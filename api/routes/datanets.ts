@@ -81,7 +81,7 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
       {
         config: { auth: true },
         schema: {
-          summary: 'Records per contributor address and status (another host than the owner sees the accepted ones)',
+          summary: 'Records per contributor address and status (another host than the owner counts the accepted ones and those it sent)',
           params: Type.Object({ id: DatanetId }),
           response: { 200: Type.Object({ contributors: Type.Array(Type.Object({ contributor: Type.String(), pending: Type.Integer(), accepted: Type.Integer(), rejected: Type.Integer() })) }), ...errors },
         },

@@ -231,16 +231,15 @@ export class DatanetStore {
     return (this.db.prepare('SELECT * FROM datanets WHERE owner_host = ? ORDER BY created_at').all(host.id) as Row[]).map(toDatanet);
   }
 
-  /** Records per contributor and status (the owner sees all of them, another host the accepted ones). */
+  /** Records per contributor and status, of the records the host may read (as `records` decides). */
   contributors(host: Host, id: string): { contributor: string; pending: number; accepted: number; rejected: number }[] {
     const d = this.get(host, id);
-    const mine = d.ownerHost === host.id ? '' : "AND status = 'accepted'";
-    const rows = this.db
+    const mine = d.ownerHost === host.id ? '1' : "(status = 'accepted' OR submitted_by = @host)";
+    return this.db
       .prepare(
-        `SELECT contributor, SUM(status = 'pending') pending, SUM(status = 'accepted') accepted, SUM(status = 'rejected') rejected FROM records WHERE datanet_id = ? ${mine} GROUP BY contributor ORDER BY accepted DESC, contributor`,
+        `SELECT contributor, SUM(status = 'pending') pending, SUM(status = 'accepted') accepted, SUM(status = 'rejected') rejected FROM records WHERE datanet_id = @id AND ${mine} GROUP BY contributor ORDER BY accepted DESC, contributor`,
       )
-      .all(id) as { contributor: string; pending: number; accepted: number; rejected: number }[];
-    return rows;
+      .all({ id, host: host.id }) as { contributor: string; pending: number; accepted: number; rejected: number }[];
   }
 
   /** Published versions, newest first. */

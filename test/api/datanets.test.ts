@@ -40,7 +40,7 @@ async function createDatanet(key = owner, visibility: 'public' | 'owner' = 'owne
 
 describe('datanets API', () => {
   it('migrates the store to its schema version', () => {
-    expect(schemaVersion(db)).toBe(9);
+    expect(schemaVersion(db)).toBe(10);
     expect(openDatabase(':memory:')).toBeTruthy();
   });
 
@@ -54,7 +54,7 @@ describe('datanets API', () => {
     legacy.prepare("INSERT INTO onchain_versions (adapter_id, version, first_receipt, index_root, binding, price, pool_bps, tx) VALUES ('new', 1, 0, '0x1', '0xb', '10', 7000, '0xtx')").run();
     legacy.close();
     const migrated = openDatabase(path);
-    expect(schemaVersion(migrated)).toBe(9);
+    expect(schemaVersion(migrated)).toBe(10);
     expect(migrated.prepare('SELECT adapter_id FROM onchain_adapters').all()).toEqual([{ adapter_id: 'new' }]);
     expect(migrated.prepare('SELECT adapter_id, onchain_id FROM onchain_adapters_per_answer').all()).toEqual([{ adapter_id: 'old', onchain_id: '1' }]);
     migrated.close();
@@ -270,6 +270,20 @@ describe('a public datanet under abuse', () => {
     expect(await seen(other)).toEqual(['mine, accepted', 'mine, pending']);
     expect(await seen(third)).toEqual(['mine, accepted']);
     expect(await seen(third, '?status=pending')).toEqual([]);
+    // counted per contributor the same way
+    const counts = async (key: string) => ((await app.inject({ method: 'GET', url: `/v1/datanets/${id}/contributors`, headers: auth(key) })).json() as { contributors: unknown[] }).contributors;
+    expect(await counts(owner)).toEqual([
+      { contributor: BOB.toLowerCase(), pending: 1, accepted: 1, rejected: 0 },
+      { contributor: ALICE.toLowerCase(), pending: 1, accepted: 0, rejected: 0 },
+    ]);
+    expect(await counts(other)).toEqual([{ contributor: BOB.toLowerCase(), pending: 1, accepted: 1, rejected: 0 }]);
+    expect(await counts(third)).toEqual([{ contributor: BOB.toLowerCase(), pending: 0, accepted: 1, rejected: 0 }]);
+    // the owner's list and versions; another host lists none of them
+    expect(((await app.inject({ method: 'GET', url: '/v1/datanets', headers: auth(owner) })).json() as { datanets: { id: string }[] }).datanets.map((d) => d.id)).toContain(id);
+    expect(((await app.inject({ method: 'GET', url: '/v1/datanets', headers: auth(third) })).json() as { datanets: { id: string }[] }).datanets.map((d) => d.id)).not.toContain(id);
+    await app.inject({ method: 'POST', url: `/v1/datanets/${id}/versions`, headers: auth(owner) });
+    const versions = (await app.inject({ method: 'GET', url: `/v1/datanets/${id}/versions`, headers: auth(third) })).json() as { versions: { version: number; records: number; root: string }[] };
+    expect(versions.versions).toEqual([expect.objectContaining({ version: 1, records: 1, root: expect.stringMatching(/^0x[0-9a-f]{64}$/) })]);
   });
 });
 
