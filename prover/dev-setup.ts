@@ -135,23 +135,36 @@ interface R1cs {
   constraints: Uint8Array;
 }
 
+/** An r1cs file's header: wires, public signals, constraints (without reading the constraints, which run to gigabytes). */
+export async function readR1csHeader(path: string): Promise<Omit<R1cs, 'constraints'>> {
+  const { fd, sections } = await binFileUtils.readBinFile(path, 'r1cs', 1, 1 << 22, 1 << 24);
+  try {
+    return parseHeader(path, await binFileUtils.readSection(fd, sections, 1));
+  } finally {
+    await fd.close();
+  }
+}
+
+function parseHeader(path: string, h: Uint8Array): Omit<R1cs, 'constraints'> {
+  const v = new DataView(h.buffer, h.byteOffset, h.byteLength);
+  const n8 = v.getUint32(0, true);
+  let prime = 0n;
+  for (let i = n8 - 1; i >= 0; i--) prime = (prime << 8n) | BigInt(h[4 + i]!);
+  if (n8 !== N8 || prime !== R) throw new Error(`${path}: not a bn128 constraint system`);
+  let o = 4 + n8;
+  const nVars = v.getUint32(o, true);
+  const nOutputs = v.getUint32(o + 4, true);
+  const nPubInputs = v.getUint32(o + 8, true);
+  o += 16 + 8; // nPrvInputs, nLabels (u64)
+  const nConstraints = v.getUint32(o, true);
+  return { nVars, nPublic: nOutputs + nPubInputs, nConstraints };
+}
+
 async function readR1cs(path: string): Promise<R1cs> {
   const { fd, sections } = await binFileUtils.readBinFile(path, 'r1cs', 1, 1 << 22, 1 << 24);
   try {
-    const h = await binFileUtils.readSection(fd, sections, 1);
-    const v = new DataView(h.buffer, h.byteOffset, h.byteLength);
-    const n8 = v.getUint32(0, true);
-    let prime = 0n;
-    for (let i = n8 - 1; i >= 0; i--) prime = (prime << 8n) | BigInt(h[4 + i]!);
-    if (n8 !== N8 || prime !== R) throw new Error(`${path}: not a bn128 constraint system`);
-    let o = 4 + n8;
-    const nVars = v.getUint32(o, true);
-    const nOutputs = v.getUint32(o + 4, true);
-    const nPubInputs = v.getUint32(o + 8, true);
-    o += 16 + 8; // nPrvInputs, nLabels (u64)
-    const nConstraints = v.getUint32(o, true);
-    const constraints = await binFileUtils.readSection(fd, sections, 2);
-    return { nVars, nPublic: nOutputs + nPubInputs, nConstraints, constraints };
+    const header = parseHeader(path, await binFileUtils.readSection(fd, sections, 1));
+    return { ...header, constraints: await binFileUtils.readSection(fd, sections, 2) };
   } finally {
     await fd.close();
   }
@@ -433,18 +446,21 @@ export async function devSetup(r1csPath: string, zkeyPath: string, opts: DevSetu
   const u = F.zeros(m);
   const cons = r1cs.constraints;
   const cv = new DataView(cons.buffer, cons.byteOffset, cons.byteLength);
-  const pCons = w.alloc(cons.byteLength);
-  w.set(pCons, cons);
   const R3 = F.scalar(leBytes((1n << 768n) % R)); // x·R³·R⁻¹ = x·R²: the coefficient as snarkjs stores it
-  // count the A and B entries first (section 4 holds them)
+  // count the A and B entries first (section 4 holds them), and find the largest constraint:
+  // each is copied into wasm memory on its own (the whole section runs to gigabytes at scale)
   let nCoefs = nPublic + 1;
+  let largest = 0;
   for (let c = 0, pos = 0; c < nConstraints; c++) {
+    const start = pos;
     for (let mat = 0; mat < 3; mat++) {
       const k = cv.getUint32(pos, true);
       if (mat < 2) nCoefs += k;
       pos += 4 + k * (4 + N8);
     }
+    largest = Math.max(largest, pos - start);
   }
+  const scratch = w.alloc(largest);
   const coefs = new Uint8Array(4 + nCoefs * (12 + N8));
   const coefsView = new DataView(coefs.buffer);
   coefsView.setUint32(0, nCoefs, true);
@@ -464,6 +480,11 @@ export async function devSetup(r1csPath: string, zkeyPath: string, opts: DevSetu
   };
   for (let c = 0, pos = 0; c < nConstraints; c++) {
     const lc = L + c * N8;
+    // the constraint's bytes at `scratch`: a coefficient at section offset q is at pCons + q
+    let end = pos;
+    for (let mat = 0; mat < 3; mat++) end += 4 + cv.getUint32(end, true) * (4 + N8);
+    w.set(scratch, cons.subarray(pos, end));
+    const pCons = scratch - pos;
     let k = cv.getUint32(pos, true);
     pos += 4;
     for (let e = 0; e < k; e++, pos += 4 + N8) {
@@ -495,7 +516,7 @@ export async function devSetup(r1csPath: string, zkeyPath: string, opts: DevSetu
     accumulate(u, s, F.oneStd, betaL + (nConstraints + s) * N8);
     pushCoef(0, nConstraints + s, s, F.oneStd);
   }
-  w.wipe(pCons, cons.byteLength);
+  w.wipe(scratch, largest);
 
   // C (L in Groth16's notation) before and after 1/δ; IC keeps γ = 1
   const nPriv = m - nPublic - 1;

@@ -9,7 +9,7 @@ import * as snarkjs from 'snarkjs';
 import { ZkpoaError } from '../attribution/errors.js';
 import { BUILD_DIR, REPO_ROOT } from '../lib/config.js';
 import { CIRCUITS_DIR, mainComponentSource, type CircuitVariant } from '../circuits/variants.js';
-import { DEV_SETUP_METHOD, devSetup } from './dev-setup.js';
+import { DEV_SETUP_METHOD, devSetup, readR1csHeader } from './dev-setup.js';
 import { silentProgress, snarkjsLogger, type Progress } from './progress.js';
 import { releaseSnarkjsThreads } from './snarkjs-threads.js';
 
@@ -259,8 +259,8 @@ async function buildVariant(variant: CircuitVariant, opts: SetupOptions, buildDi
   try {
     let step = progress.step(`${variant.name}: compile (circom2 --O2)`);
     const compiled = await compileCircuit(variant, work);
-    const info = await snarkjs.r1cs.info(compiled.r1cs);
-    const publicSignals = info.nOutputs + info.nPubInputs;
+    const info = await readR1csHeader(compiled.r1cs); // snarkjs's r1cs info reads every constraint: gigabytes at scale
+    const publicSignals = info.nPublic;
     step.done(`${info.nConstraints} constraints, ${publicSignals} public signals`);
     progress.log(`constraints ${variant.name}: ${info.nConstraints} (2^${variant.ptauPower} = ${2 ** variant.ptauPower})`);
     if (info.nConstraints + publicSignals + 1 > 2 ** variant.ptauPower) {
