@@ -141,7 +141,9 @@ async function writeFixture(variant: CircuitVariant, artifacts: VariantArtifacts
         ] satisfies BatchSpec[])
       : []),
   ];
-  const cacheKey = `${FIXTURE_FORMAT}:${artifacts.manifest.key}:${specs.map((s) => s.name).join(',')}`;
+  // the largest declared variant sets the deepest ledger the claim gas tests use: a new one makes a new fixture
+  const largestContributors = Math.max(...VARIANTS.filter((v) => v.params.answers !== undefined).map((v) => v.params.contributors));
+  const cacheKey = `${FIXTURE_FORMAT}:${artifacts.manifest.key}:${specs.map((s) => s.name).join(',')}:${largestContributors}`;
   try {
     const cached = JSON.parse(await readFile(path, 'utf8')) as { cacheKey?: string };
     if (cached.cacheKey === cacheKey && !force) return path;
@@ -186,7 +188,7 @@ async function writeFixture(variant: CircuitVariant, artifacts: VariantArtifacts
       // circomlibjs's generated Poseidon(2) contract, for the claim-path gas comparison
       circomlibjsPoseidon2: poseidonContract.createCode(2),
       // the largest C of the declared batch variants, for claim gas at the deepest ledger
-      largestContributors: Math.max(...VARIANTS.filter((v) => v.params.answers !== undefined).map((v) => v.params.contributors)),
+      largestContributors,
     };
     await mkdir(CONTRACTS_BUILD_DIR, { recursive: true });
     await writeFile(path, JSON.stringify(fixture, null, 1));
