@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { open } from 'node:fs/promises';
 import * as binFileUtils from '@iden3/binfileutils';
 import { buildBn128, ChaCha } from 'ffjavascript';
 import { createTsPool } from '../lib/pool.js';
@@ -162,12 +163,27 @@ function parseHeader(path: string, h: Uint8Array): Omit<R1cs, 'constraints'> {
 
 async function readR1cs(path: string): Promise<R1cs> {
   const { fd, sections } = await binFileUtils.readBinFile(path, 'r1cs', 1, 1 << 22, 1 << 24);
+  let header: Omit<R1cs, 'constraints'>;
+  let at: { p: number; size: number };
   try {
-    const header = parseHeader(path, await binFileUtils.readSection(fd, sections, 1));
-    return { ...header, constraints: await binFileUtils.readSection(fd, sections, 2) };
+    header = parseHeader(path, await binFileUtils.readSection(fd, sections, 1));
+    at = (sections as unknown as { p: number; size: number }[][])[2]![0]!;
   } finally {
     await fd.close();
   }
+  // one contiguous buffer (binfileutils hands sections over 1 GiB back in pieces), read in chunks under fs's 2 GiB per call
+  const constraints = Buffer.allocUnsafe(at.size);
+  const file = await open(path, 'r');
+  try {
+    for (let done = 0; done < at.size; ) {
+      const { bytesRead } = await file.read(constraints, done, Math.min(1 << 30, at.size - done), at.p + done);
+      if (bytesRead === 0) throw new Error(`${path}: the constraint section ends early`);
+      done += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  return { ...header, constraints };
 }
 
 /* ------------------------------------------------------------------ field arithmetic in wasm */

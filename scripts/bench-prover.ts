@@ -7,7 +7,7 @@
  * circuit (the baseline variant), one process after another as a script around it would.
  * Rounds alternate the two in one run, so both see the same machine. The workload is the
  * service's: answers on two adapters (two indexes), each answer with its own features.
- * Also prints the constraints per answer of every variant.
+ * Also prints the constraints per answer of every variant built here.
  * Last line: ratio=<batch prover attributions per minute / CLI attributions per minute>; for a
  * scale variant, whose index the per-answer circuit cannot hold, attributions_per_min=.
  */
@@ -21,6 +21,7 @@ import { Commitments } from '../attribution/commitments.js';
 import { VARIANTS, variantByName, variantFor } from '../circuits/variants.js';
 import { buildBatchWitness } from '../prover/batch-witness.js';
 import { buildWitness, consoleProgress, createProver, ensureVariant, loadProverKeys } from '../prover/index.js';
+import { readVariantManifest } from '../prover/setup.js';
 import { exampleClaim } from './example-claim.js';
 
 const run = promisify(execFile);
@@ -39,14 +40,18 @@ const batchesPerRound = Number(values.batches);
 const cliPerRound = Number(values.cli);
 const progress = consoleProgress();
 
-// constraints per answer of every variant (a batch circuit's over its M answers)
-for (const v of VARIANTS) {
-  const a = await ensureVariant(v, { progress });
-  const perAnswer = a.manifest.constraints / (v.params.answers ?? 1);
-  progress.log(`constraints ${v.name}: ${a.manifest.constraints} total, ${perAnswer.toFixed(0)} per answer (${v.params.answers ? `${v.params.answers} answers per proof` : 'one answer per proof'})`);
-}
 const artifacts = await ensureVariant(variant, { progress });
 const baseArtifacts = await ensureVariant(baseline, { progress });
+// constraints per answer of every variant built here (a batch circuit's over its M answers); the others are not built for this
+for (const v of VARIANTS) {
+  const m = await readVariantManifest(v);
+  if (!m) {
+    progress.log(`constraints ${v.name}: not built (npm run setup -- --variant ${v.name})`);
+    continue;
+  }
+  const perAnswer = m.constraints / (v.params.answers ?? 1);
+  progress.log(`constraints ${v.name}: ${m.constraints} total, ${perAnswer.toFixed(0)} per answer (${v.params.answers ? `${v.params.answers} answers per proof` : 'one answer per proof'})`);
+}
 const snarkjsCli = join(dirname(createRequire(import.meta.url).resolve('snarkjs')), 'cli.cjs');
 
 // two adapters, each a full index; every answer has its own direction and hashes
