@@ -78,8 +78,12 @@ export class Groth16Engine {
     const { fd, sections } = await binFileUtils.readBinFile({ type: 'mem', data: zkeyBytes }, 'zkey', 2, 1 << 25, 1 << 23);
     const zkey = await zkeyUtils.readHeader(fd, sections);
     if (zkey.protocol !== 'groth16') throw new Error('zkey is not groth16');
-    const read = (id: number) => binFileUtils.readSection(fd, sections, id) as Promise<Uint8Array>;
-    const loaded = { coeffs: await read(4), a: await read(5), b1: await read(6), b2: await read(7), c: await read(8), h: await read(9) };
+    // views into the key's bytes, not copies (binfileutils would copy, and hand a section over 1 GiB back in pieces)
+    const read = (id: number) => {
+      const { p, size } = (sections as unknown as { p: number; size: number }[][])[id]![0]!;
+      return zkeyBytes.subarray(p, p + size);
+    };
+    const loaded = { coeffs: read(4), a: read(5), b1: read(6), b2: read(7), c: read(8), h: read(9) };
     await fd.close();
     const wc = await WitnessCalculatorBuilder(wasmBytes);
     return new Groth16Engine(zkey, loaded, wc);

@@ -20,7 +20,9 @@ export type ProverTask =
   | { kind: 'verify'; proof: Groth16Proof; publicSignals: PublicSignals };
 
 const data = (workerData as { data: ProverWorkerData }).data;
-const engine = useSingleThreadedCurve().then(() => Groth16Engine.load(new Uint8Array(data.zkey), new Uint8Array(data.wasm)));
+// the proving key arrives in shared memory (prover.ts): a view, never a copy per worker
+const view = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const engine = useSingleThreadedCurve().then(() => Groth16Engine.load(view(data.zkey), new Uint8Array(data.wasm)));
 
 export default async function run(task: ProverTask): Promise<unknown> {
   const prover = await engine;
