@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { open } from 'node:fs/promises';
 import * as binFileUtils from '@iden3/binfileutils';
 import { buildBn128, ChaCha } from 'ffjavascript';
+import { readLargeFile } from '../lib/large-file.js';
 import { createTsPool } from '../lib/pool.js';
 import { Bn128Wasm } from './bn128-wasm.js';
 import { affineBytes, chooseWindow, SCALAR_BYTES, type GroupName } from './fixed-base.js';
@@ -171,18 +171,8 @@ async function readR1cs(path: string): Promise<R1cs> {
   } finally {
     await fd.close();
   }
-  // one contiguous buffer (binfileutils hands sections over 1 GiB back in pieces), read in chunks under fs's 2 GiB per call
-  const constraints = Buffer.allocUnsafe(at.size);
-  const file = await open(path, 'r');
-  try {
-    for (let done = 0; done < at.size; ) {
-      const { bytesRead } = await file.read(constraints, done, Math.min(1 << 30, at.size - done), at.p + done);
-      if (bytesRead === 0) throw new Error(`${path}: the constraint section ends early`);
-      done += bytesRead;
-    }
-  } finally {
-    await file.close();
-  }
+  // one contiguous buffer (binfileutils hands a section over 1 GiB back in pieces)
+  const constraints = await readLargeFile(path, { offset: at.p, size: at.size });
   return { ...header, constraints };
 }
 

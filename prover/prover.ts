@@ -1,7 +1,8 @@
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Groth16Proof, PublicSignals, VerificationKey } from 'snarkjs';
 import { ZkpoaError } from '../attribution/errors.js';
+import { readLargeFile } from '../lib/large-file.js';
 import { createTsPool } from '../lib/pool.js';
 import type { ProverTask, ProverWorkerData } from './worker.js';
 
@@ -32,30 +33,11 @@ export interface Prover {
   close(): Promise<void>;
 }
 
-/**
- * A file in shared memory, read in pieces: every prover worker sees the same bytes (a
- * proving key runs to gigabytes, past what readFile takes in one call).
- */
-async function readShared(path: string): Promise<Uint8Array> {
-  const { size } = await stat(path);
-  const bytes = new Uint8Array(new SharedArrayBuffer(size));
-  const file = await open(path, 'r');
-  try {
-    for (let done = 0; done < size; ) {
-      const { bytesRead } = await file.read(bytes, done, Math.min(1 << 30, size - done), done);
-      if (bytesRead === 0) throw new Error(`${path} ends early`);
-      done += bytesRead;
-    }
-  } finally {
-    await file.close();
-  }
-  return bytes;
-}
-
 /** Reads built artifacts from the given paths (see prover/setup.ts artifactPaths). */
 export async function loadProverKeys(paths: { wasm: string; zkey: string; vkey: string }): Promise<ProverKeys> {
   try {
-    const [wasm, zkey, vkey] = await Promise.all([readFile(paths.wasm), readShared(paths.zkey), readFile(paths.vkey, 'utf8')]);
+    // the proving key in shared memory: every prover worker views the same bytes
+    const [wasm, zkey, vkey] = await Promise.all([readFile(paths.wasm), readLargeFile(paths.zkey, { shared: true }), readFile(paths.vkey, 'utf8')]);
     return { wasm, zkey, vkey: JSON.parse(vkey) as VerificationKey };
   } catch (err) {
     throw new ZkpoaError('ZKPOA_ERR_ARTIFACTS_MISSING', `prover artifacts not readable (${(err as Error).message}); build them with \`npm run setup\``, { cause: err });
