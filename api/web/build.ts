@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { BUILD_DIR } from '../../lib/config.js';
 
 /**
@@ -13,6 +14,8 @@ import { BUILD_DIR } from '../../lib/config.js';
  * starting side by side share it and none serves a half-written one.
  */
 const SOURCE = dirname(fileURLToPath(import.meta.url));
+const ESBUILD = join(SOURCE, '..', '..', 'node_modules', 'esbuild', 'bin', 'esbuild');
+const run = promisify(execFile);
 const PAGES: Record<string, { title: string; script?: string }> = {
   index: { title: 'Dashboard' },
   contributor: { title: 'Contributor earnings', script: 'contributor' },
@@ -50,17 +53,21 @@ async function write(outDir: string): Promise<void> {
   const frame = await readFile(join(SOURCE, 'page.html'), 'utf8');
   const keyForm = await readFile(join(SOURCE, 'bodies', 'key-form.html'), 'utf8');
   const scripts = Object.values(PAGES).flatMap((p) => (p.script ? [p.script] : []));
-  await build({
-    entryPoints: Object.fromEntries(scripts.map((s) => [s, join(SOURCE, 'pages', `${s}.ts`)])),
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    splitting: true,
-    target: 'es2022',
-    platform: 'browser',
-    outdir: join(outDir, 'assets'),
-    logLevel: 'silent',
-    legalComments: 'none',
+  // esbuild's CLI in a child process, bounded in time: its JS API, started inside a process
+  // that already runs another esbuild service (vitest's), hung now and then without output
+  await run(ESBUILD, [
+    ...scripts.map((s) => `${s}=${join(SOURCE, 'pages', `${s}.ts`)}`),
+    '--bundle',
+    '--minify',
+    '--format=esm',
+    '--splitting',
+    '--target=es2022',
+    '--platform=browser',
+    `--outdir=${join(outDir, 'assets')}`,
+    '--log-level=warning',
+    '--legal-comments=none',
+  ], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`the dashboard's build failed: ${err.stderr || err.message}`);
   });
   for (const [name, page] of Object.entries(PAGES)) {
     const body = (await readFile(join(SOURCE, 'bodies', `${name}.html`), 'utf8')).replace('{{key-form}}', keyForm);
