@@ -1,5 +1,5 @@
 /**
- * npm start (or npm run demo) -- [--variant <batch variant>] [--ptau <file>] [--answers 128] [--audits 4]
+ * npm start (or npm run demo) -- [--contributors 6] [--variant <batch variant>] [--ptau <file>] [--answers 128] [--audits 4]
  *
  * The main job, end to end on the embedded defaults, through the real service:
  * a local anvil chain and the deployed contracts; a host wallet that escrows OPEN and
@@ -9,7 +9,11 @@
  * answers, each numbered; every answer attributed and proven in batches (one Groth16
  * proof per batch of up to M answers, in the proof worker pool); the batches settled in
  * order with the gas per answer; audits of some receipts; who earned what from the
- * payout ledger, and one contributor's claim and withdrawal.
+ * payout ledgers, each contributor's leaves checked against the roots on-chain as
+ * `zkpoa earnings` checks them.
+ *
+ * --contributors N gives each datanet N contributors of Zipf-distributed sizes and proves
+ * with the smallest circuit of the service's ladder that holds them (1,024 at most).
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,18 +21,28 @@ import { parseArgs } from 'node:util';
 import { NonceManager, Wallet } from 'ethers';
 import { openDatabase } from '../api/store/db.js';
 import { createHost, walletLinkMessage } from '../api/store/hosts.js';
-import { variantByName, variantFor } from '../circuits/variants.js';
+import { variantByName, variantForContributors, variantLadder } from '../circuits/variants.js';
 import { SettlementClient, addVerifiers, anvilAccountKeys, deployCore, rpcProvider, startAnvil } from '../contracts/client/index.js';
 import { datanetCorpus, isHeldOut } from '../inference/datasets.js';
 import { mulberry32, shuffled } from '../lib/random.js';
+import { zipfSizes } from '../lib/stats.js';
+import { earnings } from '../api/contributor.js';
 import { BUILD_DIR } from '../lib/config.js';
 import { consoleProgress, ensureVariant } from '../prover/index.js';
 import { startService } from '../api/service.js';
 
 const { values } = parseArgs({
-  options: { variant: { type: 'string' }, ptau: { type: 'string' }, answers: { type: 'string', default: '128' }, audits: { type: 'string', default: '4' } },
+  options: {
+    contributors: { type: 'string', default: '6' },
+    variant: { type: 'string' },
+    ptau: { type: 'string' },
+    answers: { type: 'string', default: '128' },
+    audits: { type: 'string', default: '4' },
+  },
 });
-const variant = values.variant ? variantByName(values.variant) : variantFor('default');
+const contributors = Number(values.contributors);
+if (!Number.isInteger(contributors) || contributors < 1) throw new Error('--contributors must be a positive integer');
+const variant = values.variant ? variantByName(values.variant) : variantForContributors(variantLadder('service'), contributors);
 const progress = consoleProgress();
 const PRICE = 10n ** 16n; // 0.01 OPEN per answer
 const fmt = (wei: bigint) => (Number(wei) / 1e18).toFixed(6);
@@ -90,25 +104,33 @@ try {
   const linkMessage = walletLinkMessage({ hostId: hostAccount.id, wallet: hostWallet.address, chainId: chain.chainId.toString(), settlement: deployment.settlement });
   await api('PUT', '/v1/host/wallet', { wallet: hostWallet.address, signature: await hostWallet.signMessage(linkMessage) });
 
-  // --- datanets from a real corpus, several contributors --------------------------------
-  const people = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].slice(0, Math.min(6, variant.params.contributors - 1));
-  const addressOf = new Map(people.map((p, i) => [p, '0x' + (0xa1 + i).toString(16).repeat(20)]));
+  // --- datanets from a real corpus, contributors of Zipf-distributed sizes ----------------------
+  const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
+  const people = Array.from({ length: contributors }, (_, i) => names[i] ?? `contributor-${String(i + 1).padStart(4, '0')}`);
+  const addressOf = new Map(people.map((p, i) => [p, '0x' + (i < names.length ? (0xa1 + i).toString(16).repeat(20) : (i + 1).toString(16).padStart(40, '0'))]));
   const corpus = await datanetCorpus();
   const seen = new Set<string>();
   const pool = shuffled(corpus.filter((r) => !isHeldOut(r.id)), mulberry32(2026)).filter((r) => !seen.has(r.text.slice(0, 1500)) && seen.add(r.text.slice(0, 1500)));
+  // 240 records a datanet, or three a contributor, within half of the corpus's distinct records each
+  const perDatanet = Math.min(Math.floor(pool.length / 2), Math.max(240, 3 * contributors));
+  if (perDatanet < contributors) throw new Error(`--contributors ${contributors}: the corpus holds ${pool.length} distinct records, enough for ${Math.floor(pool.length / 2)} contributors a datanet`);
+  const sizes = zipfSizes(perDatanet, contributors); // adds up to perDatanet or a few less
   const datanets: { name: string; id: string }[] = [];
-  step = progress.step('datanets: contribute, review, publish');
+  step = progress.step(`datanets: ${contributors} contributors each contribute, review, publish`);
   for (const [d, spec] of [
-    { name: 'mail-general', from: 0, groups: (g: string) => g !== 'hard-ham-1' },
-    { name: 'mail-hard-cases', from: 2000, groups: (_g: string) => true },
+    { name: 'mail-general', records: pool.filter((r) => r.group !== 'hard-ham-1').slice(0, perDatanet) },
+    { name: 'mail-hard-cases', records: pool.slice(pool.length - perDatanet) },
   ].entries()) {
     const dn = await api<{ id: string }>('POST', '/v1/datanets', { name: spec.name, labels: ['ham', 'spam'], visibility: 'public' });
-    const records = pool
-      .filter((r) => spec.groups(r.group))
-      .slice(spec.from, spec.from + 240)
-      .map((r, i) => ({ contributor: addressOf.get(people[(i * (d + 1)) % people.length]!)!, text: r.text.slice(0, 1500), label: r.label }));
-    const added = await api<{ records: { id: number }[] }>('POST', `/v1/datanets/${dn.id}/records`, { records });
-    for (const r of added.records) await api('POST', `/v1/datanets/${dn.id}/records/${r.id}/review`, { decision: 'accept' });
+    // the second datanet ranks its contributors the other way round
+    const owner = sizes.flatMap((n, rank) => Array.from({ length: n }, () => (d === 0 ? rank : contributors - 1 - rank)));
+    const records = spec.records.slice(0, owner.length).map((r, i) => ({ contributor: addressOf.get(people[owner[i]!]!)!, text: r.text.slice(0, 1500), label: r.label }));
+    const ids: number[] = [];
+    for (let i = 0; i < records.length; i += 500) {
+      const added = await api<{ records: { id: number }[] }>('POST', `/v1/datanets/${dn.id}/records`, { records: records.slice(i, i + 500) });
+      ids.push(...added.records.map((r) => r.id));
+    }
+    await api('POST', `/v1/datanets/${dn.id}/reviews`, { decision: 'accept', records: ids });
     await api('POST', `/v1/datanets/${dn.id}/versions`);
     datanets.push({ name: spec.name, id: dn.id });
   }
@@ -192,17 +214,32 @@ try {
     if (!audit.ok) process.exitCode = 1;
   }
 
-  // --- who earned what: the payout ledgers, proven against the roots on-chain ---------------------
+  // --- who earned what: every contributor's ledger leaves, checked against the roots on-chain -----
   console.log(`\nwho earned what (${settledAnswers} settled answers × ${fmt(PRICE)} OPEN; 70% to contributors, 20% owner, 10% protocol):`);
+  const t0 = performance.now();
+  const earned: { who: string; total: bigint; leaves: number }[] = [];
   for (const who of people) {
-    const res = await fetch(`${url}/v1/ledger/${addressOf.get(who)}`);
-    const { positions } = (await res.json()) as { positions: { cumulative: string }[] };
-    const total = positions.reduce((a, p) => a + BigInt(p.cumulative), 0n);
-    console.log(`  ${who.padEnd(8)} ${addressOf.get(who)}  ${fmt(total)} OPEN in ${positions.length} ledger leaves`);
+    // what `zkpoa earnings <address>` does: the server's ledger leaves, each path checked against the chain
+    const e = await earnings(admin, url, addressOf.get(who)!);
+    if (e.positions.some((p) => !p.verified)) throw new Error(`a ledger leaf of ${who} does not reach its root on-chain`);
+    earned.push({ who, total: e.positions.reduce((s, p) => s + p.cumulative - p.claimed, 0n), leaves: e.positions.length });
   }
+  const checkedS = (performance.now() - t0) / 1000;
+  const ranked = [...earned].sort((x, y) => (y.total > x.total ? 1 : y.total < x.total ? -1 : 0));
+  const shown = people.length <= 12 ? earned : ranked.slice(0, 10);
+  if (shown !== earned) console.log(`  the ${shown.length} who earned most of ${people.length} contributors:`);
+  for (const { who, total, leaves } of shown) console.log(`  ${who.padEnd(shown === earned ? 8 : 17)} ${addressOf.get(who)}  ${fmt(total)} OPEN in ${leaves} ledger leaves`);
+  const sum = earned.reduce((s, e) => s + e.total, 0n);
+  const paid = earned.filter((e) => e.total > 0n).length;
+  console.log(`  ${people.length} contributors' leaves checked against the roots on-chain in ${checkedS.toFixed(1)} s: ${paid} earned, ${fmt(sum)} OPEN in all`);
   console.log(`  owner    ${hostWallet.address}  ${fmt(await host.balanceOf(hostWallet.address))} OPEN (incl. dust; the host's wallet, whose escrow paid ${fmt(1000n * PRICE - (await host.escrowOf(hostWallet.address)))} OPEN)`);
   console.log(`  protocol ${deployment.treasury}  ${fmt(await host.balanceOf(deployment.treasury))} OPEN`);
-  console.log(`  owed to contributors on-chain until they claim: ${fmt(await host.owed())} OPEN (each claims with its ledger leaf's Merkle path: zkpoa claim)`);
+  const owed = await host.owed();
+  console.log(`  owed to contributors on-chain until they claim: ${fmt(owed)} OPEN (each claims with its ledger leaf's Merkle path: zkpoa claim)`);
+  if (owed !== sum) {
+    console.log(`the contributors' leaves add up to ${fmt(sum)} OPEN, but the chain owes ${fmt(owed)}`);
+    process.exitCode = 1;
+  }
 } finally {
   await service.close();
   db.close();
