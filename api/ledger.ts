@@ -95,20 +95,12 @@ export class Ledgers {
       const mine = index.payees.flatMap((p, leaf) => (p === payee ? [leaf] : []));
       if (mine.length === 0) continue;
       for (const v of index.reg.versions) {
-        const settled = this.batches.settled(index.key, v.version);
-        if (settled.length === 0) continue;
-        const recent = settled.slice(-Math.ceil(maxAnswers / index.M));
+        const recent = this.batches.latestSettled(index.key, v.version, Math.ceil(maxAnswers / index.M));
+        if (recent.length === 0) continue;
         for (const leaf of mine) {
-          const answers = recent.flatMap((b) => b.features.map((t, i) => ({ number: b.first + i, share: this.share(index, b, t, leaf, i) })));
-          out.push({
-            adapterId: index.reg.onchainId,
-            version: v.version,
-            leaf,
-            payee: address,
-            cumulative: settled.at(-1)!.ledger[leaf]!,
-            batches: settled.map((b) => ({ first: b.first, count: b.count, payout: b.payouts[leaf]!, cumulative: b.ledger[leaf]!, tx: b.settleTx!, ...(b.settledAt ? { settledAt: b.settledAt } : {}) })),
-            answers: answers.slice(-maxAnswers),
-          });
+          const answers = recent.flatMap((b) => b.features.map((t, i) => ({ number: b.first + i, share: this.share(index, b, i, dot(t, index.g[leaf]!)) })));
+          const batches = this.batches.leafHistory(index.key, v.version, leaf);
+          out.push({ adapterId: index.reg.onchainId, version: v.version, leaf, payee: address, cumulative: batches.at(-1)!.cumulative, batches, answers: answers.slice(-maxAnswers) });
         }
       }
     }
@@ -123,14 +115,13 @@ export class Ledgers {
     const t = b.features[number - b.first]!;
     return index.contributors.map((payee, leaf) => {
       const score = dot(t, index.g[leaf]!);
-      return { payee, score: score > 0n ? score : 0n, share: this.share(index, b, t, leaf, number - b.first) };
+      return { payee, score: score > 0n ? score : 0n, share: this.share(index, b, number - b.first, score) };
     });
   }
 
-  /** share_ic = floor(max(0, <t_i, G_c>) · r_i / 2^Q); r_i needs every contributor's score, so it is computed once per batch. */
-  private share(index: PaddedIndex, b: Batch, t: readonly bigint[], leaf: number, i: number): bigint {
+  /** share_ic = floor(max(0, score_ic) · r_i / 2^Q), score_ic = <t_i, G_c>; r_i needs every contributor's score, so it is computed once per batch. */
+  private share(index: PaddedIndex, b: Batch, i: number, score: bigint): bigint {
     const rates = remember(this.rates, b.id, KEPT.rates, () => batchSplit(b.features, index.g, unpackHeader(b.publicSignals[SIGNAL.header]!).pool, index.M).rates);
-    const score = dot(t, index.g[leaf]!);
     return score > 0n ? (score * rates[i]!) >> index.q : 0n;
   }
 

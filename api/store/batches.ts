@@ -110,9 +110,18 @@ export class BatchStore {
     this.db.prepare('UPDATE batches SET settle_tx = ?, gas_used = ?, settled_at = ? WHERE id = ?').run(tx, gasUsed?.toString() ?? null, new Date().toISOString(), id);
   }
 
-  /** The settled batches of an adapter version, in receipt order. */
-  settled(adapterKey: string, version: number): Batch[] {
-    return (this.db.prepare('SELECT * FROM batches WHERE adapter_id = ? AND version = ? AND settle_tx IS NOT NULL ORDER BY first').all(adapterKey, version) as Row[]).map(toBatch);
+  /** The latest `count` settled batches of an adapter version, in receipt order. */
+  latestSettled(adapterKey: string, version: number, count: number): Batch[] {
+    return (this.db.prepare('SELECT * FROM batches WHERE adapter_id = ? AND version = ? AND settle_tx IS NOT NULL ORDER BY first DESC LIMIT ?').all(adapterKey, version, count) as Row[]).map(toBatch).reverse();
+  }
+
+  /** One leaf through every settled batch of an adapter version, in receipt order: what each paid it and its cumulative amount after. */
+  leafHistory(adapterKey: string, version: number, leaf: number): { first: number; count: number; payout: bigint; cumulative: bigint; tx: string; settledAt?: string }[] {
+    // only the leaf's element of each batch's ledger and payouts leaves the database, not C of them
+    const rows = this.db
+      .prepare('SELECT first, count, settle_tx, settled_at, json_extract(payouts, @path) payout, json_extract(ledger, @path) cumulative FROM batches WHERE adapter_id = @adapterKey AND version = @version AND settle_tx IS NOT NULL ORDER BY first')
+      .all({ path: `$[${Math.trunc(leaf)}]`, adapterKey, version }) as { first: number; count: number; settle_tx: string; settled_at: string | null; payout: string; cumulative: string }[];
+    return rows.map((r) => ({ first: r.first, count: r.count, payout: BigInt(r.payout), cumulative: BigInt(r.cumulative), tx: r.settle_tx, ...(r.settled_at ? { settledAt: r.settled_at } : {}) }));
   }
 
   /** Adapter keys with batches not settled yet. */
