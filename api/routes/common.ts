@@ -6,6 +6,8 @@ export const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String()
 export const errorReplies = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply, 413: ErrorReply };
 export const AdapterId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' });
 export const DatanetId = Type.String({ pattern: '^dn_[0-9a-f-]{36}$' });
+// not the zero address: the registry refuses it as a payee, which would block every adapter trained on the datanet
+export const PayeeAddress = Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$', description: 'payout address of a contributor (not the zero address)' });
 
 /** The authenticated host; the auth hook sets it on every route that declares `config.auth`. */
 export const caller = (h: Host | undefined): Host => h!;

@@ -1,15 +1,13 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DatanetId, caller, errorReplies } from './common.js';
+import { DatanetId, PayeeAddress, caller, errorReplies } from './common.js';
 import { ZkpoaError } from '../../attribution/errors.js';
 import { DATANET_LIMITS, DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
 import type { TenantLimits } from '../limits.js';
 
-// not the zero address: the registry refuses it as a payee, which would block every adapter trained on the datanet
-const Address = Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$', description: 'payout address of the contributor (not the zero address)' });
 const Record = Type.Object(
   {
-    contributor: Address,
+    contributor: PayeeAddress,
     text: Type.String({ minLength: 1, maxLength: DATANET_LIMITS.maxRecordBytes }),
     label: Type.Union([Type.Integer({ minimum: 0, maximum: DATANET_LIMITS.maxLabels - 1 }), Type.String({ minLength: 1, maxLength: 100 })], { description: 'the label’s name, or its index in the datanet’s labels' }),
   },

@@ -1,8 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Ledgers } from '../ledger.js';
-import { errorReplies } from './common.js';
+import { PayeeAddress, errorReplies } from './common.js';
 
-const PayeeAddress = Type.String({ pattern: '^0x(?!0{40}$)[0-9a-fA-F]{40}$' });
 const Wei = Type.String({ description: 'wei, as a decimal string' });
 
 /** Public (no API key): where an address is paid, with the Merkle paths its claims carry, and how its earnings grew. */
