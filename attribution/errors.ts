@@ -20,6 +20,8 @@ export const ERROR_CODES = {
 
   // --- keys, proving ---
   ZKPOA_ERR_ARTIFACTS_MISSING: 500,
+  /** an artifact that is there but cut short or not what its format says (rebuild it) */
+  ZKPOA_ERR_ARTIFACTS_CORRUPT: 500,
   ZKPOA_ERR_PTAU: 500,
   ZKPOA_ERR_PROVE: 500,
   /** the service's circuit keys are still being built (or failed to build) */

@@ -5,6 +5,7 @@ import * as binFileUtils from '@iden3/binfileutils';
 import { WitnessCalculatorBuilder } from 'circom_runtime';
 import { BigBuffer, Scalar, utils } from 'ffjavascript';
 import type { Groth16Proof, PublicSignals } from 'snarkjs';
+import { ZkpoaError } from '../attribution/errors.js';
 
 /**
  * snarkjs's Groth16 prover (src/groth16_prove.js), restructured for a long-lived
@@ -75,13 +76,22 @@ export class Groth16Engine {
   ) {}
 
   static async load(zkeyBytes: Uint8Array, wasmBytes: Uint8Array): Promise<Groth16Engine> {
-    const { fd, sections } = await binFileUtils.readBinFile({ type: 'mem', data: zkeyBytes }, 'zkey', 2, 1 << 25, 1 << 23);
-    const zkey = await zkeyUtils.readHeader(fd, sections);
+    const corrupt = (what: string, cause?: unknown) => new ZkpoaError('ZKPOA_ERR_ARTIFACTS_CORRUPT', `the proving key ${what}: rebuild it (npm run setup -- --force)`, { cause });
+    const { fd, sections, zkey } = await (async () => {
+      const file = await binFileUtils.readBinFile({ type: 'mem', data: zkeyBytes }, 'zkey', 2, 1 << 25, 1 << 23);
+      return { ...file, zkey: await zkeyUtils.readHeader(file.fd, file.sections) };
+    })().catch((err: Error) => {
+      throw corrupt(`is not a readable zkey (${err.message})`, err);
+    });
     if (zkey.protocol !== 'groth16') throw new Error('zkey is not groth16');
     // views into the key's bytes, not copies (binfileutils would copy, and hand a section over 1 GiB back in pieces)
     const read = (id: number) => {
-      const { p, size } = (sections as unknown as { p: number; size: number }[][])[id]![0]!;
-      return zkeyBytes.subarray(p, p + size);
+      const s = (sections as unknown as ({ p: number; size: number }[] | undefined)[])[id]?.[0];
+      // a view past the end would be silently short, and its proofs wrong
+      if (!s || s.p + s.size > zkeyBytes.length) {
+        throw corrupt(s ? `ends at byte ${zkeyBytes.length}, inside section ${id} (bytes ${s.p} to ${s.p + s.size})` : `has no section ${id}`);
+      }
+      return zkeyBytes.subarray(s.p, s.p + s.size);
     };
     const loaded = { coeffs: read(4), a: read(5), b1: read(6), b2: read(7), c: read(8), h: read(9) };
     await fd.close();

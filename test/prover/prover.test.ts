@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_MODULUS } from '../../attribution/index.js';
 import { createProver, loadProverKeys, toSolidityCalldata, type ProofResult, type Prover } from '../../prover/index.js';
 import { buildBatchWitness, type BatchWitness } from '../../prover/batch-witness.js';
+import { Groth16Engine } from '../../prover/groth16.js';
+import * as binFileUtils from '@iden3/binfileutils';
 import { TEST_VARIANT, getCommitments, sampleBatchClaim, testArtifacts } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
@@ -130,6 +132,18 @@ describe('prover pool', () => {
     const p = createProver(await loadProverKeys(testArtifacts()), { threads: 1 });
     await p.close();
     await expect(p.prove(witness.input)).rejects.toMatchObject({ code: 'ZKPOA_ERR_CLOSED' });
+  });
+
+  it('refuses a proving key cut short, which would otherwise prove with a short section', async () => {
+    const { zkey, wasm } = await loadProverKeys(testArtifacts());
+    // cut inside the proving sections (A, B, C and H take most of the file), and just before the end of H, the last one the prover reads
+    const { fd, sections } = await binFileUtils.readBinFile({ type: 'mem', data: zkey }, 'zkey', 2);
+    await fd.close();
+    const h = (sections as unknown as { p: number; size: number }[][])[9]![0]!;
+    for (const end of [Math.floor(zkey.length / 2), h.p + h.size - 10]) {
+      await expect(Groth16Engine.load(zkey.subarray(0, end), wasm)).rejects.toMatchObject({ code: 'ZKPOA_ERR_ARTIFACTS_CORRUPT', message: expect.stringContaining('rebuild it') });
+    }
+    await expect(Groth16Engine.load(zkey, wasm)).resolves.toBeInstanceOf(Groth16Engine);
   });
 
   it('says which artifact is missing', async () => {
