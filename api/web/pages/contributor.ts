@@ -97,6 +97,7 @@ async function claimWithWallet(address: string, deployment: Deployment): Promise
     if (BigInt((await ethereum!.request({ method: 'eth_chainId' })) as string) !== BigInt(deployment.chainId)) throw new Error(`switch the wallet to chain ${deployment.chainId} first`);
   }
   const { positions } = await api<{ positions: LedgerPosition[] }>(`/ledger/${address}`);
+  // read again, not taken from the page: a claim made since it loaded would make this one a transaction that pays nothing
   const { positions: earned } = await api<{ positions: Position[] }>(`/earnings/${address}`);
   const owed = positions.filter((p) => {
     const e = earned.find((x) => x.adapterId === p.adapterId && x.version === p.version && x.leaf === p.leaf);
