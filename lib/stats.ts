@@ -44,3 +44,9 @@ export function zipfSizes(total: number, parts: number): number[] {
   for (let left = total - ones.reduce((a, b) => a + b, 0), c = 0; left > 0; left--, c = (c + 1) % ones.length) ones[c]!++;
   return ones;
 }
+
+/** The q-quantile of xs by the nearest-rank rule (q = 0.5: the median, q = 0.99: p99). */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) throw new RangeError('the quantile of no values');
+  return [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+}

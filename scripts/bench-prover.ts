@@ -23,6 +23,7 @@ import { buildBatchWitness } from '../prover/batch-witness.js';
 import { buildWitness, consoleProgress, createProver, ensureVariant, loadProverKeys } from '../prover/index.js';
 import { readVariantManifest } from '../prover/setup.js';
 import { exampleClaim } from './example-claim.js';
+import { quantile } from '../lib/stats.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -94,7 +95,7 @@ const cliFiles = await Promise.all(
 );
 
 const prover = createProver(await loadProverKeys(artifacts));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => quantile(xs, 0.5);
 const pool = { ms: 0, answers: 0, latencies: [] as number[] };
 const cli = { ms: 0, answers: 0, latencies: [] as number[] };
 try {

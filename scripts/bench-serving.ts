@@ -31,6 +31,7 @@ import { AdapterStore } from '../inference/store.js';
 import { adapterTensors, disposeAdapterTensors } from '../inference/train.js';
 import { BUILD_DIR } from '../lib/config.js';
 import { consoleProgress } from '../prover/index.js';
+import { quantile } from '../lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -90,7 +91,7 @@ const zipf = () => {
 const features = corpus.slice(0, 500).map((r) => hashFeatures(r.text));
 const requests = Array.from({ length: N_REQUESTS }, (_, i) => ({ adapterId: zipf(), features: features[i % features.length]! }));
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) => quantile(xs, p / 100);
 
 /** `concurrency` closed-loop clients over the request list; per-request latency in ms. */
 async function closedLoop(batcher: Batcher, reqs: typeof requests): Promise<{ seconds: number; latencies: number[] }> {
