@@ -49,6 +49,8 @@ export interface ServerOptions {
   dashboard?: string;
   /** what one tenant may take (api/limits.ts) */
   limits?: Partial<TenantLimits>;
+  /** where published datanet versions' span indexes are kept; without it there are none */
+  spansDir?: string;
 }
 
 declare module 'fastify' {
@@ -147,7 +149,7 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   const a = opts.attribution;
   await app.register(hostRoutes(opts.db, a?.registrar), { prefix: '/v1' });
-  await app.register(datanetRoutes(opts.db, limits), { prefix: '/v1' });
+  await app.register(datanetRoutes(opts.db, limits, opts.spansDir), { prefix: '/v1' });
   if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher, limits, a?.registrar), { prefix: '/v1' });
   if (a) {
     await app.register(onchainRoutes(opts.db, a.registrar, a.planner, a.settler), { prefix: '/v1' });

@@ -161,6 +161,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const app = await buildServer({
     db: opts.db,
     dashboard: await buildDashboard(opts.buildDir),
+    spansDir: join(dataDir, 'spans'),
     inference: { batcher, queue },
     attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db, opts.chain), vkey },
     limits,

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   ZKPOA_ERR_PROVE: 500,
   /** the service's circuit keys are still being built (or failed to build) */
   ZKPOA_ERR_KEYS_NOT_READY: 503,
+  /** a datanet version's span index is still being built */
+  ZKPOA_ERR_SPANS_NOT_READY: 503,
   /** development-ceremony keys refused on a chain that is not a local one */
   ZKPOA_ERR_DEV_KEYS: 409,
 

@@ -160,7 +160,7 @@ export class SpanIndex {
     const [n, r, metaBytes] = [view.getUint32(8, true), view.getUint32(12, true), view.getUint32(16, true)];
     if (bytes.length !== HEADER_BYTES + 4 * (2 * n + r) + metaBytes) throw new ZkpoaError('ZKPOA_ERR_ARTIFACTS_CORRUPT', 'a span index file of the wrong length (cut short?)');
     // copies: a file's bytes need not sit at a multiple of 4 in memory
-    const words = (from: number, count: number) => bytes.slice(HEADER_BYTES + 4 * from, HEADER_BYTES + 4 * (from + count)).buffer;
+    const words = (from: number, count: number) => new Uint8Array(bytes.subarray(HEADER_BYTES + 4 * from, HEADER_BYTES + 4 * (from + count))).buffer; // (a Buffer's slice is a view)
     const meta = JSON.parse(Buffer.from(bytes.subarray(HEADER_BYTES + 4 * (2 * n + r))).toString('utf8')) as { ids: number[]; contributors: string[] };
     return new SpanIndex(new Uint32Array(words(0, n)), new Int32Array(words(n, n)), new Int32Array(words(2 * n, r)), meta.ids.map((id, i) => ({ id, contributor: meta.contributors[i]! })));
   }

@@ -1,5 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DatanetId, PayeeAddress, caller, errorReplies } from './common.js';
+import { DatanetId, ErrorReply, PayeeAddress, caller, errorReplies } from './common.js';
+import { SpanIndexes } from '../span-indexes.js';
 import { ZkpoaError } from '../../attribution/errors.js';
 import { DATANET_LIMITS, DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
@@ -41,9 +42,12 @@ function wellFormed(s: string, what: string): void {
   if (LONE_SURROGATE.test(s)) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `${what} contains an unpaired UTF-16 surrogate`);
 }
 
-export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerContributor'>): FastifyPluginAsyncTypebox {
+/** `spansDir`: where published versions' span indexes are kept; without it there are none (and no spans route). */
+export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerContributor'>, spansDir?: string): FastifyPluginAsyncTypebox {
   const store = new DatanetStore(db, limits.maxPendingPerContributor);
+  const spans = spansDir ? new SpanIndexes(store, spansDir) : undefined;
   return async (app) => {
+    app.addHook('onClose', async () => spans?.close());
     app.post(
       '/datanets',
       {
@@ -194,8 +198,49 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
         config: { auth: true },
         schema: { summary: 'Publish the accepted records as a new version (owner only)', params: Type.Object({ id: DatanetId }), response: { 201: Version, ...errors } },
       },
-      async (req, reply) => reply.status(201).send(store.publish(caller(req.caller), req.params.id)),
+      async (req, reply) => {
+        const v = store.publish(caller(req.caller), req.params.id);
+        spans?.build(caller(req.caller), req.params.id, v.version);
+        return reply.status(201).send(v);
+      },
     );
+
+    if (spans) {
+      const Occurrence = Type.Object({ record: Type.Integer(), contributor: Type.String(), offset: Type.Integer({ description: 'the span’s first token in the record' }) });
+      app.post(
+        '/datanets/:id/versions/:version/spans',
+        {
+          config: { auth: true },
+          schema: {
+            summary: 'A text’s spans found verbatim in a version’s records (cl100k_base tokens, at least minTokens long), with where they occur and each contributor’s credit',
+            params: Type.Object({ id: DatanetId, version: Type.String({ pattern: '^[0-9]{1,9}$' }) }),
+            body: Type.Object(
+              {
+                text: Type.String({ minLength: 1, maxLength: 20_000 }),
+                minTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 8 })),
+                maxOccurrences: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 16, description: 'occurrences listed per span (all are credited)' })),
+              },
+              { additionalProperties: false },
+            ),
+            response: {
+              200: Type.Object({
+                tokens: Type.Integer(),
+                spans: Type.Array(
+                  Type.Object({ start: Type.Integer(), end: Type.Integer(), text: Type.String(), count: Type.Integer(), occurrences: Type.Array(Occurrence), contributors: Type.Array(Type.String()) }),
+                ),
+                credit: Type.Record(Type.String(), Type.Number(), { description: 'answer tokens credited per contributor' }),
+              }),
+              503: ErrorReply,
+              ...errors,
+            },
+          },
+        },
+        async (req) => {
+          wellFormed(req.body.text, 'text');
+          return spans.find(caller(req.caller), req.params.id, Number(req.params.version), req.body.text, { ...(req.body.minTokens ? { minTokens: req.body.minTokens } : {}), ...(req.body.maxOccurrences ? { maxOccurrences: req.body.maxOccurrences } : {}) });
+        },
+      );
+    }
 
     app.get(
       '/datanets/:id/versions/:version',
