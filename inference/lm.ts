@@ -1,0 +1,242 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tf } from './backend.js';
+import { LmVocabulary } from './lm-vocabulary.js';
+import { mulberry32 } from '../lib/random.js';
+import { ZkpoaError } from '../attribution/errors.js';
+
+/** A decoder-only transformer's shape (pre-norm blocks, tied input and output embeddings). */
+export interface LmConfig {
+  vocab: number;
+  /** tokens of context */
+  context: number;
+  dim: number;
+  heads: number;
+  layers: number;
+  /** the MLP's hidden width */
+  mlp: number;
+}
+
+/** Every weight's name and shape, in file order: what a checkpoint of this architecture holds. */
+export function lmWeightShapes(c: LmConfig): [string, number[]][] {
+  const shapes: [string, number[]][] = [
+    ['embed', [c.vocab, c.dim]],
+    ['position', [c.context, c.dim]],
+  ];
+  for (let l = 0; l < c.layers; l++) {
+    shapes.push(
+      [`${l}.norm1.scale`, [c.dim]],
+      [`${l}.norm1.shift`, [c.dim]],
+      // the projections LoRA adapts: attention (q, k, v, o) and the MLP (up, down)
+      [`${l}.q`, [c.dim, c.dim]],
+      [`${l}.k`, [c.dim, c.dim]],
+      [`${l}.v`, [c.dim, c.dim]],
+      [`${l}.o`, [c.dim, c.dim]],
+      [`${l}.norm2.scale`, [c.dim]],
+      [`${l}.norm2.shift`, [c.dim]],
+      [`${l}.up`, [c.dim, c.mlp]],
+      [`${l}.up.bias`, [c.mlp]],
+      [`${l}.down`, [c.mlp, c.dim]],
+      [`${l}.down.bias`, [c.dim]],
+    );
+  }
+  shapes.push(['norm.scale', [c.dim]], ['norm.shift', [c.dim]]);
+  return shapes;
+}
+
+function checkConfig(c: LmConfig): void {
+  for (const k of ['vocab', 'context', 'dim', 'heads', 'layers', 'mlp'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model config: ${k} must be a positive integer`);
+  }
+  if (c.dim % c.heads !== 0) throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model config: dim ${c.dim} is not a multiple of heads ${c.heads}`);
+}
+
+/**
+ * A causal language model in TensorFlow.js: token and position embeddings, pre-norm
+ * blocks of causal multi-head attention and a GELU MLP, and logits through the tied
+ * embedding. Saved as a directory: config.json, vocabulary.json and weights.bin
+ * (float32, little-endian, in lmWeightShapes order), which is also how a host brings its
+ * own checkpoint of this architecture.
+ */
+export class CausalLm {
+  private constructor(
+    readonly config: LmConfig,
+    readonly vocabulary: LmVocabulary,
+    readonly weights: Map<string, tf.Variable>,
+  ) {}
+
+  static create(config: LmConfig, vocabulary: LmVocabulary, seed: number): CausalLm {
+    checkConfig(config);
+    if (vocabulary.size !== config.vocab) throw new ZkpoaError('ZKPOA_ERR_MODEL', `the vocabulary holds ${vocabulary.size} ids and the config ${config.vocab}`);
+    const weights = new Map<string, tf.Variable>();
+    lmWeightShapes(config).forEach(([name, shape], i) => {
+      const init = name.endsWith('.scale')
+        ? tf.ones(shape)
+        : name.endsWith('.shift') || name.endsWith('.bias')
+          ? tf.zeros(shape)
+          : tf.randomNormal(shape, 0, name === 'embed' || name === 'position' ? 0.02 : 1 / Math.sqrt(shape[0]!), 'float32', seed + i);
+      weights.set(name, tf.variable(init, true)); // (tf's variable names are global: two models would clash)
+      init.dispose();
+    });
+    return new CausalLm(config, vocabulary, weights);
+  }
+
+  /** Reads a checkpoint directory; says what does not fit this architecture. */
+  static async load(dir: string): Promise<CausalLm> {
+    const read = async (file: string) =>
+      readFile(join(dir, file)).catch((err: Error) => {
+        throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model checkpoint ${dir}: cannot read ${file} (${err.message})`);
+      });
+    const config = JSON.parse((await read('config.json')).toString('utf8')) as LmConfig;
+    checkConfig(config);
+    const vocabulary = LmVocabulary.fromJson(JSON.parse((await read('vocabulary.json')).toString('utf8')) as { base: string; kept: number[] });
+    if (vocabulary.size !== config.vocab) throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model checkpoint ${dir}: the vocabulary holds ${vocabulary.size} ids and config.json says ${config.vocab}`);
+    const bytes = await read('weights.bin');
+    const shapes = lmWeightShapes(config);
+    const floats = shapes.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
+    if (bytes.length !== 4 * floats) throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model checkpoint ${dir}: weights.bin holds ${bytes.length} bytes; this architecture needs ${4 * floats}`);
+    const all = new Float32Array(new Uint8Array(bytes).buffer);
+    const weights = new Map<string, tf.Variable>();
+    let at = 0;
+    for (const [name, shape] of shapes) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      weights.set(name, tf.variable(tf.tensor(all.subarray(at, at + n), shape), true));
+      at += n;
+    }
+    return new CausalLm(config, vocabulary, weights);
+  }
+
+  async save(dir: string): Promise<void> {
+    const aside = `${dir}.tmp-${process.pid}`;
+    await rm(aside, { recursive: true, force: true });
+    await mkdir(aside, { recursive: true });
+    const parts = await Promise.all(lmWeightShapes(this.config).map(([name]) => this.weights.get(name)!.data() as Promise<Float32Array>));
+    await writeFile(join(aside, 'weights.bin'), Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+    await writeFile(join(aside, 'config.json'), JSON.stringify(this.config, null, 2));
+    await writeFile(join(aside, 'vocabulary.json'), JSON.stringify(this.vocabulary.toJson()));
+    await rm(dir, { recursive: true, force: true });
+    await rename(aside, dir);
+  }
+
+  /** Logits [batch, time, vocab] of token ids [batch, time] (time ≤ context). */
+  logits(ids: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const { dim, heads, layers } = this.config;
+      const [batch, time] = ids.shape;
+      const w = (name: string) => this.weights.get(name)!;
+      const norm = (x: tf.Tensor, name: string) => {
+        const { mean, variance } = tf.moments(x, -1, true);
+        return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(w(`${name}.scale`)).add(w(`${name}.shift`));
+      };
+      const headDim = dim / heads;
+      const split = (x: tf.Tensor) => x.reshape([batch, time, heads, headDim]).transpose([0, 2, 1, 3]);
+      // position j may attend to i ≤ j only
+      const future = tf.linalg.bandPart(tf.ones([time, time]), 0, -1).sub(tf.eye(time)).mul(-1e9);
+      // a one-hot product, not a gather: the gather's gradient (UnsortedSegmentSum) has no wasm kernel
+      const embedded = tf.oneHot(ids.reshape([-1]) as tf.Tensor1D, this.config.vocab).matMul(w('embed')).reshape([batch, time, dim]);
+      let x: tf.Tensor = embedded.add(w('position').slice([0, 0], [time, dim]));
+      for (let l = 0; l < layers; l++) {
+        const h = norm(x, `${l}.norm1`).reshape([batch * time, dim]);
+        const [q, k, v] = (['q', 'k', 'v'] as const).map((p) => split(h.matMul(w(`${l}.${p}`))));
+        const attention = tf.softmax(q!.matMul(k!, false, true).div(Math.sqrt(headDim)).add(future));
+        const mixed = attention.matMul(v!).transpose([0, 2, 1, 3]).reshape([batch * time, dim]);
+        x = x.add(mixed.matMul(w(`${l}.o`)).reshape([batch, time, dim]));
+        const h2 = norm(x, `${l}.norm2`).reshape([batch * time, dim]);
+        const up = gelu(h2.matMul(w(`${l}.up`)).add(w(`${l}.up.bias`)));
+        x = x.add(up.matMul(w(`${l}.down`)).add(w(`${l}.down.bias`)).reshape([batch, time, dim]));
+      }
+      return norm(x, 'norm').reshape([batch * time, dim]).matMul(w('embed'), false, true).reshape([batch, time, this.config.vocab]) as tf.Tensor3D;
+    });
+  }
+
+  /** Mean cross-entropy of predicting each next token of `windows` [batch, context + 1]. */
+  loss(windows: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() => {
+      const [batch, width] = windows.shape;
+      const inputs = windows.slice([0, 0], [batch, width - 1]);
+      const targets = windows.slice([0, 1], [batch, width - 1]);
+      const logits = this.logits(inputs as tf.Tensor2D).reshape([batch * (width - 1), this.config.vocab]);
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(targets.reshape([-1]) as tf.Tensor1D, this.config.vocab), logits) as tf.Scalar;
+    });
+  }
+
+  /**
+   * Continues `prompt` by up to `maxTokens` tokens, stopping at the end id: greedy at
+   * temperature 0, else sampled from the softmax at that temperature with a seeded draw.
+   */
+  generate(prompt: string, opts: { maxTokens: number; temperature?: number; seed?: number }): { tokens: number[]; text: string } {
+    const temperature = opts.temperature ?? 0;
+    const rand = mulberry32(opts.seed ?? 0);
+    const ids = this.vocabulary.encode(prompt);
+    const out: number[] = [];
+    for (let step = 0; step < opts.maxTokens; step++) {
+      const window = [...ids, ...out].slice(-this.config.context);
+      const probs = tf.tidy(() => {
+        const last = this.logits(tf.tensor2d([window.length ? window : [LmVocabulary.END]], undefined, 'int32')).slice([0, Math.max(window.length, 1) - 1, 0], [1, 1, this.config.vocab]).reshape([-1]);
+        return temperature > 0 ? tf.softmax(last.div(temperature)).dataSync() : last.dataSync();
+      });
+      const next = temperature > 0 ? sample(probs, rand()) : argmax(probs);
+      if (next === LmVocabulary.END) break;
+      out.push(next);
+    }
+    return { tokens: out, text: this.vocabulary.decode(out) };
+  }
+
+  dispose(): void {
+    for (const v of this.weights.values()) v.dispose();
+  }
+}
+
+function gelu(x: tf.Tensor): tf.Tensor {
+  // the tanh approximation (GPT-2's)
+  return x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
+}
+
+function argmax(xs: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[best]!) best = i;
+  return best;
+}
+
+function sample(probs: ArrayLike<number>, u: number): number {
+  let acc = 0;
+  for (let i = 0; i < probs.length; i++) {
+    acc += probs[i]!;
+    if (u < acc) return i;
+  }
+  return probs.length - 1;
+}
+
+/**
+ * Trains a causal LM on `texts` (each ended by the end id) with Adam on random windows of
+ * context + 1 tokens, seeded: the same texts, config and seed give the same model on one
+ * backend. Stops after `steps`, or earlier when `seconds` have passed.
+ */
+export function trainCausalLm(
+  texts: readonly string[],
+  opts: { config: Omit<LmConfig, 'vocab'>; vocabularySize: number; steps: number; seconds?: number; batchSize: number; learningRate: number; seed: number; onProgress?: (p: { step: number; steps: number; loss: number }) => void },
+): { model: CausalLm; losses: number[] } {
+  const vocabulary = LmVocabulary.fromCorpus(texts, opts.vocabularySize);
+  const model = CausalLm.create({ ...opts.config, vocab: vocabulary.size }, vocabulary, opts.seed);
+  const stream = texts.flatMap((t) => [...vocabulary.encode(t), LmVocabulary.END]);
+  const width = opts.config.context + 1;
+  if (stream.length <= width) throw new ZkpoaError('ZKPOA_ERR_TRAINING', `the texts hold ${stream.length} tokens: fewer than one window of ${width}`);
+  const rand = mulberry32(opts.seed);
+  const optimizer = tf.train.adam(opts.learningRate);
+  const losses: number[] = [];
+  const end = opts.seconds ? performance.now() + 1000 * opts.seconds : Infinity;
+  for (let step = 0; step < opts.steps && performance.now() < end; step++) {
+    const batch = Array.from({ length: opts.batchSize }, () => {
+      const from = Math.floor(rand() * (stream.length - width));
+      return stream.slice(from, from + width);
+    });
+    const windows = tf.tensor2d(batch, undefined, 'int32');
+    const loss = optimizer.minimize(() => model.loss(windows), true) as tf.Scalar;
+    losses.push(loss.dataSync()[0]!);
+    loss.dispose();
+    windows.dispose();
+    opts.onProgress?.({ step: step + 1, steps: opts.steps, loss: losses.at(-1)! });
+  }
+  optimizer.dispose();
+  return { model, losses };
+}

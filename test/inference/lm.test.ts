@@ -1,0 +1,67 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, tf } from '../../inference/backend.js';
+import { CausalLm, trainCausalLm } from '../../inference/lm.js';
+import { LmVocabulary } from '../../inference/lm-vocabulary.js';
+import { datanetCorpus } from '../../inference/datasets.js';
+
+const TINY = { context: 32, dim: 32, heads: 4, layers: 2, mlp: 64 };
+let dir: string;
+let texts: string[];
+
+beforeAll(async () => {
+  await initBackend();
+  dir = await mkdtemp(join(tmpdir(), 'zkpoa-lm-'));
+  texts = (await datanetCorpus()).slice(0, 200).map((r) => r.text.slice(0, 800));
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('LM vocabulary', () => {
+  it('round-trips any text, spelling what it does not keep in bytes', () => {
+    const v = LmVocabulary.fromCorpus(texts, 600);
+    expect(v.size).toBe(600);
+    for (const s of [...texts.slice(0, 20), 'héllo wörld 日本語 🙂 \u0000 tabs\tand\r\nnewlines', '']) expect(v.decode(v.encode(s))).toBe(s);
+    // kept tokens make text shorter than its bytes
+    expect(v.encode(texts[0]!).length).toBeLessThan(new TextEncoder().encode(texts[0]!).length);
+    expect(LmVocabulary.fromJson(v.toJson()).encode(texts[1]!)).toEqual(v.encode(texts[1]!));
+    expect(() => LmVocabulary.fromCorpus(texts, 100)).toThrow(RangeError);
+  });
+});
+
+describe('causal LM', () => {
+  it('learns (loss falls), and reads back from its checkpoint the same logits and the same generation', async () => {
+    const { model, losses } = trainCausalLm(texts, { config: TINY, vocabularySize: 512, steps: 60, batchSize: 8, learningRate: 0.01, seed: 3 });
+    const first = losses.slice(0, 5).reduce((a, b) => a + b) / 5;
+    const last = losses.slice(-5).reduce((a, b) => a + b) / 5;
+    expect(last).toBeLessThan(first - 1);
+    const ids = tf.tensor2d([model.vocabulary.encode(texts[0]!).slice(0, TINY.context)], undefined, 'int32');
+    // causal: the logits at a position do not depend on later tokens
+    const full = model.logits(ids);
+    const prefix = model.logits(ids.slice([0, 0], [1, 10]) as tf.Tensor2D);
+    expect(Array.from(full.slice([0, 0, 0], [1, 10, -1]).dataSync())).toEqual(Array.from(prefix.dataSync()).map((x) => expect.closeTo(x, 4) as unknown as number));
+    const generated = model.generate('Subject: ', { maxTokens: 12 });
+    expect(generated.tokens.length).toBeGreaterThan(0);
+    await model.save(join(dir, 'lm'));
+    const loaded = await CausalLm.load(join(dir, 'lm'));
+    expect(Array.from(loaded.logits(ids).dataSync())).toEqual(Array.from(full.dataSync()));
+    expect(loaded.generate('Subject: ', { maxTokens: 12 })).toEqual(generated);
+    expect(loaded.generate('Subject: ', { maxTokens: 12, temperature: 1, seed: 5 })).toEqual(model.generate('Subject: ', { maxTokens: 12, temperature: 1, seed: 5 }));
+    for (const t of [ids, full, prefix]) t.dispose();
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('says what is wrong with a checkpoint that does not fit the architecture', async () => {
+    const bad = join(dir, 'bad');
+    await CausalLm.create({ ...TINY, vocab: 300 }, LmVocabulary.fromCorpus(texts, 300), 1).save(bad);
+    await writeFile(join(bad, 'weights.bin'), Buffer.alloc(12));
+    await expect(CausalLm.load(bad)).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('weights.bin holds 12 bytes') });
+    await writeFile(join(bad, 'config.json'), JSON.stringify({ ...TINY, vocab: 300, heads: 5 }));
+    await expect(CausalLm.load(bad)).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('not a multiple of heads') });
+    await expect(CausalLm.load(join(dir, 'none'))).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('cannot read config.json') });
+  });
+});
