@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { BUILD_DIR } from '../lib/config.js';
 import { initBackend } from './backend.js';
 import { LABELS, loadSpamAssassin, type LabeledText } from './corpus.js';
+import { CausalLm, trainCausalLm } from './lm.js';
 import { BaseModel } from './model.js';
 import { trainBaseModel, type Progress } from './train.js';
 
@@ -45,6 +46,34 @@ export async function ensureBaseModel(opts: { buildDir?: string; onProgress?: (p
   }
   const train = (await baseCorpus()).filter((r) => !isHeldOut(r.id));
   const model = trainBaseModel(train, { ...BASE_TRAINING, labels: [...LABELS], ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  await model.save(dir);
+  await writeFile(recipeFile, recipe);
+  return model;
+}
+
+/** The embedded language model's recipe: trained on the SpamAssassin bodies of the base model's collections. */
+export const BASE_LM_TRAINING = {
+  config: { context: 64, dim: 64, heads: 4, layers: 2, mlp: 256 },
+  vocabularySize: 1024,
+  steps: 200,
+  batchSize: 8,
+  learningRate: 0.003,
+  seed: 11,
+} as const;
+
+/**
+ * The embedded default language model, trained once into build/models/lm and reused;
+ * retrained when its recipe or the tensor backend changes. Its text is not the point:
+ * the generation, adapter and attribution machinery is.
+ */
+export async function ensureBaseLm(opts: { buildDir?: string; onProgress?: (p: { step: number; steps: number; loss: number }) => void } = {}): Promise<CausalLm> {
+  const backend = await initBackend();
+  const dir = join(opts.buildDir ?? BUILD_DIR, 'models', 'lm');
+  const recipe = JSON.stringify({ ...BASE_LM_TRAINING, corpus: 'spam-assassin', groups: [...BASE_GROUPS], backend: backend.name });
+  const recipeFile = join(dir, 'recipe.json');
+  if (existsSync(join(dir, 'weights.bin')) && existsSync(recipeFile) && (await readFile(recipeFile, 'utf8')) === recipe) return CausalLm.load(dir);
+  const texts = (await baseCorpus()).filter((r) => !isHeldOut(r.id)).map((r) => r.text);
+  const { model } = trainCausalLm(texts, { ...BASE_LM_TRAINING, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   await model.save(dir);
   await writeFile(recipeFile, recipe);
   return model;
