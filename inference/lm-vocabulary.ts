@@ -1,4 +1,4 @@
-import { decode, encode } from 'gpt-tokenizer/encoding/cl100k_base';
+import { detokenize as decode, tokenize as encode } from './spans.js';
 
 /**
  * A language model's vocabulary: cl100k_base (the BPE span attribution uses) cut down to
@@ -27,21 +27,26 @@ export class LmVocabulary {
     if (!Number.isInteger(size) || size < LmVocabulary.FIRST_TOKEN) throw new RangeError(`a vocabulary holds at least ${LmVocabulary.FIRST_TOKEN} ids`);
     const counts = new Map<number, number>();
     for (const text of texts) for (const t of encode(text)) counts.set(t, (counts.get(t) ?? 0) + 1);
-    const whole = (t: number) => {
-      const s = decode([t]);
-      return s.length > 0 && !s.includes('\uFFFD') && encode(s).length === 1;
-    };
     const ranked = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([t]) => t);
     const kept: number[] = [];
     for (const t of ranked) {
       if (kept.length === size - LmVocabulary.FIRST_TOKEN) break;
-      if (whole(t)) kept.push(t);
+      if (LmVocabulary.whole(t)) kept.push(t);
     }
     return new LmVocabulary(kept);
   }
 
+  /** A token that stands for whole characters and is its own encoding: text round-trips through it. */
+  private static whole(t: number): boolean {
+    const s = decode([t]);
+    return s.length > 0 && !s.includes('\uFFFD') && encode(s).length === 1 && encode(s)[0] === t;
+  }
+
   static fromJson(json: { base: string; kept: number[] }): LmVocabulary {
-    if (json.base !== 'cl100k_base' || !Array.isArray(json.kept) || !json.kept.every((t) => Number.isInteger(t) && t >= 0)) throw new TypeError('not an LM vocabulary over cl100k_base');
+    if (json?.base !== 'cl100k_base' || !Array.isArray(json.kept)) throw new TypeError('not an LM vocabulary over cl100k_base');
+    const bad = json.kept.find((t) => !Number.isInteger(t) || t < 0 || !LmVocabulary.whole(t));
+    if (bad !== undefined) throw new TypeError(`${JSON.stringify(bad)} is not a whole-character cl100k_base token`);
+    if (new Set(json.kept).size !== json.kept.length) throw new TypeError('a token is kept twice');
     return new LmVocabulary(json.kept);
   }
 

@@ -45,6 +45,7 @@ export function lmWeightShapes(c: LmConfig): [string, number[]][] {
 }
 
 function checkConfig(c: LmConfig): void {
+  if (c === null || typeof c !== 'object') throw new ZkpoaError('ZKPOA_ERR_MODEL', 'language model config: not an object');
   for (const k of ['vocab', 'context', 'dim', 'heads', 'layers', 'mlp'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model config: ${k} must be a positive integer`);
   }
@@ -87,9 +88,22 @@ export class CausalLm {
       readFile(join(dir, file)).catch((err: Error) => {
         throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model checkpoint ${dir}: cannot read ${file} (${err.message})`);
       });
-    const config = JSON.parse((await read('config.json')).toString('utf8')) as LmConfig;
+    const json = async <T>(file: string): Promise<T> => {
+      const text = (await read(file)).toString('utf8');
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model checkpoint ${dir}: ${file} is not JSON`);
+      }
+    };
+    const config = await json<LmConfig>('config.json');
     checkConfig(config);
-    const vocabulary = LmVocabulary.fromJson(JSON.parse((await read('vocabulary.json')).toString('utf8')) as { base: string; kept: number[] });
+    let vocabulary: LmVocabulary;
+    try {
+      vocabulary = LmVocabulary.fromJson(await json<{ base: string; kept: number[] }>('vocabulary.json'));
+    } catch (err) {
+      throw err instanceof ZkpoaError ? err : new ZkpoaError('ZKPOA_ERR_MODEL', `language model checkpoint ${dir}: vocabulary.json: ${(err as Error).message}`);
+    }
     if (vocabulary.size !== config.vocab) throw new ZkpoaError('ZKPOA_ERR_MODEL', `language model checkpoint ${dir}: the vocabulary holds ${vocabulary.size} ids and config.json says ${config.vocab}`);
     const bytes = await read('weights.bin');
     const shapes = lmWeightShapes(config);
@@ -100,7 +114,9 @@ export class CausalLm {
     let at = 0;
     for (const [name, shape] of shapes) {
       const n = shape.reduce((a, b) => a * b, 1);
-      weights.set(name, tf.variable(tf.tensor(all.subarray(at, at + n), shape), true));
+      const value = tf.tensor(all.subarray(at, at + n), shape);
+      weights.set(name, tf.variable(value, true));
+      value.dispose();
       at += n;
     }
     return new CausalLm(config, vocabulary, weights);

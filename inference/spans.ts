@@ -13,13 +13,20 @@ import { ZkpoaError } from '../attribution/errors.js';
 /** Ends every record: no token has this id, so no match runs from one record into the next. */
 const SEPARATOR = 0xffff_ffff;
 const MAGIC = Uint8Array.from(Buffer.from('zkspans1'));
-/** magic, token count, record count, metadata bytes, padding: the arrays start at a multiple of 8 */
+/** magic, token count, record count, metadata bytes, padding: the arrays start at a multiple of 8 (in the machine's byte order: little-endian wherever Node runs) */
 const HEADER_BYTES = 24;
-/** occurrences of one span looked up for its contributors: a span held more often than this is boilerplate, credited to the first ones */
-const MAX_SCANNED = 4096;
+/**
+ * occurrences of one span looked up for its contributors: a span held more often is
+ * boilerplate, credited to the contributors of the first ones in suffix order (an
+ * arbitrary but reproducible subset)
+ */
+const MAX_SCANNED = 1024;
+
+/** Special-token text (`<|endoftext|>` …) is read as plain text: records and answers are data, never control. */
+const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 export function tokenize(text: string): Uint32Array {
-  return Uint32Array.from(encode(text));
+  return Uint32Array.from(encode(text, AS_TEXT));
 }
 
 export function detokenize(tokens: ArrayLike<number>): string {
@@ -108,7 +115,7 @@ export interface Span {
   count: number;
   /** where, in record order: the first `maxOccurrences` */
   occurrences: SpanOccurrence[];
-  /** the distinct contributors of its occurrences, each credited an equal part of the span's tokens */
+  /** the distinct contributors of its occurrences, each credited an equal part of the span's tokens not in the span before it */
   contributors: string[];
 }
 
@@ -161,7 +168,15 @@ export class SpanIndex {
     if (bytes.length !== HEADER_BYTES + 4 * (2 * n + r) + metaBytes) throw new ZkpoaError('ZKPOA_ERR_ARTIFACTS_CORRUPT', 'a span index file of the wrong length (cut short?)');
     // copies: a file's bytes need not sit at a multiple of 4 in memory
     const words = (from: number, count: number) => new Uint8Array(bytes.subarray(HEADER_BYTES + 4 * from, HEADER_BYTES + 4 * (from + count))).buffer; // (a Buffer's slice is a view)
-    const meta = JSON.parse(Buffer.from(bytes.subarray(HEADER_BYTES + 4 * (2 * n + r))).toString('utf8')) as { ids: number[]; contributors: string[] };
+    let meta: { ids: number[]; contributors: string[] };
+    try {
+      meta = JSON.parse(Buffer.from(bytes.subarray(HEADER_BYTES + 4 * (2 * n + r))).toString('utf8')) as typeof meta;
+    } catch {
+      throw new ZkpoaError('ZKPOA_ERR_ARTIFACTS_CORRUPT', 'a span index file whose record list is not JSON');
+    }
+    if (!Array.isArray(meta?.ids) || !Array.isArray(meta.contributors) || meta.ids.length !== r || meta.contributors.length !== r) {
+      throw new ZkpoaError('ZKPOA_ERR_ARTIFACTS_CORRUPT', `a span index file whose record list does not hold its ${r} records`);
+    }
     return new SpanIndex(new Uint32Array(words(0, n)), new Int32Array(words(n, n)), new Int32Array(words(2 * n, r)), meta.ids.map((id, i) => ({ id, contributor: meta.contributors[i]! })));
   }
 
@@ -186,12 +201,14 @@ export class SpanIndex {
     for (let i = 0; i + minTokens <= q.length; i++) {
       const { length, lo, hi } = this.longestMatch(q, i);
       if (length < minTokens || i + length <= keptEnd) continue;
+      // each answer token is credited once: a span overlapping the one before adds only its new tokens
+      const fresh = i + length - Math.max(i, keptEnd);
       keptEnd = i + length;
       // every occurrence's contributor is credited (up to MAX_SCANNED of them); the reply lists the first few
       const found = Array.from(this.sa.subarray(lo, Math.min(hi, lo + MAX_SCANNED)), (p) => this.locate(p)).sort((a, b) => a.record - b.record || a.offset - b.offset);
       const contributors = [...new Set(found.map((o) => o.contributor))];
       const occurrences = found.slice(0, maxOccurrences);
-      for (const c of contributors) credit[c] = (credit[c] ?? 0) + length / contributors.length;
+      for (const c of contributors) credit[c] = (credit[c] ?? 0) + fresh / contributors.length;
       spans.push({ start: i, end: i + length, text: detokenize(q.subarray(i, i + length)), count: hi - lo, occurrences, contributors });
     }
     return { tokens: q.length, spans, credit };

@@ -33,16 +33,19 @@ import { startService } from '../api/service.js';
 
 const { values } = parseArgs({
   options: {
-    contributors: { type: 'string', default: '6' },
+    contributors: { type: 'string' },
     variant: { type: 'string' },
     ptau: { type: 'string' },
     answers: { type: 'string', default: '128' },
     audits: { type: 'string', default: '4' },
   },
 });
-const contributors = Number(values.contributors);
-if (!Number.isInteger(contributors) || contributors < 1) throw new Error('--contributors must be a positive integer');
-const variant = values.variant ? variantByName(values.variant) : variantForContributors(variantLadder('service'), contributors);
+const asked = values.contributors === undefined ? undefined : Number(values.contributors);
+if (asked !== undefined && (!Number.isInteger(asked) || asked < 1)) throw new Error('--contributors must be a positive integer');
+const variant = values.variant ? variantByName(values.variant) : variantForContributors(variantLadder('service'), asked ?? 6);
+// six by default, fewer on a smaller circuit given with --variant
+const contributors = asked ?? Math.min(6, variant.params.contributors - 1);
+if (variant.params.contributors < contributors) throw new Error(`--variant ${variant.name} holds ${variant.params.contributors} contributors, not ${contributors} (--contributors)`);
 const progress = consoleProgress();
 const PRICE = 10n ** 16n; // 0.01 OPEN per answer
 const fmt = (wei: bigint) => (Number(wei) / 1e18).toFixed(6);

@@ -217,7 +217,7 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
             body: Type.Object(
               {
                 text: Type.String({ minLength: 1, maxLength: 20_000 }),
-                minTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 8 })),
+                minTokens: Type.Optional(Type.Integer({ minimum: 4, maximum: 256, default: 8, description: 'at least 4: shorter spans are common phrases, and each one found costs a lookup of its occurrences' })),
                 maxOccurrences: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 16, description: 'occurrences listed per span (all are credited)' })),
               },
               { additionalProperties: false },

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ beforeAll(async () => {
   owner = createHost(db, 'owner').apiKey;
   other = createHost(db, 'other').apiKey;
   dir = await mkdtemp(join(tmpdir(), 'zkpoa-spans-'));
-  app = await buildServer({ db, spansDir: dir, logger: { level: "error" } });
+  app = await buildServer({ db, spansDir: dir });
   await app.ready();
 });
 
@@ -64,6 +64,20 @@ describe('span lookups over HTTP', () => {
     expect(longest.occurrences.map((o) => o.contributor)).toContain(people[7 % 3]);
     expect(body.credit[people[7 % 3]!]).toBeGreaterThan(0);
     expect(await readdir(dir)).toContain(`${id}-v1.spans`);
+    // an index file that does not read as one is removed and built again (here by a second server on the same store)
+    await writeFile(join(dir, `${id}-v1.spans`), 'not an index');
+    const again = await buildServer({ db, spansDir: dir });
+    try {
+      const first = await again.inject({ method: 'POST', url: `/v1/datanets/${id}/versions/1/spans`, headers: auth(owner), payload: { text: quote } });
+      expect(first.json()).toMatchObject({ error: { code: 'ZKPOA_ERR_SPANS_NOT_READY' } });
+      for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+        const res2 = await again.inject({ method: 'POST', url: `/v1/datanets/${id}/versions/1/spans`, headers: auth(owner), payload: { text: quote } });
+        if (res2.statusCode === 200) break;
+      }
+      expect((await again.inject({ method: 'POST', url: `/v1/datanets/${id}/versions/1/spans`, headers: auth(owner), payload: { text: quote } })).json()).toMatchObject({ spans: [expect.objectContaining({ contributors: expect.arrayContaining([people[7 % 3]]) })] });
+    } finally {
+      await again.close();
+    }
     // nothing of it in the records: no spans
     expect((await spans(id, { text: 'Zebras forecast purple quarterly weather in the mountains of nowhere.' })).json()).toMatchObject({ spans: [], credit: {} });
   });
@@ -71,7 +85,7 @@ describe('span lookups over HTTP', () => {
   it('refuses what it cannot answer: a bad request, a version that does not exist, and another host’s private datanet', async () => {
     const id = await publish(['one record that is here', 'and another record']);
     expect((await spans(id, { text: '' })).statusCode).toBe(400);
-    expect((await spans(id, { text: 'x', minTokens: 0 })).statusCode).toBe(400);
+    expect((await spans(id, { text: 'x', minTokens: 3 })).statusCode).toBe(400);
     expect((await spans(id, { text: 'x', extra: 1 })).statusCode).toBe(400);
     expect((await spans(id, { text: 'a\ud800b' })).json()).toMatchObject({ error: { code: 'ZKPOA_ERR_VALIDATION' } });
     expect((await app.inject({ method: 'POST', url: `/v1/datanets/${id}/versions/2/spans`, headers: auth(owner), payload: { text: 'x' } })).statusCode).toBe(404);

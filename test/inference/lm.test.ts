@@ -62,6 +62,11 @@ describe('causal LM', () => {
     await expect(CausalLm.load(bad)).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('weights.bin holds 12 bytes') });
     await writeFile(join(bad, 'config.json'), JSON.stringify({ ...TINY, vocab: 300, heads: 5 }));
     await expect(CausalLm.load(bad)).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('not a multiple of heads') });
+    await writeFile(join(bad, 'config.json'), '{ not json');
+    await expect(CausalLm.load(bad)).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('config.json is not JSON') });
+    await writeFile(join(bad, 'config.json'), JSON.stringify({ ...TINY, vocab: 300 }));
+    await writeFile(join(bad, 'vocabulary.json'), JSON.stringify({ base: 'cl100k_base', kept: [100257, ...Array.from({ length: 42 }, (_, i) => i)] }));
+    await expect(CausalLm.load(bad)).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('100257 is not a whole-character cl100k_base token') });
     await expect(CausalLm.load(join(dir, 'none'))).rejects.toMatchObject({ code: 'ZKPOA_ERR_MODEL', message: expect.stringContaining('cannot read config.json') });
   });
 });

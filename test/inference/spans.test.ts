@@ -80,6 +80,21 @@ describe('span attribution', async () => {
     expect(() => SpanIndex.fromBytes(new Uint8Array(64))).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_ARTIFACTS_CORRUPT' }));
   });
 
+  it('reads special-token text as plain text, in records and in answers', () => {
+    const text = 'A record that quotes <|endoftext|> and <|fim_prefix|> in the middle of a sentence about tokenizers.';
+    const special = SpanIndex.build([{ id: 1, contributor: people[0]!, text }]);
+    expect(special.find(`it said: ${text}`).spans.map((s) => s.occurrences[0]!.record)).toEqual([1]);
+  });
+
+  it('credits each answer token once, however the spans overlap', () => {
+    const answer = filler + piece(3, 10, 30) + piece(4, 0, 30) + filler;
+    const m = index.find(answer, { minTokens: 4 });
+    const covered = new Set(m.spans.flatMap((s) => Array.from({ length: s.end - s.start }, (_, k) => s.start + k)));
+    const credited = Object.values(m.credit).reduce((a, b) => a + b, 0);
+    expect(credited).toBeCloseTo(covered.size, 9);
+    expect(m.spans.length).toBeGreaterThan(1);
+  });
+
   it('credits every contributor whose records hold a span, equally', () => {
     const shared = ' This exact sentence was contributed by two different people to the same datanet on purpose. ';
     const two = SpanIndex.build([
