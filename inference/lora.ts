@@ -45,20 +45,21 @@ export function assertAdapterId(id: string): void {
   }
 }
 
-export function encodeAdapter(adapter: Adapter): Buffer {
-  assertAdapterId(adapter.meta.id);
-  const header = Buffer.from(JSON.stringify(adapter.meta));
+/** The file every adapter shares (this classifier's and the language model's): magic, JSON header, float32 payload in the header's order, SHA-256 trailer. */
+export function encodeLoraFile(meta: { id: string }, payload: readonly Float32Array[]): Buffer {
+  assertAdapterId(meta.id);
+  const header = Buffer.from(JSON.stringify(meta));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
-  const floats = LAYERS.flatMap((l) => [adapter.layers[l].a, adapter.layers[l].b]).map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-  const body = Buffer.concat([MAGIC, len, header, ...floats]);
+  const body = Buffer.concat([MAGIC, len, header, ...payload.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength))]);
   return Buffer.concat([body, createHash('sha256').update(body).digest()]);
 }
 
-const corrupt = (why: string) => new ZkpoaError('ZKPOA_ERR_ADAPTER_CORRUPT', `adapter file is corrupt: ${why}`);
+export const corruptAdapter = (why: string) => new ZkpoaError('ZKPOA_ERR_ADAPTER_CORRUPT', `adapter file is corrupt: ${why}`);
+const corrupt = corruptAdapter;
 
-/** Decodes and validates an adapter file; with `base`, also its shapes and base model version. */
-export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' | 'spec'>): Adapter {
+/** The header and payload of an adapter file, its magic, checksum and header checked; what they mean is the caller's to check. */
+export function decodeLoraFile(bytes: Uint8Array): { meta: Record<string, unknown>; floats: Float32Array } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('not a zkpoa LoRA file');
   const body = buf.subarray(0, buf.length - 32);
@@ -66,9 +67,9 @@ export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' |
   const headerLen = buf.readUInt32LE(MAGIC.length);
   const start = MAGIC.length + 4;
   if (start + headerLen > body.length) throw corrupt('header length out of bounds');
-  let meta: AdapterMeta;
+  let meta: Record<string, unknown>;
   try {
-    meta = JSON.parse(body.subarray(start, start + headerLen).toString('utf8')) as AdapterMeta;
+    meta = JSON.parse(body.subarray(start, start + headerLen).toString('utf8')) as Record<string, unknown>;
   } catch {
     throw corrupt('header is not JSON');
   }
@@ -76,15 +77,27 @@ export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' |
   if (meta.format !== 'zkpoa-lora/1') throw corrupt(`unknown format ${JSON.stringify(meta.format)}`);
   if (typeof meta.id !== 'string') throw corrupt('id is not a string');
   assertAdapterId(meta.id);
+  const payload = body.subarray(start + headerLen);
+  if (payload.length % 4 !== 0) throw corrupt('payload is not float32');
+  return { meta, floats: new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength)) };
+}
+
+export function encodeAdapter(adapter: Adapter): Buffer {
+  return encodeLoraFile(adapter.meta, LAYERS.flatMap((l) => [adapter.layers[l].a, adapter.layers[l].b]));
+}
+
+/** Decodes and validates an adapter file; with `base`, also its shapes and base model version. */
+export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' | 'spec'>): Adapter {
+  const file = decodeLoraFile(bytes);
+  const meta = file.meta as unknown as AdapterMeta & { model?: string };
+  if (meta.model === 'causal-lm') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} is a language model's, not the classifier's`);
   if (typeof meta.baseModel !== 'string') throw corrupt('baseModel is not a string');
   // alpha/rank scales every delta: a huge or infinite alpha would turn answers into NaN
   if (!Number.isInteger(meta.rank) || meta.rank < 1 || meta.rank > 256 || !(meta.alpha > 0) || !(meta.alpha <= 65536)) throw corrupt('rank or alpha out of range');
   if (!Array.isArray(meta.layers) || !meta.layers.every((l) => l !== null && typeof l === 'object' && LAYERS.includes(l.name) && Number.isInteger(l.inDim) && l.inDim >= 1 && Number.isInteger(l.outDim) && l.outDim >= 1)) {
     throw corrupt('layers must list the dense layers with positive integer shapes');
   }
-  const payload = body.subarray(start + headerLen);
-  if (payload.length % 4 !== 0) throw corrupt('payload is not float32');
-  const floats = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
+  const { floats } = file;
   let at = 0;
   const take = (n: number) => {
     if (at + n > floats.length) throw corrupt('payload shorter than the declared shapes');
