@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from './backend.js';
@@ -134,12 +135,18 @@ export class CausalLm {
     await rename(aside, dir);
   }
 
-  /** Logits [batch, time, vocab] of token ids [batch, time] (time ≤ context). */
-  logits(ids: tf.Tensor2D): tf.Tensor3D {
+  /** Logits [batch, time, vocab] of token ids [batch, time] (time ≤ context), through `lora`'s deltas when given. */
+  logits(ids: tf.Tensor2D, lora?: LmLoraTensors): tf.Tensor3D {
     return tf.tidy(() => {
       const { dim, heads, layers } = this.config;
       const [batch, time] = ids.shape;
       const w = (name: string) => this.weights.get(name)!;
+      // x·W, plus (α/r)·(x·Aᵀ)·Bᵀ where an adapter adapts W
+      const project = (x: tf.Tensor, name: string) => {
+        const y = x.matMul(w(name));
+        const d = lora?.layers.get(name);
+        return d ? y.add(x.matMul(d.a, false, true).matMul(d.b, false, true).mul(lora!.scale)) : y;
+      };
       const norm = (x: tf.Tensor, name: string) => {
         const { mean, variance } = tf.moments(x, -1, true);
         return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(w(`${name}.scale`)).add(w(`${name}.shift`));
@@ -153,25 +160,25 @@ export class CausalLm {
       let x: tf.Tensor = embedded.add(w('position').slice([0, 0], [time, dim]));
       for (let l = 0; l < layers; l++) {
         const h = norm(x, `${l}.norm1`).reshape([batch * time, dim]);
-        const [q, k, v] = (['q', 'k', 'v'] as const).map((p) => split(h.matMul(w(`${l}.${p}`))));
+        const [q, k, v] = (['q', 'k', 'v'] as const).map((p) => split(project(h, `${l}.${p}`)));
         const attention = tf.softmax(q!.matMul(k!, false, true).div(Math.sqrt(headDim)).add(future));
         const mixed = attention.matMul(v!).transpose([0, 2, 1, 3]).reshape([batch * time, dim]);
-        x = x.add(mixed.matMul(w(`${l}.o`)).reshape([batch, time, dim]));
+        x = x.add(project(mixed, `${l}.o`).reshape([batch, time, dim]));
         const h2 = norm(x, `${l}.norm2`).reshape([batch * time, dim]);
-        const up = gelu(h2.matMul(w(`${l}.up`)).add(w(`${l}.up.bias`)));
-        x = x.add(up.matMul(w(`${l}.down`)).add(w(`${l}.down.bias`)).reshape([batch, time, dim]));
+        const up = gelu(project(h2, `${l}.up`).add(w(`${l}.up.bias`)));
+        x = x.add(project(up, `${l}.down`).add(w(`${l}.down.bias`)).reshape([batch, time, dim]));
       }
       return norm(x, 'norm').reshape([batch * time, dim]).matMul(w('embed'), false, true).reshape([batch, time, this.config.vocab]) as tf.Tensor3D;
     });
   }
 
   /** Mean cross-entropy of predicting each next token of `windows` [batch, context + 1]. */
-  loss(windows: tf.Tensor2D): tf.Scalar {
+  loss(windows: tf.Tensor2D, lora?: LmLoraTensors): tf.Scalar {
     return tf.tidy(() => {
       const [batch, width] = windows.shape;
       const inputs = windows.slice([0, 0], [batch, width - 1]);
       const targets = windows.slice([0, 1], [batch, width - 1]);
-      const logits = this.logits(inputs as tf.Tensor2D).reshape([batch * (width - 1), this.config.vocab]);
+      const logits = this.logits(inputs as tf.Tensor2D, lora).reshape([batch * (width - 1), this.config.vocab]);
       return tf.losses.softmaxCrossEntropy(tf.oneHot(targets.reshape([-1]) as tf.Tensor1D, this.config.vocab), logits) as tf.Scalar;
     });
   }
@@ -180,7 +187,7 @@ export class CausalLm {
    * Continues `prompt` by up to `maxTokens` tokens, stopping at the end id: greedy at
    * temperature 0, else sampled from the softmax at that temperature with a seeded draw.
    */
-  generate(prompt: string, opts: { maxTokens: number; temperature?: number; seed?: number }): { tokens: number[]; text: string } {
+  generate(prompt: string, opts: { maxTokens: number; temperature?: number; seed?: number; lora?: LmLoraTensors }): { tokens: number[]; text: string } {
     const temperature = opts.temperature ?? 0;
     const rand = mulberry32(opts.seed ?? 0);
     const ids = this.vocabulary.encode(prompt);
@@ -188,7 +195,7 @@ export class CausalLm {
     for (let step = 0; step < opts.maxTokens; step++) {
       const window = [...ids, ...out].slice(-this.config.context);
       const probs = tf.tidy(() => {
-        const last = this.logits(tf.tensor2d([window.length ? window : [LmVocabulary.END]], undefined, 'int32')).slice([0, Math.max(window.length, 1) - 1, 0], [1, 1, this.config.vocab]).reshape([-1]);
+        const last = this.logits(tf.tensor2d([window.length ? window : [LmVocabulary.END]], undefined, 'int32'), opts.lora).slice([0, Math.max(window.length, 1) - 1, 0], [1, 1, this.config.vocab]).reshape([-1]);
         return temperature > 0 ? tf.softmax(last.div(temperature)).dataSync() : last.dataSync();
       });
       const next = temperature > 0 ? sample(probs, rand()) : argmax(probs);
@@ -198,9 +205,25 @@ export class CausalLm {
     return { tokens: out, text: this.vocabulary.decode(out) };
   }
 
+  /** The model's version: SHA-256 of its config, vocabulary and weights (what an adapter names as its base). */
+  hash(): string {
+    const h = createHash('sha256').update(JSON.stringify(this.config)).update(JSON.stringify(this.vocabulary.toJson()));
+    for (const [name] of lmWeightShapes(this.config)) {
+      const f = this.weights.get(name)!.dataSync() as Float32Array;
+      h.update(new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+    }
+    return h.digest('hex');
+  }
+
   dispose(): void {
     for (const v of this.weights.values()) v.dispose();
   }
+}
+
+/** An adapter's deltas as tensors: A [rank, in] and B [out, rank] per adapted projection, scaled by α/r. */
+export interface LmLoraTensors {
+  scale: number;
+  layers: Map<string, { a: tf.Tensor2D; b: tf.Tensor2D }>;
 }
 
 function gelu(x: tf.Tensor): tf.Tensor {
