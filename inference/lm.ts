@@ -137,39 +137,50 @@ export class CausalLm {
 
   /** Logits [batch, time, vocab] of token ids [batch, time] (time ≤ context), through `lora`'s deltas when given. */
   logits(ids: tf.Tensor2D, lora?: LmLoraTensors): tf.Tensor3D {
-    return tf.tidy(() => {
-      const { dim, heads, layers } = this.config;
-      const [batch, time] = ids.shape;
-      const w = (name: string) => this.weights.get(name)!;
-      // x·W, plus (α/r)·(x·Aᵀ)·Bᵀ where an adapter adapts W
-      const project = (x: tf.Tensor, name: string) => {
-        const y = x.matMul(w(name));
-        const d = lora?.layers.get(name);
-        return d ? y.add(x.matMul(d.a, false, true).matMul(d.b, false, true).mul(lora!.scale)) : y;
-      };
-      const norm = (x: tf.Tensor, name: string) => {
-        const { mean, variance } = tf.moments(x, -1, true);
-        return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(w(`${name}.scale`)).add(w(`${name}.shift`));
-      };
-      const headDim = dim / heads;
-      const split = (x: tf.Tensor) => x.reshape([batch, time, heads, headDim]).transpose([0, 2, 1, 3]);
-      // position j may attend to i ≤ j only
-      const future = tf.linalg.bandPart(tf.ones([time, time]), 0, -1).sub(tf.eye(time)).mul(-1e9);
-      // a one-hot product, not a gather: the gather's gradient (UnsortedSegmentSum) has no wasm kernel
-      const embedded = tf.oneHot(ids.reshape([-1]) as tf.Tensor1D, this.config.vocab).matMul(w('embed')).reshape([batch, time, dim]);
-      let x: tf.Tensor = embedded.add(w('position').slice([0, 0], [time, dim]));
-      for (let l = 0; l < layers; l++) {
-        const h = norm(x, `${l}.norm1`).reshape([batch * time, dim]);
-        const [q, k, v] = (['q', 'k', 'v'] as const).map((p) => split(project(h, `${l}.${p}`)));
-        const attention = tf.softmax(q!.matMul(k!, false, true).div(Math.sqrt(headDim)).add(future));
-        const mixed = attention.matMul(v!).transpose([0, 2, 1, 3]).reshape([batch * time, dim]);
-        x = x.add(project(mixed, `${l}.o`).reshape([batch, time, dim]));
-        const h2 = norm(x, `${l}.norm2`).reshape([batch * time, dim]);
-        const up = gelu(project(h2, `${l}.up`).add(w(`${l}.up.bias`)));
-        x = x.add(project(up, `${l}.down`).add(w(`${l}.down.bias`)).reshape([batch, time, dim]));
-      }
-      return norm(x, 'norm').reshape([batch * time, dim]).matMul(w('embed'), false, true).reshape([batch, time, this.config.vocab]) as tf.Tensor3D;
-    });
+    return tf.tidy(() => this.forward(ids, lora));
+  }
+
+  /**
+   * The blocks over `ids` [batch, time], which follow the `cache`'s positions when given:
+   * the new tokens attend to the cached keys and values and to each other causally, and
+   * their keys and values are appended to the cache (kept out of the caller's tidy).
+   */
+  private forward(ids: tf.Tensor2D, lora?: LmLoraTensors, cache?: KvCache): tf.Tensor3D {
+    const { dim, heads, layers } = this.config;
+    const [batch, time] = ids.shape;
+    const past = cache?.length ?? 0;
+    if (past + time > this.config.context) throw new RangeError(`${past + time} positions: the model's context holds ${this.config.context}`);
+    const w = (name: string) => this.weights.get(name)!;
+    // x·W, plus (α/r)·(x·Aᵀ)·Bᵀ where an adapter adapts W
+    const project = (x: tf.Tensor, name: string) => {
+      const y = x.matMul(w(name));
+      const d = lora?.layers.get(name);
+      return d ? y.add(x.matMul(d.a, false, true).matMul(d.b, false, true).mul(lora!.scale)) : y;
+    };
+    const norm = (x: tf.Tensor, name: string) => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(w(`${name}.scale`)).add(w(`${name}.shift`));
+    };
+    const headDim = dim / heads;
+    const split = (x: tf.Tensor) => x.reshape([batch, time, heads, headDim]).transpose([0, 2, 1, 3]);
+    // new token i (position past + i) may attend to positions ≤ past + i only
+    const future = tf.scalar(1).sub(tf.linalg.bandPart(tf.ones([time, past + time]), -1, past)).mul(-1e9);
+    // a one-hot product, not a gather: the gather's gradient (UnsortedSegmentSum) has no wasm kernel
+    const embedded = tf.oneHot(ids.reshape([-1]) as tf.Tensor1D, this.config.vocab).matMul(w('embed')).reshape([batch, time, dim]);
+    let x: tf.Tensor = embedded.add(w('position').slice([past, 0], [time, dim]));
+    for (let l = 0; l < layers; l++) {
+      const h = norm(x, `${l}.norm1`).reshape([batch * time, dim]);
+      let [q, k, v] = (['q', 'k', 'v'] as const).map((p) => split(project(h, `${l}.${p}`))) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      if (cache) [k, v] = cache.append(l, k, v);
+      const attention = tf.softmax(q.matMul(k, false, true).div(Math.sqrt(headDim)).add(future));
+      const mixed = attention.matMul(v).transpose([0, 2, 1, 3]).reshape([batch * time, dim]);
+      x = x.add(project(mixed, `${l}.o`).reshape([batch, time, dim]));
+      const h2 = norm(x, `${l}.norm2`).reshape([batch * time, dim]);
+      const up = gelu(project(h2, `${l}.up`).add(w(`${l}.up.bias`)));
+      x = x.add(project(up, `${l}.down`).add(w(`${l}.down.bias`)).reshape([batch, time, dim]));
+    }
+    cache?.advance(time);
+    return norm(x, 'norm').reshape([batch * time, dim]).matMul(w('embed'), false, true).reshape([batch, time, this.config.vocab]) as tf.Tensor3D;
   }
 
   /** Mean cross-entropy of predicting each next token of `windows` [batch, context + 1]. */
@@ -186,21 +197,35 @@ export class CausalLm {
   /**
    * Continues `prompt` by up to `maxTokens` tokens, stopping at the end id: greedy at
    * temperature 0, else sampled from the softmax at that temperature with a seeded draw.
+   * Each step runs the new token only, against a cache of the past keys and values; when
+   * the context is full, the cache restarts from the latest half of it.
    */
   generate(prompt: string, opts: { maxTokens: number; temperature?: number; seed?: number; lora?: LmLoraTensors }): { tokens: number[]; text: string } {
     const temperature = opts.temperature ?? 0;
     const rand = mulberry32(opts.seed ?? 0);
     const ids = this.vocabulary.encode(prompt);
     const out: number[] = [];
-    for (let step = 0; step < opts.maxTokens; step++) {
-      const window = [...ids, ...out].slice(-this.config.context);
-      const probs = tf.tidy(() => {
-        const last = this.logits(tf.tensor2d([window.length ? window : [LmVocabulary.END]], undefined, 'int32'), opts.lora).slice([0, Math.max(window.length, 1) - 1, 0], [1, 1, this.config.vocab]).reshape([-1]);
-        return temperature > 0 ? tf.softmax(last.div(temperature)).dataSync() : last.dataSync();
-      });
-      const next = temperature > 0 ? sample(probs, rand()) : argmax(probs);
-      if (next === LmVocabulary.END) break;
-      out.push(next);
+    const cache = new KvCache();
+    let pending = [...(ids.length ? ids : [LmVocabulary.END])].slice(-this.config.context);
+    try {
+      for (let step = 0; step < opts.maxTokens; step++) {
+        if (cache.length + pending.length > this.config.context) {
+          // full: start again from the latest tokens, as the window a fresh run would see
+          cache.clear();
+          pending = [...ids, ...out].slice(-Math.ceil(this.config.context / 2));
+        }
+        const probs = tf.tidy(() => {
+          const logits = this.forward(tf.tensor2d([pending], undefined, 'int32'), opts.lora, cache);
+          const last = logits.slice([0, pending.length - 1, 0], [1, 1, this.config.vocab]).reshape([-1]);
+          return temperature > 0 ? tf.softmax(last.div(temperature)).dataSync() : last.dataSync();
+        });
+        const next = temperature > 0 ? sample(probs, rand()) : argmax(probs);
+        if (next === LmVocabulary.END) break;
+        out.push(next);
+        pending = [next];
+      }
+    } finally {
+      cache.clear();
     }
     return { tokens: out, text: this.vocabulary.decode(out) };
   }
@@ -217,6 +242,39 @@ export class CausalLm {
 
   dispose(): void {
     for (const v of this.weights.values()) v.dispose();
+  }
+}
+
+/** The keys and values of one batch's past positions, per layer ([batch, heads, positions, head dim]). */
+export class KvCache {
+  private keys: tf.Tensor[] = [];
+  private values: tf.Tensor[] = [];
+  private positions = 0;
+
+  get length(): number {
+    return this.positions;
+  }
+
+  /** Appends a layer's new keys and values and returns all of them; the cache keeps its own copies. */
+  append(layer: number, k: tf.Tensor, v: tf.Tensor): [tf.Tensor, tf.Tensor] {
+    const [pk, pv] = [this.keys[layer], this.values[layer]];
+    const [ak, av] = [pk ? tf.concat([pk, k], 2) : k, pv ? tf.concat([pv, v], 2) : v];
+    pk?.dispose();
+    pv?.dispose();
+    this.keys[layer] = tf.keep(ak.clone());
+    this.values[layer] = tf.keep(av.clone());
+    return [ak, av];
+  }
+
+  advance(positions: number): void {
+    this.positions += positions;
+  }
+
+  clear(): void {
+    for (const t of [...this.keys, ...this.values]) t.dispose();
+    this.keys = [];
+    this.values = [];
+    this.positions = 0;
   }
 }
 

@@ -8,6 +8,7 @@ import { LmVocabulary } from '../../inference/lm-vocabulary.js';
 import { datanetCorpus } from '../../inference/datasets.js';
 
 const TINY = { context: 32, dim: 32, heads: 4, layers: 2, mlp: 64 };
+const argmaxOf = (xs: ArrayLike<number>) => Array.from(xs).reduce((best, x, i, all) => (x > all[best]! ? i : best), 0);
 let dir: string;
 let texts: string[];
 
@@ -53,6 +54,29 @@ describe('causal LM', () => {
     for (const t of [ids, full, prefix]) t.dispose();
     model.dispose();
     loaded.dispose();
+  });
+
+  it('generates through its key-value cache what running the whole window each step gives, past the context too, and leaks no tensors', () => {
+    const { model } = trainCausalLm(texts, { config: TINY, vocabularySize: 512, steps: 30, batchSize: 8, learningRate: 0.01, seed: 5 });
+    const prompt = 'Subject: your account';
+    const ids = model.vocabulary.encode(prompt);
+    // the reference: every step runs the whole sequence so far
+    const reference: number[] = [];
+    while (ids.length + reference.length < TINY.context) {
+      const next = tf.tidy(() => {
+        const seq = [...ids, ...reference];
+        return argmaxOf(model.logits(tf.tensor2d([seq], undefined, 'int32')).slice([0, seq.length - 1, 0], [1, 1, -1]).dataSync());
+      });
+      if (next === LmVocabulary.END) break;
+      reference.push(next);
+    }
+    expect(reference.length).toBeGreaterThan(5);
+    const before = tf.memory().numTensors;
+    expect(model.generate(prompt, { maxTokens: reference.length }).tokens).toEqual(reference);
+    const long = model.generate(prompt, { maxTokens: 3 * TINY.context, temperature: 1, seed: 2 });
+    expect(long.tokens.length).toBeGreaterThan(TINY.context); // (sampled: the end id is unlikely to come first)
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
   });
 
   it('says what is wrong with a checkpoint that does not fit the architecture', async () => {
