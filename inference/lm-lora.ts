@@ -52,6 +52,7 @@ export function decodeLmAdapter(bytes: Uint8Array, base?: CausalLm): LmAdapter {
   if (!Array.isArray(meta.layers) || !meta.layers.every((l) => l !== null && typeof l === 'object' && typeof l.name === 'string' && Number.isInteger(l.inDim) && l.inDim >= 1 && Number.isInteger(l.outDim) && l.outDim >= 1)) {
     throw corruptAdapter('layers must list the adapted projections with positive integer shapes');
   }
+  if (new Set(meta.layers.map((l) => l.name)).size !== meta.layers.length) throw corruptAdapter('a projection is listed twice');
   const layers = new Map<string, LoraWeights>();
   let at = 0;
   for (const l of meta.layers) {
@@ -109,7 +110,7 @@ export function fineTuneLm(base: CausalLm, spec: LmFineTuneSpec, onProgress?: (p
   assertAdapterId(spec.adapterId);
   const h = { ...LM_FINE_TUNE_DEFAULTS, ...(spec.hyper ?? {}) };
   if (!Number.isInteger(h.rank) || h.rank < 1 || h.rank > 64) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.rank must be an integer in [1, 64]');
-  if (!(h.alpha > 0) || !(h.learningRate > 0) || h.learningRate > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.alpha must be > 0 and hyper.learningRate in (0, 1]');
+  if (!(h.alpha > 0) || !(h.alpha <= 65536) || !(h.learningRate > 0) || h.learningRate > 1) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.alpha must be in (0, 65536] and hyper.learningRate in (0, 1]');
   if (!Number.isInteger(h.steps) || h.steps < 1 || h.steps > 100_000) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.steps must be an integer in [1, 100000]');
   if (!Number.isInteger(h.batchSize) || h.batchSize < 1 || h.batchSize > 1024) throw new ZkpoaError('ZKPOA_ERR_TRAINING', 'hyper.batchSize must be an integer in [1, 1024]');
   const seed = spec.seed ?? 1;
@@ -117,11 +118,14 @@ export function fineTuneLm(base: CausalLm, spec: LmFineTuneSpec, onProgress?: (p
   const stream = spec.datanet.texts.flatMap((t) => [...base.vocabulary.encode(t), LmVocabulary.END]);
   if (stream.length <= width) throw new ZkpoaError('ZKPOA_ERR_TRAINING', `the datanet's texts hold ${stream.length} tokens: fewer than one window of ${width}`);
   const shapes = lmLoraLayers(base.config);
+  // a variable holds a reference to its initial tensor's data: the initial tensor is let go at once
+  const variable = (init: tf.Tensor2D) => {
+    const v = tf.variable(init) as tf.Variable<tf.Rank.R2>;
+    init.dispose();
+    return v;
+  };
   const variables = new Map(
-    shapes.map((l, i) => [
-      l.name,
-      { a: tf.variable(tf.randomNormal([h.rank, l.inDim], 0, 1 / Math.sqrt(l.inDim), 'float32', seed * 1000 + i)) as tf.Variable<tf.Rank.R2>, b: tf.variable(tf.zeros([l.outDim, h.rank])) as tf.Variable<tf.Rank.R2> },
-    ]),
+    shapes.map((l, i) => [l.name, { a: variable(tf.randomNormal([h.rank, l.inDim], 0, 1 / Math.sqrt(l.inDim), 'float32', seed * 1000 + i)), b: variable(tf.zeros([l.outDim, h.rank])) }]),
   );
   const lora: LmLoraTensors = { scale: h.alpha / h.rank, layers: variables };
   const trained = [...variables.values()].flatMap((v) => [v.a, v.b]);
@@ -139,6 +143,7 @@ export function fineTuneLm(base: CausalLm, spec: LmFineTuneSpec, onProgress?: (p
       losses.push(loss.dataSync()[0]!);
       loss.dispose();
       windows.dispose();
+      if (!Number.isFinite(losses.at(-1))) throw new ZkpoaError('ZKPOA_ERR_TRAINING', `the loss diverged at step ${step + 1}: lower hyper.learningRate or hyper.alpha`);
       onProgress?.({ step: step + 1, steps: h.steps, loss: losses.at(-1)! });
     }
     const layers = new Map(shapes.map((l) => [l.name, { a: Float32Array.from(variables.get(l.name)!.a.dataSync()), b: Float32Array.from(variables.get(l.name)!.b.dataSync()) }]));

@@ -135,9 +135,9 @@ export class CausalLm {
     await rename(aside, dir);
   }
 
-  /** Logits [batch, time, vocab] of token ids [batch, time] (time ≤ context), through `lora`'s deltas when given. */
-  logits(ids: tf.Tensor2D, lora?: LmLoraTensors): tf.Tensor3D {
-    return tf.tidy(() => this.forward(ids, lora));
+  /** Logits [batch, time, vocab] of token ids [batch, time] (time ≤ context), through `lora`'s deltas when given, after the `cache`'s positions when given. */
+  logits(ids: tf.Tensor2D, lora?: LmLoraTensors, cache?: KvCache): tf.Tensor3D {
+    return tf.tidy(() => this.forward(ids, lora, cache));
   }
 
   /**
@@ -206,13 +206,15 @@ export class CausalLm {
     const ids = this.vocabulary.encode(prompt);
     const out: number[] = [];
     const cache = new KvCache();
-    let pending = [...(ids.length ? ids : [LmVocabulary.END])].slice(-this.config.context);
+    // an empty prompt starts from the end id, as a text's first token follows one in training
+    const context = (tokens: number[]) => (tokens.length ? tokens : [LmVocabulary.END]);
+    let pending = context(ids).slice(-this.config.context);
     try {
       for (let step = 0; step < opts.maxTokens; step++) {
         if (cache.length + pending.length > this.config.context) {
           // full: start again from the latest tokens, as the window a fresh run would see
           cache.clear();
-          pending = [...ids, ...out].slice(-Math.ceil(this.config.context / 2));
+          pending = [...context(ids), ...out].slice(-Math.ceil(this.config.context / 2));
         }
         const probs = tf.tidy(() => {
           const logits = this.forward(tf.tensor2d([pending], undefined, 'int32'), opts.lora, cache);

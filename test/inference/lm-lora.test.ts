@@ -49,12 +49,15 @@ describe('LoRA on the language model', () => {
     const [x, y] = [lmLoraTensors(adapter), lmLoraTensors(read)];
     const ids = tf.tensor2d([model.vocabulary.encode(datanet[0]!).slice(0, TINY.context)], undefined, 'int32');
     expect(Array.from(model.logits(ids, y).dataSync())).toEqual(Array.from(model.logits(ids, x).dataSync()));
+    expect(Array.from(model.logits(ids, y).dataSync())).not.toEqual(Array.from(model.logits(ids).dataSync())); // the adapter does something
     expect(model.generate('Hello', { maxTokens: 8, lora: y })).toEqual(model.generate('Hello', { maxTokens: 8, lora: x }));
     [x, y].forEach(disposeLmLora);
     ids.dispose();
     const other = trainCausalLm(general, { config: TINY, vocabularySize: 512, steps: 1, batchSize: 2, learningRate: 0.01, seed: 9 }).model;
     expect(() => decodeLmAdapter(bytes, other)).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_ADAPTER_MISMATCH' }));
     other.dispose();
+    const twice = { ...adapter, meta: { ...adapter.meta, layers: [...adapter.meta.layers, adapter.meta.layers[0]!] } };
+    expect(() => decodeLmAdapter(encodeLmAdapter(twice))).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_ADAPTER_CORRUPT', message: expect.stringContaining('listed twice') }));
     const tampered = Buffer.from(bytes);
     tampered[tampered.length - 40]! ^= 1;
     expect(() => decodeLmAdapter(tampered)).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_ADAPTER_CORRUPT' }));
@@ -68,6 +71,10 @@ describe('LoRA on the language model', () => {
     const spec = { adapterId: 'x', datanet: { id: 'dn', versionRoot: '0x01', texts: datanet } };
     expect(() => fineTuneLm(model, { ...spec, hyper: { rank: 0 } })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_TRAINING' }));
     expect(() => fineTuneLm(model, { ...spec, hyper: { steps: 1.5 } })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_TRAINING' }));
+    expect(() => fineTuneLm(model, { ...spec, hyper: { alpha: Infinity } })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_TRAINING' }));
+    const before = tf.memory().numTensors;
+    fineTuneLm(model, { ...spec, hyper: { steps: 2 } });
+    expect(tf.memory().numTensors).toBe(before); // nothing of the training is left behind
     expect(() => fineTuneLm(model, { ...spec, datanet: { ...spec.datanet, texts: ['too short'] } })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_TRAINING' }));
     expect(() => fineTuneLm(model, { ...spec, adapterId: '../x' })).toThrow(expect.objectContaining({ code: 'ZKPOA_ERR_INVALID_ARGUMENT' }));
   });

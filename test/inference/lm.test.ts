@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../../inference/backend.js';
-import { CausalLm, trainCausalLm } from '../../inference/lm.js';
+import { CausalLm, KvCache, trainCausalLm } from '../../inference/lm.js';
 import { LmVocabulary } from '../../inference/lm-vocabulary.js';
 import { datanetCorpus } from '../../inference/datasets.js';
 
@@ -71,6 +71,15 @@ describe('causal LM', () => {
       reference.push(next);
     }
     expect(reference.length).toBeGreaterThan(5);
+    // the cache's mask and positions when several new tokens follow cached ones: 10 tokens, then 6 more, as all 16 at once
+    const seq = model.vocabulary.encode(texts[3]!).slice(0, 16);
+    const whole = model.logits(tf.tensor2d([seq], undefined, 'int32'));
+    const cache = new KvCache();
+    const first = model.logits(tf.tensor2d([seq.slice(0, 10)], undefined, 'int32'), undefined, cache);
+    const rest = model.logits(tf.tensor2d([seq.slice(10)], undefined, 'int32'), undefined, cache);
+    expect(Array.from(tf.concat([first, rest], 1).dataSync())).toEqual(Array.from(whole.dataSync()).map((x) => expect.closeTo(x, 4) as unknown as number));
+    for (const t of [whole, first, rest]) t.dispose();
+    cache.clear();
     const before = tf.memory().numTensors;
     expect(model.generate(prompt, { maxTokens: reference.length }).tokens).toEqual(reference);
     const long = model.generate(prompt, { maxTokens: 3 * TINY.context, temperature: 1, seed: 2 });
