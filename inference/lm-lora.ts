@@ -3,7 +3,7 @@ import { mulberry32 } from '../lib/random.js';
 import { tf } from './backend.js';
 import { CausalLm, type LmConfig, type LmLoraTensors } from './lm.js';
 import { LmVocabulary } from './lm-vocabulary.js';
-import { assertAdapterId, corruptAdapter, decodeLoraFile, encodeLoraFile, type LoraWeights } from './lora.js';
+import { assertAdapterId, encodeLoraFile, readAdapterLayers, type AdapterMeta, type LoraWeights } from './lora.js';
 
 /**
  * LoRA adapters on a causal LM's attention (q, k, v, o) and MLP (up, down) projections,
@@ -13,18 +13,8 @@ import { assertAdapterId, corruptAdapter, decodeLoraFile, encodeLoraFile, type L
  */
 export const LM_LORA_PROJECTIONS = ['q', 'k', 'v', 'o', 'up', 'down'] as const;
 
-export interface LmAdapterMeta {
-  format: 'zkpoa-lora/1';
-  model: 'causal-lm';
-  id: string;
-  /** CausalLm.hash() of the base it was trained on */
-  baseModel: string;
-  rank: number;
-  alpha: number;
-  datanet: { id: string; versionRoot: string };
-  training: Record<string, unknown>;
-  layers: { name: string; inDim: number; outDim: number }[];
-}
+/** baseModel: CausalLm.hash() of the model it was trained on */
+export type LmAdapterMeta = AdapterMeta<string> & { model: 'causal-lm' };
 
 export interface LmAdapter {
   meta: LmAdapterMeta;
@@ -44,27 +34,7 @@ export function encodeLmAdapter(adapter: LmAdapter): Buffer {
 
 /** Decodes an LM adapter file; with `base`, also checks it was trained on that model. */
 export function decodeLmAdapter(bytes: Uint8Array, base?: CausalLm): LmAdapter {
-  const { meta: raw, floats } = decodeLoraFile(bytes);
-  const meta = raw as unknown as LmAdapterMeta;
-  if (meta.model !== 'causal-lm') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} is not a language model's`);
-  if (typeof meta.baseModel !== 'string') throw corruptAdapter('baseModel is not a string');
-  if (!Number.isInteger(meta.rank) || meta.rank < 1 || meta.rank > 256 || !(meta.alpha > 0) || !(meta.alpha <= 65536)) throw corruptAdapter('rank or alpha out of range');
-  if (!Array.isArray(meta.layers) || !meta.layers.every((l) => l !== null && typeof l === 'object' && typeof l.name === 'string' && Number.isInteger(l.inDim) && l.inDim >= 1 && Number.isInteger(l.outDim) && l.outDim >= 1)) {
-    throw corruptAdapter('layers must list the adapted projections with positive integer shapes');
-  }
-  if (new Set(meta.layers.map((l) => l.name)).size !== meta.layers.length) throw corruptAdapter('a projection is listed twice');
-  const layers = new Map<string, LoraWeights>();
-  let at = 0;
-  for (const l of meta.layers) {
-    const n = meta.rank * (l.inDim + l.outDim);
-    if (at + n > floats.length) throw corruptAdapter('payload shorter than the declared shapes');
-    const a = floats.slice(at, at + meta.rank * l.inDim);
-    const b = floats.slice(at + meta.rank * l.inDim, at + n);
-    if (!a.every(Number.isFinite) || !b.every(Number.isFinite)) throw corruptAdapter(`layer ${l.name} has non-finite weights`);
-    layers.set(l.name, { a, b });
-    at += n;
-  }
-  if (at !== floats.length) throw corruptAdapter('payload longer than the declared shapes');
+  const { meta, layers } = readAdapterLayers(bytes, 'causal-lm', (name): name is string => typeof name === 'string');
   if (base) {
     if (meta.baseModel !== base.hash()) throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} was trained on language model ${meta.baseModel.slice(0, 12)}…, not ${base.hash().slice(0, 12)}…`);
     const want = new Map(lmLoraLayers(base.config).map((l) => [l.name, l]));
@@ -73,7 +43,7 @@ export function decodeLmAdapter(bytes: Uint8Array, base?: CausalLm): LmAdapter {
       if (!w || w.inDim !== l.inDim || w.outDim !== l.outDim) throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} adapts ${l.name} as ${l.inDim}×${l.outDim}, which the model does not have`);
     }
   }
-  return { meta, layers };
+  return { meta: meta as LmAdapterMeta, layers };
 }
 
 /** An adapter as the tensors CausalLm.logits takes (dispose them with disposeLmLora). */

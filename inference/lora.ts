@@ -18,8 +18,10 @@ export interface LoraWeights {
   b: Float32Array;
 }
 
-export interface AdapterMeta {
+export interface AdapterMeta<Layer extends string = LayerName> {
   format: 'zkpoa-lora/1';
+  /** absent for the classifier's adapters; 'causal-lm' for the language model's */
+  model?: 'causal-lm';
   id: string;
   /** SHA-256 version of the base model it was trained on */
   baseModel: string;
@@ -28,7 +30,7 @@ export interface AdapterMeta {
   datanet: { id: string; versionRoot: string };
   /** the fine-tuning spec it came from (no-code ModelFactory spec) */
   training: Record<string, unknown>;
-  layers: { name: LayerName; inDim: number; outDim: number }[];
+  layers: { name: Layer; inDim: number; outDim: number }[];
 }
 
 export interface Adapter {
@@ -55,11 +57,10 @@ export function encodeLoraFile(meta: { id: string }, payload: readonly Float32Ar
   return Buffer.concat([body, createHash('sha256').update(body).digest()]);
 }
 
-export const corruptAdapter = (why: string) => new ZkpoaError('ZKPOA_ERR_ADAPTER_CORRUPT', `adapter file is corrupt: ${why}`);
-const corrupt = corruptAdapter;
+const corrupt = (why: string) => new ZkpoaError('ZKPOA_ERR_ADAPTER_CORRUPT', `adapter file is corrupt: ${why}`);
 
 /** The header and payload of an adapter file, its magic, checksum and header checked; what they mean is the caller's to check. */
-export function decodeLoraFile(bytes: Uint8Array): { meta: Record<string, unknown>; floats: Float32Array } {
+function decodeLoraFile(bytes: Uint8Array): { meta: Record<string, unknown>; floats: Float32Array } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('not a zkpoa LoRA file');
   const body = buf.subarray(0, buf.length - 32);
@@ -86,33 +87,53 @@ export function encodeAdapter(adapter: Adapter): Buffer {
   return encodeLoraFile(adapter.meta, LAYERS.flatMap((l) => [adapter.layers[l].a, adapter.layers[l].b]));
 }
 
-/** Decodes and validates an adapter file; with `base`, also its shapes and base model version. */
-export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' | 'spec'>): Adapter {
+/**
+ * An adapter file's header and weights checked against what it declares: the kind of model, a base version,
+ * rank and alpha in range, each layer once with a positive shape (`isLayer` says which
+ * names a model has), and for each of `order`'s layers A then B, finite, filling the payload.
+ */
+export function readAdapterLayers<Layer extends string>(
+  bytes: Uint8Array,
+  model: 'classifier' | 'causal-lm',
+  isLayer: (name: string) => name is Layer,
+  order?: readonly Layer[],
+): { meta: AdapterMeta<Layer>; layers: Map<Layer, LoraWeights> } {
   const file = decodeLoraFile(bytes);
-  const meta = file.meta as unknown as AdapterMeta & { model?: string };
-  if (meta.model === 'causal-lm') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} is a language model's, not the classifier's`);
+  const meta = file.meta as unknown as AdapterMeta<Layer>;
+  const kind = (m: string) => (m === 'causal-lm' ? 'a language model' : 'the classifier');
+  if ((meta.model ?? 'classifier') !== model) throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${meta.id} is ${kind(meta.model ?? 'classifier')}'s, not ${kind(model)}'s`);
   if (typeof meta.baseModel !== 'string') throw corrupt('baseModel is not a string');
   // alpha/rank scales every delta: a huge or infinite alpha would turn answers into NaN
   if (!Number.isInteger(meta.rank) || meta.rank < 1 || meta.rank > 256 || !(meta.alpha > 0) || !(meta.alpha <= 65536)) throw corrupt('rank or alpha out of range');
-  if (!Array.isArray(meta.layers) || !meta.layers.every((l) => l !== null && typeof l === 'object' && LAYERS.includes(l.name) && Number.isInteger(l.inDim) && l.inDim >= 1 && Number.isInteger(l.outDim) && l.outDim >= 1)) {
-    throw corrupt('layers must list the dense layers with positive integer shapes');
+  if (!Array.isArray(meta.layers) || !meta.layers.every((l) => l !== null && typeof l === 'object' && isLayer(l.name) && Number.isInteger(l.inDim) && l.inDim >= 1 && Number.isInteger(l.outDim) && l.outDim >= 1)) {
+    throw corrupt('layers must list the adapted layers with positive integer shapes');
   }
+  if (new Set(meta.layers.map((l) => l.name)).size !== meta.layers.length) throw corrupt('a layer is listed twice');
   const { floats } = file;
   let at = 0;
   const take = (n: number) => {
     if (at + n > floats.length) throw corrupt('payload shorter than the declared shapes');
     return floats.slice(at, (at += n));
   };
-  const layers = {} as Record<LayerName, LoraWeights>;
-  for (const name of LAYERS) {
-    const decl = meta.layers?.find((l) => l.name === name);
+  const layers = new Map<Layer, LoraWeights>();
+  for (const name of order ?? meta.layers.map((l) => l.name)) {
+    const decl = meta.layers.find((l) => l.name === name);
     if (!decl) throw corrupt(`layer ${name} missing`);
-    layers[name] = { a: take(meta.rank * decl.inDim), b: take(decl.outDim * meta.rank) };
-    if (!layers[name].a.every(Number.isFinite) || !layers[name].b.every(Number.isFinite)) throw corrupt(`layer ${name} has non-finite weights`);
+    const w = { a: take(meta.rank * decl.inDim), b: take(decl.outDim * meta.rank) };
+    if (!w.a.every(Number.isFinite) || !w.b.every(Number.isFinite)) throw corrupt(`layer ${name} has non-finite weights`);
+    layers.set(name, w);
   }
   if (at !== floats.length) throw corrupt('payload longer than the declared shapes');
-  if (base) assertFitsBase(meta, base);
   return { meta, layers };
+}
+
+const isDenseLayer = (name: string): name is LayerName => (LAYERS as readonly string[]).includes(name);
+
+/** Decodes and validates an adapter file; with `base`, also its shapes and base model version. */
+export function decodeAdapter(bytes: Uint8Array, base?: Pick<BaseModel, 'hash' | 'spec'>): Adapter {
+  const { meta, layers } = readAdapterLayers(bytes, 'classifier', isDenseLayer, LAYERS);
+  if (base) assertFitsBase(meta, base);
+  return { meta, layers: Object.fromEntries(layers) as Record<LayerName, LoraWeights> };
 }
 
 export function assertFitsBase(meta: AdapterMeta, base: Pick<BaseModel, 'hash' | 'spec'>): void {
