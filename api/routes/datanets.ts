@@ -35,6 +35,7 @@ const Datanet = Type.Object({
 });
 const Version = Type.Object({ datanetId: Type.String(), version: Type.Integer(), root: Type.String(), records: Type.Integer(), createdAt: Type.String() });
 const errors = errorReplies;
+const VersionParams = Type.Object({ id: DatanetId, version: Type.String({ pattern: '^[0-9]{1,9}$' }) });
 
 /** Lone UTF-16 surrogates cannot be stored faithfully as UTF-8: refuse them. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -213,7 +214,7 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
           config: { auth: true },
           schema: {
             summary: 'A text’s spans found verbatim in a version’s records (cl100k_base tokens, at least minTokens long), with where they occur and each contributor’s credit',
-            params: Type.Object({ id: DatanetId, version: Type.String({ pattern: '^[0-9]{1,9}$' }) }),
+            params: VersionParams,
             body: Type.Object(
               {
                 text: Type.String({ minLength: 1, maxLength: 20_000 }),
@@ -248,7 +249,7 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
         config: { auth: true },
         schema: {
           summary: 'A published version and its Merkle root',
-          params: Type.Object({ id: DatanetId, version: Type.String({ pattern: '^[0-9]{1,9}$' }) }),
+          params: VersionParams,
           response: { 200: Version, ...errors },
         },
       },
