@@ -1,5 +1,7 @@
 import { detokenize as decode, tokenize as encode } from './spans.js';
 
+const UTF8 = new TextEncoder();
+
 /**
  * A language model's vocabulary: cl100k_base (the BPE span attribution uses) cut down to
  * what a small model can hold. Id 0 ends a text, ids 1 to 256 are bytes, and the rest are
@@ -18,8 +20,7 @@ export class LmVocabulary {
     readonly kept: readonly number[],
   ) {
     this.lmIdOf = new Map(kept.map((t, i) => [t, LmVocabulary.FIRST_TOKEN + i]));
-    const utf8 = new TextEncoder();
-    this.bytesOf = kept.map((t) => utf8.encode(decode([t])));
+    this.bytesOf = kept.map((t) => UTF8.encode(decode([t])));
   }
 
   /** The `size` − 257 most frequent whole-character cl100k tokens of `texts` (ties by id). */
@@ -39,7 +40,9 @@ export class LmVocabulary {
   /** A token that stands for whole characters and is its own encoding: text round-trips through it. */
   private static whole(t: number): boolean {
     const s = decode([t]);
-    return s.length > 0 && !s.includes('\uFFFD') && encode(s).length === 1 && encode(s)[0] === t;
+    if (s.length === 0 || s.includes('\uFFFD')) return false;
+    const again = encode(s);
+    return again.length === 1 && again[0] === t;
   }
 
   static fromJson(json: { base: string; kept: number[] }): LmVocabulary {
@@ -63,7 +66,7 @@ export class LmVocabulary {
     let spelled: number[] = []; // a run of cl100k tokens not kept: spelled out in bytes together, since one may hold part of a character
     const flush = () => {
       if (spelled.length === 0) return;
-      for (const b of new TextEncoder().encode(decode(spelled))) out.push(LmVocabulary.BYTES + b);
+      for (const b of UTF8.encode(decode(spelled))) out.push(LmVocabulary.BYTES + b);
       spelled = [];
     };
     for (const t of encode(text)) {
