@@ -81,13 +81,20 @@ export class LmVocabulary {
     return out;
   }
 
+  /** The UTF-8 bytes an id stands for (none for the end id). */
+  bytes(id: number): Uint8Array {
+    if (!Number.isInteger(id) || id < 0 || id >= this.size) throw new RangeError(`${id} is not an id of this vocabulary`);
+    if (id === LmVocabulary.END) return new Uint8Array(0);
+    if (id < LmVocabulary.FIRST_TOKEN) return Uint8Array.of(id - LmVocabulary.BYTES);
+    return this.bytesOf[id - LmVocabulary.FIRST_TOKEN]!;
+  }
+
   /** Text of LM ids; the end id ends it. Bytes that are not UTF-8 decode to U+FFFD. */
   decode(ids: readonly number[]): string {
     const bytes: number[] = [];
     for (const id of ids) {
       if (id === LmVocabulary.END) break;
-      if (id < LmVocabulary.FIRST_TOKEN) bytes.push(id - LmVocabulary.BYTES);
-      else bytes.push(...this.bytesOf[id - LmVocabulary.FIRST_TOKEN]!);
+      bytes.push(...this.bytes(id));
     }
     return new TextDecoder().decode(Uint8Array.from(bytes));
   }

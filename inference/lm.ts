@@ -137,25 +137,32 @@ export class CausalLm {
 
   /** Logits [batch, time, vocab] of token ids [batch, time] (time ≤ context), through `lora`'s deltas when given, after the `cache`'s positions when given. */
   logits(ids: tf.Tensor2D, lora?: LmLoraTensors, cache?: KvCache): tf.Tensor3D {
-    return tf.tidy(() => this.forward(ids, lora, cache));
+    return tf.tidy(() => this.forward(ids, { ...(lora ? { delta: loraDelta(lora) } : {}), ...(cache ? { cache } : {}) }));
   }
 
   /**
-   * The blocks over `ids` [batch, time], which follow the `cache`'s positions when given:
+   * The blocks over `ids` [batch, time], which follow the `cache`'s columns when given:
    * the new tokens attend to the cached keys and values and to each other causally, and
    * their keys and values are appended to the cache (kept out of the caller's tidy).
+   * Row i's tokens start at column `starts[i]` (0 by default): the columns before it are
+   * padding that no token of the row attends to, and positions count from it, so rows of
+   * different lengths run as one batch, right-aligned.
    */
-  private forward(ids: tf.Tensor2D, lora?: LmLoraTensors, cache?: KvCache): tf.Tensor3D {
-    const { dim, heads, layers } = this.config;
+  forward(ids: tf.Tensor2D, opts: { delta?: LmDelta; cache?: KvCache; starts?: readonly number[] } = {}): tf.Tensor3D {
+    const { dim, heads, layers, context } = this.config;
     const [batch, time] = ids.shape;
+    const { delta, cache } = opts;
     const past = cache?.length ?? 0;
-    if (past + time > this.config.context) throw new RangeError(`${past + time} positions: the model's context holds ${this.config.context}`);
+    const width = past + time;
+    if (width > context) throw new RangeError(`${width} positions: the model's context holds ${context}`);
+    const starts = opts.starts ?? new Array<number>(batch).fill(0);
+    if (starts.length !== batch) throw new RangeError(`${starts.length} row starts for ${batch} rows`);
     const w = (name: string) => this.weights.get(name)!;
-    // x·W, plus (α/r)·(x·Aᵀ)·Bᵀ where an adapter adapts W
-    const project = (x: tf.Tensor, name: string) => {
+    // x·W, plus the adapter's low-rank delta where one adapts W
+    const project = (x: tf.Tensor2D, name: string) => {
       const y = x.matMul(w(name));
-      const d = lora?.layers.get(name);
-      return d ? y.add(x.matMul(d.a, false, true).matMul(d.b, false, true).mul(lora!.scale)) : y;
+      const d = delta?.(x, name);
+      return d ? y.add(d) : y;
     };
     const norm = (x: tf.Tensor, name: string) => {
       const { mean, variance } = tf.moments(x, -1, true);
@@ -163,20 +170,30 @@ export class CausalLm {
     };
     const headDim = dim / heads;
     const split = (x: tf.Tensor) => x.reshape([batch, time, heads, headDim]).transpose([0, 2, 1, 3]);
-    // new token i (position past + i) may attend to positions ≤ past + i only
-    const future = tf.scalar(1).sub(tf.linalg.bandPart(tf.ones([time, past + time]), -1, past)).mul(-1e9);
-    // a one-hot product, not a gather: the gather's gradient (UnsortedSegmentSum) has no wasm kernel
-    const embedded = tf.oneHot(ids.reshape([-1]) as tf.Tensor1D, this.config.vocab).matMul(w('embed')).reshape([batch, time, dim]);
-    let x: tf.Tensor = embedded.add(w('position').slice([past, 0], [time, dim]));
+    // row i's new token t (column past + t) sees columns starts[i] … past + t, and sits at position past + t − starts[i]
+    const positions = new Int32Array(batch * time);
+    const blocked = new Float32Array(batch * time * width);
+    for (let i = 0; i < batch; i++) {
+      for (let t = 0; t < time; t++) {
+        positions[i * time + t] = Math.max(0, past + t - starts[i]!); // (a padding token's own position is never read)
+        const row = (i * time + t) * width;
+        for (let j = 0; j < width; j++) if (j < starts[i]! || j > past + t) blocked[row + j] = -1e9;
+      }
+    }
+    const mask = tf.tensor4d(blocked, [batch, 1, time, width]);
+    // one-hot products, not gathers: a gather's gradient (UnsortedSegmentSum) has no wasm kernel
+    const embedded = tf.oneHot(ids.reshape([-1]) as tf.Tensor1D, this.config.vocab).matMul(w('embed'));
+    const placed = tf.oneHot(tf.tensor1d(positions, 'int32'), context).matMul(w('position'));
+    let x: tf.Tensor = embedded.add(placed).reshape([batch, time, dim]);
     for (let l = 0; l < layers; l++) {
-      const h = norm(x, `${l}.norm1`).reshape([batch * time, dim]);
+      const h = norm(x, `${l}.norm1`).reshape([batch * time, dim]) as tf.Tensor2D;
       let [q, k, v] = (['q', 'k', 'v'] as const).map((p) => split(project(h, `${l}.${p}`))) as [tf.Tensor, tf.Tensor, tf.Tensor];
       if (cache) [k, v] = cache.append(l, k, v);
-      const attention = tf.softmax(q.matMul(k, false, true).div(Math.sqrt(headDim)).add(future));
-      const mixed = attention.matMul(v).transpose([0, 2, 1, 3]).reshape([batch * time, dim]);
+      const attention = tf.softmax(q.matMul(k, false, true).div(Math.sqrt(headDim)).add(mask));
+      const mixed = attention.matMul(v).transpose([0, 2, 1, 3]).reshape([batch * time, dim]) as tf.Tensor2D;
       x = x.add(project(mixed, `${l}.o`).reshape([batch, time, dim]));
-      const h2 = norm(x, `${l}.norm2`).reshape([batch * time, dim]);
-      const up = gelu(project(h2, `${l}.up`).add(w(`${l}.up.bias`)));
+      const h2 = norm(x, `${l}.norm2`).reshape([batch * time, dim]) as tf.Tensor2D;
+      const up = gelu(project(h2, `${l}.up`).add(w(`${l}.up.bias`))) as tf.Tensor2D;
       x = x.add(project(up, `${l}.down`).add(w(`${l}.down.bias`)).reshape([batch, time, dim]));
     }
     cache?.advance(time);
@@ -192,44 +209,6 @@ export class CausalLm {
       const logits = this.logits(inputs as tf.Tensor2D, lora).reshape([batch * (width - 1), this.config.vocab]);
       return tf.losses.softmaxCrossEntropy(tf.oneHot(targets.reshape([-1]) as tf.Tensor1D, this.config.vocab), logits) as tf.Scalar;
     });
-  }
-
-  /**
-   * Continues `prompt` by up to `maxTokens` tokens, stopping at the end id: greedy at
-   * temperature 0, else sampled from the softmax at that temperature with a seeded draw.
-   * Each step runs the new token only, against a cache of the past keys and values; when
-   * the context is full, the cache restarts from the latest half of it.
-   */
-  generate(prompt: string, opts: { maxTokens: number; temperature?: number; seed?: number; lora?: LmLoraTensors }): { tokens: number[]; text: string } {
-    const temperature = opts.temperature ?? 0;
-    const rand = mulberry32(opts.seed ?? 0);
-    const ids = this.vocabulary.encode(prompt);
-    const out: number[] = [];
-    const cache = new KvCache();
-    // an empty prompt starts from the end id, as a text's first token follows one in training
-    const context = (tokens: number[]) => (tokens.length ? tokens : [LmVocabulary.END]);
-    let pending = context(ids).slice(-this.config.context);
-    try {
-      for (let step = 0; step < opts.maxTokens; step++) {
-        if (cache.length + pending.length > this.config.context) {
-          // full: start again from the latest tokens, as the window a fresh run would see
-          cache.clear();
-          pending = [...context(ids), ...out].slice(-Math.ceil(this.config.context / 2));
-        }
-        const probs = tf.tidy(() => {
-          const logits = this.forward(tf.tensor2d([pending], undefined, 'int32'), opts.lora, cache);
-          const last = logits.slice([0, pending.length - 1, 0], [1, 1, this.config.vocab]).reshape([-1]);
-          return temperature > 0 ? tf.softmax(last.div(temperature)).dataSync() : last.dataSync();
-        });
-        const next = temperature > 0 ? sample(probs, rand()) : argmax(probs);
-        if (next === LmVocabulary.END) break;
-        out.push(next);
-        pending = [next];
-      }
-    } finally {
-      cache.clear();
-    }
-    return { tokens: out, text: this.vocabulary.decode(out) };
   }
 
   /** The model's version: SHA-256 of its config, vocabulary and weights (what an adapter names as its base). */
@@ -272,6 +251,49 @@ export class KvCache {
     this.positions += positions;
   }
 
+  /** Keeps the rows `rows` (in that order) and drops the first `columns` columns of all of them. */
+  select(rows: readonly number[], columns = 0): void {
+    if (rows.length === 0) return this.clear();
+    const index = tf.tensor1d(Int32Array.from(rows), 'int32');
+    const cut = (t: tf.Tensor) => {
+      const kept = tf.tidy(() => {
+        const r = tf.gather(t, index, 0);
+        return r.slice([0, 0, columns, 0], [-1, -1, -1, -1]);
+      });
+      t.dispose();
+      return tf.keep(kept);
+    };
+    this.keys = this.keys.map(cut);
+    this.values = this.values.map(cut);
+    index.dispose();
+    this.positions -= columns;
+  }
+
+  /**
+   * Appends `other`'s rows after this cache's (and empties `other`), padding the narrower
+   * of the two on the left with zero columns; returns the columns added before this
+   * cache's rows and before the other's.
+   */
+  merge(other: KvCache): { padSelf: number; padOther: number } {
+    const width = Math.max(this.positions, other.positions);
+    const padSelf = this.keys.length ? width - this.positions : 0;
+    const padOther = width - other.positions;
+    const join = (mine: tf.Tensor | undefined, theirs: tf.Tensor) => {
+      const pad = (t: tf.Tensor, n: number) => (n ? tf.pad(t, [[0, 0], [0, 0], [n, 0], [0, 0]]) : t);
+      const joined = tf.tidy(() => (mine ? tf.concat([pad(mine, padSelf), pad(theirs, padOther)], 0) : theirs.clone()));
+      mine?.dispose();
+      theirs.dispose();
+      return tf.keep(joined);
+    };
+    this.keys = other.keys.map((k, l) => join(this.keys[l], k));
+    this.values = other.values.map((v, l) => join(this.values[l], v));
+    this.positions = width;
+    other.keys = [];
+    other.values = [];
+    other.positions = 0;
+    return { padSelf, padOther };
+  }
+
   clear(): void {
     for (const t of [...this.keys, ...this.values]) t.dispose();
     this.keys = [];
@@ -286,25 +308,23 @@ export interface LmLoraTensors {
   layers: Map<string, { a: tf.Tensor2D; b: tf.Tensor2D }>;
 }
 
+/** The low-rank delta an adapter adds to projection `name` of x [rows, in], or undefined where nothing adapts it. */
+export type LmDelta = (x: tf.Tensor2D, name: string) => tf.Tensor2D | undefined;
+
+/** One adapter's delta for every row: (α/r)·(x·Aᵀ)·Bᵀ. */
+export function loraDelta(lora: LmLoraTensors): LmDelta {
+  return (x, name) => {
+    const d = lora.layers.get(name);
+    return d ? (x.matMul(d.a, false, true).matMul(d.b, false, true).mul(lora.scale) as tf.Tensor2D) : undefined;
+  };
+}
+
 function gelu(x: tf.Tensor): tf.Tensor {
   // the tanh approximation (GPT-2's)
   return x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
 }
 
-function argmax(xs: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[best]!) best = i;
-  return best;
-}
 
-function sample(probs: ArrayLike<number>, u: number): number {
-  let acc = 0;
-  for (let i = 0; i < probs.length; i++) {
-    acc += probs[i]!;
-    if (u < acc) return i;
-  }
-  return probs.length - 1;
-}
 
 /**
  * Trains a causal LM on `texts` (each ended by the end id) with Adam on random windows of

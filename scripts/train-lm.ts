@@ -5,6 +5,7 @@
  */
 import { initBackend, tf } from '../inference/backend.js';
 import { baseCorpus, ensureBaseLm, isHeldOut } from '../inference/datasets.js';
+import { generate } from '../inference/generation.js';
 import { LmVocabulary } from '../inference/lm-vocabulary.js';
 import { consoleProgress } from '../prover/progress.js';
 
@@ -25,4 +26,4 @@ const windows = (await baseCorpus())
   .map((ids) => ids.slice(0, width));
 const loss = tf.tidy(() => model.loss(tf.tensor2d(windows, undefined, 'int32')).dataSync()[0]!);
 console.log(`held-out loss ${loss.toFixed(3)} nats a token over ${windows.length} windows (uniform over the vocabulary: ${Math.log(model.vocabulary.size).toFixed(3)})`);
-console.log(`"Subject: " → ${JSON.stringify(model.generate('Subject: ', { maxTokens: 24 }).text)}`);
+console.log(`"Subject: " → ${JSON.stringify(generate(model, 'Subject: ', { maxTokens: 24 }).text)}`);

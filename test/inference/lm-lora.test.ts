@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../../inference/backend.js';
 import { datanetCorpus } from '../../inference/datasets.js';
 import { CausalLm, trainCausalLm } from '../../inference/lm.js';
+import { generate } from '../../inference/generation.js';
 import { decodeLmAdapter, disposeLmLora, encodeLmAdapter, fineTuneLm, lmLoraTensors } from '../../inference/lm-lora.js';
 import { decodeAdapter, encodeAdapter } from '../../inference/lora.js';
 import { base, randomAdapter } from './helpers.js';
@@ -50,7 +51,7 @@ describe('LoRA on the language model', () => {
     const ids = tf.tensor2d([model.vocabulary.encode(datanet[0]!).slice(0, TINY.context)], undefined, 'int32');
     expect(Array.from(model.logits(ids, y).dataSync())).toEqual(Array.from(model.logits(ids, x).dataSync()));
     expect(Array.from(model.logits(ids, y).dataSync())).not.toEqual(Array.from(model.logits(ids).dataSync())); // the adapter does something
-    expect(model.generate('Hello', { maxTokens: 8, lora: y })).toEqual(model.generate('Hello', { maxTokens: 8, lora: x }));
+    expect(generate(model, 'Hello', { maxTokens: 8, adapter: read })).toEqual(generate(model, 'Hello', { maxTokens: 8, adapter }));
     [x, y].forEach(disposeLmLora);
     ids.dispose();
     const other = trainCausalLm(general, { config: TINY, vocabularySize: 512, steps: 1, batchSize: 2, learningRate: 0.01, seed: 9 }).model;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../../inference/backend.js';
 import { CausalLm, KvCache, trainCausalLm } from '../../inference/lm.js';
+import { generate } from '../../inference/generation.js';
 import { LmVocabulary } from '../../inference/lm-vocabulary.js';
 import { datanetCorpus } from '../../inference/datasets.js';
 
@@ -44,13 +45,13 @@ describe('causal LM', () => {
     const full = model.logits(ids);
     const prefix = model.logits(ids.slice([0, 0], [1, 10]) as tf.Tensor2D);
     expect(Array.from(full.slice([0, 0, 0], [1, 10, -1]).dataSync())).toEqual(Array.from(prefix.dataSync()).map((x) => expect.closeTo(x, 4) as unknown as number));
-    const generated = model.generate('Subject: ', { maxTokens: 12 });
+    const generated = generate(model, 'Subject: ', { maxTokens: 12 });
     expect(generated.tokens.length).toBeGreaterThan(0);
     await model.save(join(dir, 'lm'));
     const loaded = await CausalLm.load(join(dir, 'lm'));
     expect(Array.from(loaded.logits(ids).dataSync())).toEqual(Array.from(full.dataSync()));
-    expect(loaded.generate('Subject: ', { maxTokens: 12 })).toEqual(generated);
-    expect(loaded.generate('Subject: ', { maxTokens: 12, temperature: 1, seed: 5 })).toEqual(model.generate('Subject: ', { maxTokens: 12, temperature: 1, seed: 5 }));
+    expect(generate(loaded, 'Subject: ', { maxTokens: 12 })).toEqual(generated);
+    expect(generate(loaded, 'Subject: ', { maxTokens: 12, temperature: 1, seed: 5 })).toEqual(generate(model, 'Subject: ', { maxTokens: 12, temperature: 1, seed: 5 }));
     for (const t of [ids, full, prefix]) t.dispose();
     model.dispose();
     loaded.dispose();
@@ -81,8 +82,8 @@ describe('causal LM', () => {
     for (const t of [whole, first, rest]) t.dispose();
     cache.clear();
     const before = tf.memory().numTensors;
-    expect(model.generate(prompt, { maxTokens: reference.length }).tokens).toEqual(reference);
-    const long = model.generate(prompt, { maxTokens: 3 * TINY.context, temperature: 1, seed: 2 });
+    expect(generate(model, prompt, { maxTokens: reference.length }).tokens).toEqual(reference);
+    const long = generate(model, prompt, { maxTokens: 3 * TINY.context, temperature: 1, seed: 2 });
     expect(long.tokens.length).toBeGreaterThan(TINY.context); // (sampled: the end id is unlikely to come first)
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();

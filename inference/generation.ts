@@ -1,0 +1,407 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { ZkpoaError } from '../attribution/errors.js';
+import { mulberry32 } from '../lib/random.js';
+import { tf } from './backend.js';
+import { KvCache, type CausalLm } from './lm.js';
+import { LmAdapterBank } from './lm-bank.js';
+import type { LmAdapter } from './lm-lora.js';
+import { LmVocabulary } from './lm-vocabulary.js';
+
+/** How a request's tokens are drawn: greedy at temperature 0, else sampled (top-k, then top-p) with a seeded draw. */
+export interface Sampling {
+  maxTokens: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export interface GenerationResult {
+  tokens: number[];
+  text: string;
+  /** 'end': the model ended the text; 'length': maxTokens; 'cancelled': the caller let go */
+  finish: 'end' | 'length' | 'cancelled';
+  promptTokens: number;
+}
+
+/** Where a sequence's tokens go: each token with the text it completes (UTF-8 split across tokens comes out whole), then the result, or the error that ended it. */
+export interface GenerationSink {
+  onToken?(token: number, text: string): void;
+  onDone(result: GenerationResult): void;
+  onError(err: unknown): void;
+}
+
+export function checkSampling(s: Sampling): void {
+  const bad = (what: string) => new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', what);
+  if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1 || s.maxTokens > 4096) throw bad('maxTokens must be an integer in [1, 4096]');
+  if (s.temperature !== undefined && !(s.temperature >= 0 && s.temperature <= 10)) throw bad('temperature must be in [0, 10]');
+  if (s.topK !== undefined && (!Number.isInteger(s.topK) || s.topK < 1)) throw bad('topK must be a positive integer');
+  if (s.topP !== undefined && !(s.topP > 0 && s.topP <= 1)) throw bad('topP must be in (0, 1]');
+  if (s.seed !== undefined && (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff)) throw bad('seed must be an integer in [0, 2^32)');
+}
+
+interface Row {
+  sampling: Required<Omit<Sampling, 'topK'>> & { topK: number };
+  sink: GenerationSink;
+  /** the prompt's ids (the end id for an empty prompt, as a text's first token follows one in training) */
+  prompt: number[];
+  out: number[];
+  slot: number;
+  /** the batch cache's column where this row's tokens start */
+  start: number;
+  /** prefill again from the latest half of the window: the cache is full */
+  restart: boolean;
+  cancelled: boolean;
+  rand: () => number;
+  text: TextDecoder;
+}
+
+/**
+ * Continuous batching of a causal LM's sequences: every step runs one token of each
+ * running sequence as one batch (their caches right-aligned in one KvCache, each row's
+ * padding masked), and prefills the sequences that joined since the last step as one
+ * left-padded batch, which then join the running rows. Sequences leave as they finish,
+ * so requests join and leave between steps. Adapters mix freely in a batch through the
+ * bank. A full context restarts a sequence from the latest half of its window, as a
+ * fresh run would see it. Synchronous: GenerationEngine drives it from the event loop.
+ */
+export class BatchDecoder {
+  private rows: Row[] = [];
+  private joining: Row[] = [];
+  private readonly cache = new KvCache();
+
+  constructor(
+    readonly lm: CausalLm,
+    readonly bank: LmAdapterBank,
+    readonly maxBatch: number,
+  ) {
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'maxBatch must be a positive integer');
+    if (bank.capacity < maxBatch) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `a batch of ${maxBatch} needs a bank of at least ${maxBatch} adapters`);
+  }
+
+  /** Sequences running or about to join. */
+  get size(): number {
+    return this.rows.length + this.joining.length;
+  }
+
+  /** Adds a sequence (it joins at the next step); returns its cancel. */
+  add(prompt: string, adapter: LmAdapter | null, sampling: Sampling, sink: GenerationSink): () => void {
+    checkSampling(sampling);
+    if (this.size >= this.maxBatch) throw new ZkpoaError('ZKPOA_ERR_OVERLOADED', `${this.maxBatch} sequences are running`);
+    const slot = this.bank.acquire(adapter);
+    const ids = this.lm.vocabulary.encode(prompt);
+    const row: Row = {
+      sampling: { maxTokens: sampling.maxTokens, temperature: sampling.temperature ?? 0, topK: sampling.topK ?? 0, topP: sampling.topP ?? 1, seed: sampling.seed ?? 0 },
+      sink,
+      prompt: ids.length ? ids : [LmVocabulary.END],
+      out: [],
+      slot,
+      start: 0,
+      restart: false,
+      cancelled: false,
+      rand: mulberry32(sampling.seed ?? 0),
+      text: new TextDecoder(),
+    };
+    this.joining.push(row);
+    return () => {
+      row.cancelled = true;
+    };
+  }
+
+  /** One decoding step: a token for every running sequence, and the first for every joining one. */
+  step(): void {
+    const context = this.lm.config.context;
+    // sequences that let go, or whose window is full, leave the batch (the full ones prefill again)
+    const leaving = new Set<Row>();
+    for (const row of this.rows) {
+      if (row.cancelled) {
+        leaving.add(row);
+        this.finish(row, 'cancelled');
+      } else if (this.cache.length - row.start + 1 > context) {
+        row.restart = true;
+        leaving.add(row);
+        this.joining.push(row);
+      }
+    }
+    this.keep((row) => !leaving.has(row));
+    for (const row of this.joining) if (row.cancelled) this.finish(row, 'cancelled');
+    this.joining = this.joining.filter((row) => !row.cancelled);
+
+    if (this.rows.length) {
+      const next = this.run(
+        this.rows.map((row) => [row.out.at(-1)!]),
+        this.rows,
+        this.cache,
+      );
+      const done = new Set(this.rows.filter((row, i) => this.emit(row, next[i]!)));
+      this.keep((row) => !done.has(row));
+    }
+
+    if (this.joining.length) {
+      const joining = this.joining;
+      this.joining = [];
+      const windows = joining.map((row) => (row.restart ? [...row.prompt, ...row.out].slice(-Math.ceil(context / 2)) : row.prompt.slice(-context)));
+      const width = Math.max(...windows.map((w) => w.length));
+      joining.forEach((row, i) => {
+        row.start = width - windows[i]!.length;
+        row.restart = false;
+      });
+      const fresh = new KvCache();
+      const next = this.run(
+        windows.map((w) => [...new Array<number>(width - w.length).fill(LmVocabulary.END), ...w]),
+        joining,
+        fresh,
+      );
+      const stay = joining.filter((row, i) => !this.emit(row, next[i]!));
+      if (stay.length) {
+        const trim = Math.min(...stay.map((row) => row.start));
+        fresh.select(
+          stay.map((row) => joining.indexOf(row)),
+          trim,
+        );
+        for (const row of stay) row.start -= trim;
+        const { padSelf, padOther } = this.cache.merge(fresh);
+        for (const row of this.rows) row.start += padSelf;
+        for (const row of stay) row.start += padOther;
+        this.rows.push(...stay);
+      } else fresh.clear();
+    }
+  }
+
+  /** Ends every sequence, cancelled or with `err` when given, and frees the cache. */
+  clear(err?: unknown): void {
+    for (const row of [...this.rows, ...this.joining]) {
+      if (err === undefined) this.finish(row, 'cancelled');
+      else {
+        this.bank.release(row.slot);
+        row.sink.onError(err);
+      }
+    }
+    this.rows = [];
+    this.joining = [];
+    this.cache.clear();
+  }
+
+  /** The next token of each row after `ids` (rows × new tokens, left-padded), through `cache`. */
+  private run(ids: number[][], rows: readonly Row[], cache: KvCache): number[] {
+    const vocab = this.lm.config.vocab;
+    const time = ids[0]!.length;
+    const logits = tf.tidy(() => {
+      const delta = this.bank.delta(rows.map((r) => r.slot));
+      const all = this.lm.forward(tf.tensor2d(ids, undefined, 'int32'), { ...(delta ? { delta } : {}), cache, starts: rows.map((r) => r.start) });
+      return all.slice([0, time - 1, 0], [rows.length, 1, vocab]).dataSync() as Float32Array;
+    });
+    return rows.map((row, i) => pick(logits.subarray(i * vocab, (i + 1) * vocab), row.sampling, row.rand()));
+  }
+
+  /** Takes a row's next token; true when the row is done. */
+  private emit(row: Row, token: number): boolean {
+    if (token === LmVocabulary.END) {
+      this.finish(row, 'end');
+      return true;
+    }
+    row.out.push(token);
+    row.sink.onToken?.(token, row.text.decode(this.lm.vocabulary.bytes(token), { stream: true }));
+    if (row.out.length < row.sampling.maxTokens) return false;
+    this.finish(row, 'length');
+    return true;
+  }
+
+  private finish(row: Row, finish: GenerationResult['finish']): void {
+    this.bank.release(row.slot);
+    row.slot = 0;
+    const promptTokens = row.prompt[0] === LmVocabulary.END && row.prompt.length === 1 ? 0 : row.prompt.length;
+    row.sink.onDone({ tokens: row.out, text: this.lm.vocabulary.decode(row.out), finish, promptTokens });
+  }
+
+  /** Keeps the running rows `keep` says to, and drops the cache columns none of them uses. */
+  private keep(keep: (row: Row) => boolean): void {
+    const kept = this.rows.filter(keep);
+    if (kept.length === this.rows.length) return;
+    const trim = kept.length ? Math.min(...kept.map((row) => row.start)) : 0;
+    this.cache.select(
+      kept.map((row) => this.rows.indexOf(row)),
+      trim,
+    );
+    for (const row of kept) row.start -= trim;
+    this.rows = kept;
+  }
+}
+
+/** The token to emit from a row's logits. */
+function pick(logits: Float32Array, s: Row['sampling'], u: number): number {
+  if (s.temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+    return best;
+  }
+  let order = Array.from(logits.keys());
+  if (s.topK > 0 || s.topP < 1) {
+    order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+    if (s.topK > 0) order = order.slice(0, s.topK);
+  }
+  const max = Math.max(...order.map((i) => logits[i]!));
+  const weights = order.map((i) => Math.exp((logits[i]! - max) / s.temperature));
+  let total = weights.reduce((a, b) => a + b, 0);
+  if (s.topP < 1) {
+    // the smallest set of most likely tokens whose mass reaches topP
+    let mass = 0;
+    let n = 0;
+    while (n < weights.length && mass < s.topP * total) mass += weights[n++]!;
+    order = order.slice(0, n);
+    weights.length = n;
+    total = mass;
+  }
+  let acc = 0;
+  for (let i = 0; i < order.length; i++) {
+    acc += weights[i]! / total;
+    if (u < acc) return order[i]!;
+  }
+  return order.at(-1)!;
+}
+
+/** One request through the decoder, alone: what a batch gives each of its rows. */
+export function generate(lm: CausalLm, prompt: string, sampling: Sampling & { adapter?: LmAdapter | null }): GenerationResult {
+  const bank = new LmAdapterBank(lm, 1);
+  const decoder = new BatchDecoder(lm, bank, 1);
+  let result: GenerationResult | undefined;
+  try {
+    decoder.add(prompt, sampling.adapter ?? null, sampling, {
+      onDone: (r) => (result = r),
+      onError: (err) => {
+        throw err;
+      },
+    });
+    while (!result) decoder.step();
+    return result;
+  } finally {
+    decoder.clear();
+    bank.dispose();
+  }
+}
+
+export interface GenerationEngineOptions {
+  /** sequences decoded together */
+  maxBatch?: number;
+  /** adapters resident in the bank */
+  residentAdapters?: number;
+  /** requests waiting for a place in the batch beyond this are refused */
+  maxQueue?: number;
+}
+
+export interface GenerationStats {
+  steps: number;
+  tokens: number;
+  /** the most sequences one step ran */
+  widestBatch: number;
+}
+
+/**
+ * Serves generation requests for any mix of adapters: a request waits for a place in the
+ * batch (loading its adapter meanwhile), joins at the next step, streams its tokens, and
+ * leaves when done. Steps run back to back while sequences are running, yielding to the
+ * event loop between steps so requests can join and tokens can be sent.
+ */
+export class GenerationEngine {
+  readonly stats: GenerationStats = { steps: 0, tokens: 0, widestBatch: 0 };
+  private readonly bank: LmAdapterBank;
+  private readonly decoder: BatchDecoder;
+  private readonly maxQueue: number;
+  private waiting: { start: () => void; drop: () => void }[] = [];
+  private loading = 0;
+  private running: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    readonly lm: CausalLm,
+    private readonly loadAdapter: (id: string) => Promise<LmAdapter>,
+    opts: GenerationEngineOptions = {},
+  ) {
+    const maxBatch = opts.maxBatch ?? 32;
+    this.maxQueue = opts.maxQueue ?? 1024;
+    this.bank = new LmAdapterBank(lm, Math.max(maxBatch, opts.residentAdapters ?? 128));
+    this.decoder = new BatchDecoder(lm, this.bank, maxBatch);
+  }
+
+  /** Generates for one request; `onToken` streams its tokens, `signal` lets go of it. */
+  async generate(request: Sampling & { prompt: string; adapterId?: string | null }, opts: { onToken?: GenerationSink['onToken']; signal?: AbortSignal } = {}): Promise<GenerationResult> {
+    if (this.closed) throw new ZkpoaError('ZKPOA_ERR_CLOSED', 'the generation engine is closed');
+    if (typeof request.prompt !== 'string') throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'prompt must be a string');
+    checkSampling(request);
+    if (this.waiting.length + this.loading >= this.maxQueue) throw new ZkpoaError('ZKPOA_ERR_OVERLOADED', `more than ${this.maxQueue} generation requests are waiting`);
+    this.loading++;
+    let adapter: LmAdapter | null;
+    try {
+      adapter = request.adapterId ? await this.loadAdapter(request.adapterId) : null;
+    } finally {
+      this.loading--;
+    }
+    return new Promise<GenerationResult>((resolve, reject) => {
+      const cancelled = (): GenerationResult => ({ tokens: [], text: '', finish: 'cancelled', promptTokens: 0 });
+      if (opts.signal?.aborted) return resolve(cancelled());
+      const entry = {
+        drop: () => dequeue(),
+        start: () => {
+          opts.signal?.removeEventListener('abort', dequeue);
+          try {
+            const cancel = this.decoder.add(request.prompt, adapter, request, {
+              onToken: (token, text) => {
+                this.stats.tokens++;
+                opts.onToken?.(token, text);
+              },
+              onDone: (result) => {
+                opts.signal?.removeEventListener('abort', cancel);
+                resolve(result);
+              },
+              onError: (err) => {
+                opts.signal?.removeEventListener('abort', cancel);
+                reject(err);
+              },
+            });
+            opts.signal?.addEventListener('abort', cancel, { once: true });
+          } catch (err) {
+            reject(err);
+          }
+        },
+      };
+      const dequeue = () => {
+        this.waiting = this.waiting.filter((w) => w !== entry);
+        resolve(cancelled());
+      };
+      opts.signal?.addEventListener('abort', dequeue, { once: true });
+      this.waiting.push(entry);
+      this.running ??= this.loop().finally(() => (this.running = undefined));
+    });
+  }
+
+  /** Sequences running in the batch, and requests waiting for a place. */
+  get load(): { running: number; waiting: number } {
+    return { running: this.decoder.size, waiting: this.waiting.length + this.loading };
+  }
+
+  /** Cancels what runs and waits, then frees the bank. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of [...this.waiting]) w.drop();
+    await this.running;
+    this.decoder.clear();
+    this.bank.dispose();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closed) {
+      while (this.waiting.length && this.decoder.size < this.decoder.maxBatch) this.waiting.shift()!.start();
+      if (this.decoder.size === 0) return;
+      this.stats.widestBatch = Math.max(this.stats.widestBatch, this.decoder.size);
+      try {
+        this.decoder.step();
+      } catch (err) {
+        // a step that throws leaves the batch's cache unknown: its sequences end, the engine goes on
+        this.decoder.clear(err);
+      }
+      this.stats.steps++;
+      await nextTurn();
+    }
+    this.decoder.clear();
+  }
+}
