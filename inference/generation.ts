@@ -59,14 +59,17 @@ interface Row {
 /**
  * Continuous batching of a causal LM's sequences: every step runs one token of each
  * running sequence as one batch (their caches right-aligned in one KvCache, each row's
- * padding masked), and prefills the sequences that joined since the last step as one
- * left-padded batch, which then join the running rows. Sequences leave as they finish,
- * so requests join and leave between steps. Adapters mix freely in a batch through the
- * bank. A full context restarts a sequence from the latest half of its window, as a
- * fresh run would see it. Synchronous: GenerationEngine drives it from the event loop.
+ * padding masked) and prefills the sequences that joined since the last step as one
+ * left-padded batch, whose rows then take the places of finished ones. Rows stay where
+ * they are while they run: a finished row's place is masked out until a new sequence
+ * takes it, so requests join and leave between steps without moving the others' caches.
+ * Adapters mix freely in a batch through the bank. A full context restarts a sequence
+ * from the latest half of its window, as a fresh run would see it. Synchronous:
+ * GenerationEngine drives it from the event loop.
  */
 export class BatchDecoder {
-  private rows: Row[] = [];
+  /** the batch cache's rows: a running sequence, or null where none runs */
+  private places: (Row | null)[] = [];
   private joining: Row[] = [];
   private readonly cache = new KvCache();
 
@@ -77,11 +80,12 @@ export class BatchDecoder {
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'maxBatch must be a positive integer');
     if (bank.capacity < maxBatch) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `a batch of ${maxBatch} needs a bank of at least ${maxBatch} adapters`);
+    lm.freeze();
   }
 
   /** Sequences running or about to join. */
   get size(): number {
-    return this.rows.length + this.joining.length;
+    return this.running().length + this.joining.length;
   }
 
   /** Adds a sequence (it joins at the next step); returns its cancel. */
@@ -111,30 +115,27 @@ export class BatchDecoder {
   /** One decoding step: a token for every running sequence, and the first for every joining one. */
   step(): void {
     const context = this.lm.config.context;
-    // sequences that let go, or whose window is full, leave the batch (the full ones prefill again)
-    const leaving = new Set<Row>();
-    for (const row of this.rows) {
-      if (row.cancelled) {
-        leaving.add(row);
-        this.finish(row, 'cancelled');
-      } else if (this.cache.length - row.start + 1 > context) {
+    // sequences that let go, or whose window is full, leave their places (the full ones prefill again)
+    this.places = this.places.map((row) => {
+      if (!row) return null;
+      if (row.cancelled) this.finish(row, 'cancelled');
+      else if (this.cache.length - row.start + 1 > context) {
         row.restart = true;
-        leaving.add(row);
         this.joining.push(row);
-      }
-    }
-    this.keep((row) => !leaving.has(row));
+      } else return row;
+      return null;
+    });
     for (const row of this.joining) if (row.cancelled) this.finish(row, 'cancelled');
     this.joining = this.joining.filter((row) => !row.cancelled);
+    this.fit();
 
-    if (this.rows.length) {
+    if (this.running().length) {
       const next = this.run(
-        this.rows.map((row) => [row.out.at(-1)!]),
-        this.rows,
+        this.places.map((row) => [row ? row.out.at(-1)! : LmVocabulary.END]),
+        this.places,
         this.cache,
       );
-      const done = new Set(this.rows.filter((row, i) => this.emit(row, next[i]!)));
-      this.keep((row) => !done.has(row));
+      this.places = this.places.map((row, i) => (row && !this.emit(row, next[i]!) ? row : null));
     }
 
     if (this.joining.length) {
@@ -154,44 +155,74 @@ export class BatchDecoder {
       );
       const stay = joining.filter((row, i) => !this.emit(row, next[i]!));
       if (stay.length) {
-        const trim = Math.min(...stay.map((row) => row.start));
-        fresh.select(
-          stay.map((row) => joining.indexOf(row)),
-          trim,
-        );
-        for (const row of stay) row.start -= trim;
-        const { padSelf, padOther } = this.cache.merge(fresh);
-        for (const row of this.rows) row.start += padSelf;
-        for (const row of stay) row.start += padOther;
-        this.rows.push(...stay);
+        if (stay.length < joining.length) fresh.select(stay.map((row) => joining.indexOf(row)));
+        // free places first, then new ones at the end
+        const free = this.places.flatMap((row, i) => (row ? [] : [i]));
+        const at = stay.map((_, i) => free[i] ?? this.places.length + i - free.length);
+        const { padSelf, padOther } = this.cache.place(fresh, at);
+        for (const row of this.running()) row.start += padSelf;
+        stay.forEach((row, i) => {
+          row.start += padOther;
+          this.places[at[i]!] = row;
+        });
       } else fresh.clear();
+    }
+    if (this.running().length === 0) {
+      this.places = [];
+      this.cache.clear();
     }
   }
 
   /** Ends every sequence, cancelled or with `err` when given, and frees the cache. */
   clear(err?: unknown): void {
-    for (const row of [...this.rows, ...this.joining]) {
+    for (const row of [...this.running(), ...this.joining]) {
       if (err === undefined) this.finish(row, 'cancelled');
       else {
         this.bank.release(row.slot);
         row.sink.onError(err);
       }
     }
-    this.rows = [];
+    this.places = [];
     this.joining = [];
     this.cache.clear();
   }
 
-  /** The next token of each row after `ids` (rows × new tokens, left-padded), through `cache`. */
-  private run(ids: number[][], rows: readonly Row[], cache: KvCache): number[] {
+  private running(): Row[] {
+    return this.places.filter((row): row is Row => row !== null);
+  }
+
+  /**
+   * Keeps the cache within the context: the next token needs a free column, and the
+   * columns no running row uses go. Half the places empty, the batch is compacted.
+   */
+  private fit(): void {
+    const running = this.running();
+    if (running.length === 0) return;
+    const full = this.cache.length + 1 > this.lm.config.context;
+    const sparse = 2 * running.length <= this.places.length && this.joining.length === 0;
+    if (!full && !sparse) return;
+    const trim = full ? Math.min(...running.map((row) => row.start)) : 0;
+    const rows = sparse ? this.places.flatMap((row, i) => (row ? [i] : [])) : this.places.map((_, i) => i);
+    this.cache.select(rows, trim);
+    if (sparse) this.places = running;
+    for (const row of running) row.start -= trim;
+  }
+
+  /** The next token of each row after `ids` (rows × new tokens, left-padded), through `cache`; an empty place's token is not read. */
+  private run(ids: number[][], rows: readonly (Row | null)[], cache: KvCache): number[] {
     const vocab = this.lm.config.vocab;
     const time = ids[0]!.length;
-    const logits = tf.tidy(() => {
-      const delta = this.bank.delta(rows.map((r) => r.slot));
-      const all = this.lm.forward(tf.tensor2d(ids, undefined, 'int32'), { ...(delta ? { delta } : {}), cache, starts: rows.map((r) => r.start) });
-      return all.slice([0, time - 1, 0], [rows.length, 1, vocab]).dataSync() as Float32Array;
+    const width = cache.length + time;
+    const last = tf.tidy(() => {
+      const delta = this.bank.delta(rows.map((r) => r?.slot ?? 0));
+      // an empty place attends to nothing of the cache (its own column only)
+      const starts = rows.map((r) => r?.start ?? width - 1);
+      return this.lm.forward(tf.tensor2d(ids, undefined, 'int32'), { ...(delta ? { delta } : {}), cache, starts, last: true });
     });
-    return rows.map((row, i) => pick(logits.subarray(i * vocab, (i + 1) * vocab), row.sampling, row.rand()));
+    // read outside the tidy: a tidy walks every element of an array it returns
+    const logits = last.dataSync() as Float32Array;
+    last.dispose();
+    return rows.map((row, i) => (row ? pick(logits.subarray(i * vocab, (i + 1) * vocab), row.sampling, row.rand()) : LmVocabulary.END));
   }
 
   /** Takes a row's next token; true when the row is done. */
@@ -213,51 +244,37 @@ export class BatchDecoder {
     const promptTokens = row.prompt[0] === LmVocabulary.END && row.prompt.length === 1 ? 0 : row.prompt.length;
     row.sink.onDone({ tokens: row.out, text: this.lm.vocabulary.decode(row.out), finish, promptTokens });
   }
-
-  /** Keeps the running rows `keep` says to, and drops the cache columns none of them uses. */
-  private keep(keep: (row: Row) => boolean): void {
-    const kept = this.rows.filter(keep);
-    if (kept.length === this.rows.length) return;
-    const trim = kept.length ? Math.min(...kept.map((row) => row.start)) : 0;
-    this.cache.select(
-      kept.map((row) => this.rows.indexOf(row)),
-      trim,
-    );
-    for (const row of kept) row.start -= trim;
-    this.rows = kept;
-  }
 }
 
 /** The token to emit from a row's logits. */
 function pick(logits: Float32Array, s: Row['sampling'], u: number): number {
-  if (s.temperature === 0) {
-    let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-    return best;
-  }
-  let order = Array.from(logits.keys());
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  if (s.temperature === 0) return best;
+  // the candidates, most likely first when top-k or top-p cut them
+  let order: number[] | undefined;
   if (s.topK > 0 || s.topP < 1) {
-    order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+    order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
     if (s.topK > 0) order = order.slice(0, s.topK);
   }
-  const max = Math.max(...order.map((i) => logits[i]!));
-  const weights = order.map((i) => Math.exp((logits[i]! - max) / s.temperature));
-  let total = weights.reduce((a, b) => a + b, 0);
+  const n = order?.length ?? logits.length;
+  const weights = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += weights[i] = Math.exp((logits[order ? order[i]! : i]! - logits[best]!) / s.temperature);
+  let count = n;
   if (s.topP < 1) {
     // the smallest set of most likely tokens whose mass reaches topP
     let mass = 0;
-    let n = 0;
-    while (n < weights.length && mass < s.topP * total) mass += weights[n++]!;
-    order = order.slice(0, n);
-    weights.length = n;
+    count = 0;
+    while (count < n && mass < s.topP * total) mass += weights[count++]!;
     total = mass;
   }
   let acc = 0;
-  for (let i = 0; i < order.length; i++) {
+  for (let i = 0; i < count; i++) {
     acc += weights[i]! / total;
-    if (u < acc) return order[i]!;
+    if (u < acc) return order ? order[i]! : i;
   }
-  return order.at(-1)!;
+  return order ? order[count - 1]! : count - 1;
 }
 
 /** One request through the decoder, alone: what a batch gives each of its rows. */

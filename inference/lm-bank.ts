@@ -4,12 +4,14 @@ import type { CausalLm, LmDelta } from './lm.js';
 import { lmLoraLayers, type LmAdapter } from './lm-lora.js';
 
 /**
- * The adapters a generation batch may use, resident as one stacked tensor per adapted
- * projection: Aᵀ as [slots, in, r] and (α/r)·Bᵀ as [slots, r, out], every adapter padded
- * to the bank's largest rank with zeros (which add nothing). A mixed batch gathers each
- * row's own slot and runs two batched products per projection, whatever the number of
- * distinct adapters in it: the SGMV idea (Punica's BGMV for one token a row), so a step
- * costs the same tensor ops for 1 adapter or 32. Slot 0 is the base model (all zeros).
+ * The adapters a generation batch may use, resident in slots of one host array per
+ * adapted projection: Aᵀ as [slots, in, r] and (α/r)·Bᵀ as [slots, r, out], every adapter
+ * padded to the bank's largest rank with zeros (which add nothing). A mixed batch takes
+ * each row's own slot into one tensor per projection and runs two batched products,
+ * whatever the number of distinct adapters in it: the SGMV idea (Punica's BGMV for one
+ * token a row), so a step costs the same tensor ops for 1 adapter or 32. The rows' weights
+ * are copied on the host because a tensor gather is slow on the wasm backend; the copy is
+ * what a device gather would move anyway. Slot 0 is the base model (all zeros).
  * Slots in use by a running sequence are pinned; the least recently used unpinned slot
  * makes room for a new adapter.
  */
@@ -18,7 +20,6 @@ export class LmAdapterBank {
   private readonly layers: { name: string; inDim: number; outDim: number }[];
   /** per projection, host copies of the stacked weights: what the tensors are made from */
   private host = new Map<string, { a: Float32Array; b: Float32Array }>();
-  private tensors: Map<string, { a: tf.Tensor3D; b: tf.Tensor3D }> | undefined;
   private readonly ids: (string | null)[];
   private readonly pins: number[];
   private readonly lastUse: number[];
@@ -57,19 +58,30 @@ export class LmAdapterBank {
     if (slot > 0 && this.pins[slot]! > 0) this.pins[slot]!--;
   }
 
-  /** The delta of a batch whose row i uses slot `slots[i]` (each row's tokens contiguous in x); undefined when every row is the base. */
+  /** The delta of a batch whose row i uses slot `slots[i]` (each row's tokens contiguous in x); undefined when every row is the base. Call within a tidy. */
   delta(slots: readonly number[]): LmDelta | undefined {
     if (slots.every((s) => s === 0)) return undefined;
-    const tensors = this.stacked();
-    const index = tf.tensor1d(Int32Array.from(slots), 'int32');
+    const batch = slots.length;
+    const r = this.rank;
+    const rows = new Map(
+      this.layers.map((l) => {
+        const h = this.host.get(l.name)!;
+        const [sa, sb] = [l.inDim * r, r * l.outDim];
+        const a = new Float32Array(batch * sa);
+        const b = new Float32Array(batch * sb);
+        slots.forEach((slot, i) => {
+          if (slot === 0) return;
+          a.set(h.a.subarray(slot * sa, (slot + 1) * sa), i * sa);
+          b.set(h.b.subarray(slot * sb, (slot + 1) * sb), i * sb);
+        });
+        return [l.name, { a: tf.tensor3d(a, [batch, l.inDim, r]), b: tf.tensor3d(b, [batch, r, l.outDim]) }];
+      }),
+    );
     return (x, name) => {
-      const t = tensors.get(name);
+      const t = rows.get(name);
       if (!t) return undefined;
-      const [rows, inDim] = x.shape;
-      const batch = slots.length;
-      const a = tf.gather(t.a, index); // [batch, in, r]
-      const b = tf.gather(t.b, index); // [batch, r, out]
-      return x.reshape([batch, rows / batch, inDim]).matMul(a).matMul(b).reshape([rows, b.shape[2]!]) as tf.Tensor2D;
+      const [n, inDim] = x.shape;
+      return x.reshape([batch, n / batch, inDim]).matMul(t.a).matMul(t.b).reshape([n, t.b.shape[2]]) as tf.Tensor2D;
     };
   }
 
@@ -78,8 +90,10 @@ export class LmAdapterBank {
     return this.ids.filter((id) => id !== null).length;
   }
 
+  /** Frees the host arrays; the bank is not used after. */
   dispose(): void {
-    this.dropTensors();
+    this.host.clear();
+    this.ids.fill(null);
   }
 
   private freeSlot(): number {
@@ -109,7 +123,6 @@ export class LmAdapterBank {
       }
     }
     this.ids[slot] = adapter.meta.id;
-    this.dropTensors();
   }
 
   /** Host arrays at rank `rank`, keeping what the slots hold. */
@@ -132,28 +145,5 @@ export class LmAdapterBank {
       }),
     );
     this.rank = rank;
-    this.dropTensors();
-  }
-
-  private stacked(): Map<string, { a: tf.Tensor3D; b: tf.Tensor3D }> {
-    if (!this.tensors) {
-      const slots = this.capacity + 1;
-      this.tensors = new Map(
-        this.layers.map((l) => {
-          const h = this.host.get(l.name)!;
-          // kept: made inside the caller's tidy, they live until the bank changes
-          return [l.name, { a: tf.keep(tf.tensor3d(h.a, [slots, l.inDim, this.rank])), b: tf.keep(tf.tensor3d(h.b, [slots, this.rank, l.outDim])) }];
-        }),
-      );
-    }
-    return this.tensors;
-  }
-
-  private dropTensors(): void {
-    for (const t of this.tensors?.values() ?? []) {
-      t.a.dispose();
-      t.b.dispose();
-    }
-    this.tensors = undefined;
   }
 }

@@ -61,11 +61,23 @@ function checkConfig(c: LmConfig): void {
  * own checkpoint of this architecture.
  */
 export class CausalLm {
+  /** Eᵀ, kept once the weights are frozen */
+  private frozenEmbedT: tf.Tensor2D | undefined;
+
   private constructor(
     readonly config: LmConfig,
     readonly vocabulary: LmVocabulary,
     readonly weights: Map<string, tf.Variable>,
   ) {}
+
+  /**
+   * Declares the weights fixed from now on (serving; an adapter's fine-tuning leaves them
+   * alone too): the forward pass then reads a kept copy of the transposed embedding instead
+   * of transposing it each time. A model still being trained must not be frozen.
+   */
+  freeze(): void {
+    this.frozenEmbedT ??= tf.keep(this.weights.get('embed')!.transpose() as tf.Tensor2D);
+  }
 
   static create(config: LmConfig, vocabulary: LmVocabulary, seed: number): CausalLm {
     checkConfig(config);
@@ -146,9 +158,10 @@ export class CausalLm {
    * their keys and values are appended to the cache (kept out of the caller's tidy).
    * Row i's tokens start at column `starts[i]` (0 by default): the columns before it are
    * padding that no token of the row attends to, and positions count from it, so rows of
-   * different lengths run as one batch, right-aligned.
+   * different lengths run as one batch, right-aligned. With `last`, only the last
+   * position's logits are computed ([batch, 1, vocab]): what a decoding step reads.
    */
-  forward(ids: tf.Tensor2D, opts: { delta?: LmDelta; cache?: KvCache; starts?: readonly number[] } = {}): tf.Tensor3D {
+  forward(ids: tf.Tensor2D, opts: { delta?: LmDelta; cache?: KvCache; starts?: readonly number[]; last?: boolean } = {}): tf.Tensor3D {
     const { dim, heads, layers, context } = this.config;
     const [batch, time] = ids.shape;
     const { delta, cache } = opts;
@@ -197,7 +210,11 @@ export class CausalLm {
       x = x.add(project(up, `${l}.down`).add(w(`${l}.down.bias`)).reshape([batch, time, dim]));
     }
     cache?.advance(time);
-    return norm(x, 'norm').reshape([batch * time, dim]).matMul(w('embed'), false, true).reshape([batch, time, this.config.vocab]) as tf.Tensor3D;
+    const out = opts.last ? x.slice([0, time - 1, 0], [batch, 1, dim]) : x;
+    const rows = opts.last ? batch : batch * time;
+    // against Eᵀ as its own tensor: a product with a transposed operand is several times slower on the wasm backend
+    const embedT = this.frozenEmbedT ?? w('embed').transpose();
+    return norm(out, 'norm').reshape([rows, dim]).matMul(embedT).reshape([batch, rows / batch, this.config.vocab]) as tf.Tensor3D;
   }
 
   /** Mean cross-entropy of predicting each next token of `windows` [batch, context + 1]. */
@@ -222,6 +239,7 @@ export class CausalLm {
   }
 
   dispose(): void {
+    this.frozenEmbedT?.dispose();
     for (const v of this.weights.values()) v.dispose();
   }
 }
@@ -251,47 +269,66 @@ export class KvCache {
     this.positions += positions;
   }
 
+  /** Rows of the batch. */
+  get rows(): number {
+    return this.keys[0]?.shape[0] ?? 0;
+  }
+
+  /**
+   * Writes `other`'s rows into rows `at` of this cache (rows past its end are added) and
+   * empties `other`; the narrower cache is padded on the left with zero columns. Returns
+   * the columns added before this cache's rows and before the other's. A one-hot product
+   * places the rows (exact: each entry is 1·x plus zeros), as gathers and scatters are slow
+   * on the wasm backend while products and broadcasts are fast everywhere.
+   */
+  place(other: KvCache, at: readonly number[]): { padSelf: number; padOther: number } {
+    const n = other.rows;
+    if (at.length !== n) throw new RangeError(`${at.length} rows to place ${n} rows in`);
+    const width = Math.max(this.positions, other.positions);
+    const padSelf = this.keys.length ? width - this.positions : 0;
+    const padOther = width - other.positions;
+    const rows = Math.max(this.rows, ...at.map((r) => r + 1));
+    const into = (mine: tf.Tensor | undefined, theirs: tf.Tensor) => {
+      const placed = tf.tidy(() => {
+        const [, heads, , headDim] = theirs.shape as [number, number, number, number];
+        const fresh = padOther ? tf.pad(theirs, [[0, 0], [0, 0], [padOther, 0], [0, 0]]) : theirs;
+        const onto = new Float32Array(rows * n);
+        at.forEach((r, i) => (onto[r * n + i] = 1));
+        const moved = tf.tensor2d(onto, [rows, n]).matMul(fresh.reshape([n, -1])).reshape([rows, heads, width, headDim]);
+        if (!mine) return moved;
+        const keep = new Float32Array(rows).fill(1);
+        for (const r of at) keep[r] = 0;
+        const grown = padSelf || rows > mine.shape[0]! ? tf.pad(mine, [[0, rows - mine.shape[0]!], [0, 0], [padSelf, 0], [0, 0]]) : mine;
+        return grown.mul(tf.tensor4d(keep, [rows, 1, 1, 1])).add(moved);
+      });
+      mine?.dispose();
+      theirs.dispose();
+      return tf.keep(placed);
+    };
+    this.keys = other.keys.map((k, l) => into(this.keys[l], k));
+    this.values = other.values.map((v, l) => into(this.values[l], v));
+    this.positions = width;
+    other.keys = [];
+    other.values = [];
+    other.positions = 0;
+    return { padSelf, padOther };
+  }
+
   /** Keeps the rows `rows` (in that order) and drops the first `columns` columns of all of them. */
   select(rows: readonly number[], columns = 0): void {
     if (rows.length === 0) return this.clear();
-    const index = tf.tensor1d(Int32Array.from(rows), 'int32');
+    const identity = rows.length === this.rows && rows.every((r, i) => r === i);
     const cut = (t: tf.Tensor) => {
       const kept = tf.tidy(() => {
-        const r = tf.gather(t, index, 0);
-        return r.slice([0, 0, columns, 0], [-1, -1, -1, -1]);
+        const r = identity ? t : tf.gather(t, tf.tensor1d(Int32Array.from(rows), 'int32'), 0);
+        return columns ? r.slice([0, 0, columns, 0], [-1, -1, -1, -1]) : r.clone();
       });
       t.dispose();
       return tf.keep(kept);
     };
     this.keys = this.keys.map(cut);
     this.values = this.values.map(cut);
-    index.dispose();
     this.positions -= columns;
-  }
-
-  /**
-   * Appends `other`'s rows after this cache's (and empties `other`), padding the narrower
-   * of the two on the left with zero columns; returns the columns added before this
-   * cache's rows and before the other's.
-   */
-  merge(other: KvCache): { padSelf: number; padOther: number } {
-    const width = Math.max(this.positions, other.positions);
-    const padSelf = this.keys.length ? width - this.positions : 0;
-    const padOther = width - other.positions;
-    const join = (mine: tf.Tensor | undefined, theirs: tf.Tensor) => {
-      const pad = (t: tf.Tensor, n: number) => (n ? tf.pad(t, [[0, 0], [0, 0], [n, 0], [0, 0]]) : t);
-      const joined = tf.tidy(() => (mine ? tf.concat([pad(mine, padSelf), pad(theirs, padOther)], 0) : theirs.clone()));
-      mine?.dispose();
-      theirs.dispose();
-      return tf.keep(joined);
-    };
-    this.keys = other.keys.map((k, l) => join(this.keys[l], k));
-    this.values = other.values.map((v, l) => join(this.values[l], v));
-    this.positions = width;
-    other.keys = [];
-    other.values = [];
-    other.positions = 0;
-    return { padSelf, padOther };
   }
 
   clear(): void {

@@ -50,3 +50,21 @@ export function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) throw new RangeError('the quantile of no values');
   return [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 }
+
+/** A draw of an index in [0, n) with P(i) ∝ 1/(i+1)^s: Zipf-distributed traffic over n items. */
+export function zipfSampler(n: number, s: number, uniform: () => number): () => number {
+  const cdf: number[] = [];
+  for (let i = 0, acc = 0; i < n; i++) cdf.push((acc += 1 / (i + 1) ** s));
+  const total = cdf.at(-1)!;
+  return () => {
+    const u = uniform() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}

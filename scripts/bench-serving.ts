@@ -31,7 +31,7 @@ import { AdapterStore } from '../inference/store.js';
 import { adapterTensors, disposeAdapterTensors } from '../inference/train.js';
 import { BUILD_DIR } from '../lib/config.js';
 import { consoleProgress } from '../prover/index.js';
-import { quantile } from '../lib/stats.js';
+import { quantile, zipfSampler } from '../lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,21 +73,8 @@ if (!existsSync(stamp) || (await readFile(stamp, 'utf8')) !== `${model.hash}:${N
 // Requests: real messages' features, adapters drawn from a Zipf(1.1) law.
 const corpus = await datanetCorpus();
 const rand = mulberry32(2026);
-const weights = ids.map((_, i) => 1 / (i + 1) ** 1.1);
-const cdf: number[] = [];
-weights.reduce((acc, w, i) => ((cdf[i] = acc + w), acc + w), 0);
-const total = cdf.at(-1)!;
-const zipf = () => {
-  const u = rand() * total;
-  let lo = 0;
-  let hi = cdf.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cdf[mid]! < u) lo = mid + 1;
-    else hi = mid;
-  }
-  return ids[lo]!;
-};
+const zipfIndex = zipfSampler(ids.length, 1.1, rand);
+const zipf = () => ids[zipfIndex()]!;
 const features = corpus.slice(0, 500).map((r) => hashFeatures(r.text));
 const requests = Array.from({ length: N_REQUESTS }, (_, i) => ({ adapterId: zipf(), features: features[i % features.length]! }));
 
