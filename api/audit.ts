@@ -1,3 +1,4 @@
+import { ZkpoaError } from '../attribution/errors.js';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { Commitments, addressToField, hashToField, unpackHeader } from '../attribution/index.js';
@@ -55,13 +56,15 @@ export class Auditor {
     const checks: Check[] = [];
     const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
     const rc = this.receipts.get(host, receiptId);
+    const output = rc.output;
+    if (!('label' in output)) throw new ZkpoaError('ZKPOA_ERR_NO_INDEX', `receipt ${receiptId} is a generated answer: it is attributed by its spans, returned with it, and not proven yet`);
     const stored = indexOf(this.db, rc.adapterKey);
     this.commitments ??= Commitments.create();
     const commitments = await this.commitments;
 
     const answer = await deps.batcher.infer({ adapterId: rc.adapterKey, text: rc.input });
-    const drift = Math.max(...answer.probabilities.map((p, i) => Math.abs(p - (rc.output.probabilities[i] ?? Number.NaN))));
-    check('answer', answer.label === rc.output.label && drift <= (deps.tolerance ?? 1e-4), `label ${answer.label} (recorded ${rc.output.label}), max probability drift ${drift.toExponential(2)}`);
+    const drift = Math.max(...answer.probabilities.map((p, i) => Math.abs(p - (output.probabilities[i] ?? Number.NaN))));
+    check('answer', answer.label === output.label && drift <= (deps.tolerance ?? 1e-4), `label ${answer.label} (recorded ${output.label}), max probability drift ${drift.toExponential(2)}`);
 
     const batch = this.batches.containing(rc.adapterKey, rc.number);
     const reg = this.registrations.get(rc.adapterKey);

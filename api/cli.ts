@@ -13,6 +13,7 @@ import { openDatabase } from './store/db.js';
 import { createHost, walletLinkMessage } from './store/hosts.js';
 import { describeJobQueue } from './store/open-queue.js';
 import { claimAll, earnings } from './contributor.js';
+import { serverSentEvents } from '../lib/sse.js';
 
 /**
  * `zkpoa`: the service and its operations. Long jobs (setup, demo, benchmarks) run
@@ -174,6 +175,47 @@ hosts
     const signature = await wallet.signMessage(walletLinkMessage({ hostId: me.id, wallet: wallet.address, ...me.chain }));
     const linked = await api<{ wallet: string; escrow: { balance: string; operatorApproved: boolean } }>(o.url, 'PUT', '/v1/host/wallet', { wallet: wallet.address, signature });
     console.log(`host ${me.id} pays with ${linked.wallet}: escrow ${OPEN(BigInt(linked.escrow.balance))}, operator ${me.chain.operator} ${linked.escrow.operatorApproved ? 'approved' : `NOT approved yet (zkpoa escrow approve ${me.chain.operator})`}`);
+  });
+
+const number = (what: string, integer = false) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be ${integer ? 'an integer' : 'a number'}`);
+  return n;
+};
+
+program
+  .command('generate <adapter> <prompt>')
+  .description(`generate text with one of your language-model adapters, streamed to stdout; the receipt and the answer's spans follow on stderr (key from $${ENV.apiKey})`)
+  .addOption(urlOption())
+  .option('--max-tokens <n>', 'tokens to generate at most', number('--max-tokens', true), 64)
+  .option('--temperature <t>', '0: greedy', number('--temperature'), 0)
+  .option('--top-k <k>', 'sample among the k most likely tokens', number('--top-k', true))
+  .option('--top-p <p>', 'sample among the most likely tokens holding mass p', number('--top-p'))
+  .option('--seed <n>', 'the sampling seed', number('--seed', true))
+  .action(async (adapter: string, prompt: string, o: { url: string; maxTokens: number; temperature: number; topK?: number; topP?: number; seed?: number }) => {
+    const key = requireSecret('apiKey', 'the host’s API key (zk_…)');
+    const body = { adapter, prompt, maxTokens: o.maxTokens, temperature: o.temperature, ...(o.topK !== undefined ? { topK: o.topK } : {}), ...(o.topP !== undefined ? { topP: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), stream: true };
+    const res = await fetch(`${o.url.replace(/\/$/, '')}/v1/generate`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch((err: Error) => {
+      throw new Error(`cannot reach ${o.url}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    });
+    if (!res.ok || !res.body) {
+      const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+      throw new Error(`${json.error?.code ?? res.status}: ${json.error?.message ?? res.statusText}`);
+    }
+    for await (const e of serverSentEvents(res.body)) {
+      const data = JSON.parse(e.data) as { text?: string; receipt?: string; number?: number; tokens?: number; finish?: string; spans?: { spans: unknown[]; credit: Record<string, number> } | null; error?: { code: string; message: string } };
+      if (e.event === 'token') process.stdout.write(data.text ?? '');
+      else if (e.event === 'error') throw new Error(`${data.error?.code}: ${data.error?.message}`);
+      else if (e.event === 'done') {
+        process.stdout.write('\n');
+        console.error(`receipt ${data.receipt} (answer ${data.number} of ${adapter}): ${data.tokens} tokens, ended by ${data.finish}`);
+        if (!data.spans) console.error('spans: the datanet version\'s span index is being built');
+        else {
+          const credit = Object.entries(data.spans.credit).sort((a, b) => b[1] - a[1]);
+          console.error(`spans: ${data.spans.spans.length} found in the datanet${credit.length ? `; tokens credited: ${credit.map(([who, n]) => `${who} ${n.toFixed(1)}`).join(', ')}` : ''}`);
+        }
+      }
+    }
   });
 
 program

@@ -4,12 +4,18 @@ import type { ModelFactory } from '../inference/factory.js';
 import { buildAdapterIndex } from './attribution-service.js';
 import { JobConsumer } from './job-consumer.js';
 import type { FineTuneSpec } from '../inference/train.js';
-import { AdapterRegistryStore } from './store/adapters.js';
+import type { LmFineTuneSpec } from '../inference/lm-lora.js';
+import { AdapterRegistryStore, type AdapterModel } from './store/adapters.js';
 import { DatanetStore } from './store/datanets.js';
 import type { Db } from './store/db.js';
 import type { JobQueue } from './store/jobs.js';
 
-/** Runs `finetune` jobs: reads the datanet version's records, fine-tunes off the main thread, records progress, builds the index. */
+/**
+ * Runs `finetune` jobs: reads the datanet version's records, fine-tunes off the main
+ * thread, records progress, and for the classifier builds the attribution index. A
+ * language model's adapter is trained on the records' texts; its answers are attributed by
+ * their spans, from the version's span index (no gradient index is built for it yet).
+ */
 export const FINETUNE_JOB = 'finetune';
 
 export interface FineTuneJobPayload {
@@ -17,7 +23,9 @@ export interface FineTuneJobPayload {
   adapterId: string;
   datanetId: string;
   version: number;
-  hyper?: FineTuneSpec['hyper'];
+  /** absent in jobs queued before language models: the classifier */
+  model?: AdapterModel;
+  hyper?: FineTuneSpec['hyper'] | LmFineTuneSpec['hyper'];
   seed?: number;
 }
 
@@ -50,8 +58,21 @@ export class FineTuneRunner extends JobConsumer {
           const host = { id: p.hostId, name: '' };
           const records = datanets.snapshot(host, p.datanetId, p.version).map((r) => ({ text: r.text, label: r.label, contributor: r.contributor }));
           const root = datanets.version(host, p.datanetId, p.version).root;
+          if (p.model === 'causal-lm') {
+            const out = await factory
+              .fineTuneLm(
+                { adapterId: p.adapterId, datanet: { id: p.datanetId, versionRoot: root, texts: records.map((r) => r.text) }, ...(p.hyper ? { hyper: p.hyper as LmFineTuneSpec['hyper'] } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}) },
+                (s) => progress(s.step / s.steps),
+                deadline,
+              )
+              .catch((err: unknown) => {
+                throw deadline.aborted ? overdue() : err;
+              });
+            adapters.setStatus(p.adapterId, 'ready');
+            return { model: 'causal-lm', durationMs: out.durationMs };
+          }
           const out = await factory.fineTune(
-            { adapterId: p.adapterId, datanet: { id: p.datanetId, versionRoot: root, records }, ...(p.hyper ? { hyper: p.hyper } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}) },
+            { adapterId: p.adapterId, datanet: { id: p.datanetId, versionRoot: root, records }, ...(p.hyper ? { hyper: p.hyper as FineTuneSpec['hyper'] } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}) },
             (s) => progress(s.step / s.steps),
             deadline,
           ).catch((err: unknown) => {

@@ -9,6 +9,7 @@ import { Registry, collectDefaultMetrics, Counter } from 'prom-client';
 import { ZkpoaError, type ErrorCode } from '../attribution/errors.js';
 import type { VerificationKey } from 'snarkjs';
 import type { Batcher } from '../inference/batcher.js';
+import type { LmServing } from '../inference/lm-serving.js';
 import type { Auditor } from './audit.js';
 import type { BatchPlanner } from './batching.js';
 import type { Ledgers } from './ledger.js';
@@ -18,6 +19,9 @@ import { AuthThrottle } from './auth-throttle.js';
 import { tenantLimits, type TenantLimits } from './limits.js';
 import { adapterRoutes } from './routes/adapters.js';
 import { datanetRoutes } from './routes/datanets.js';
+import { generationRoutes } from './routes/generate.js';
+import { SpanIndexes } from './span-indexes.js';
+import { DatanetStore } from './store/datanets.js';
 import { hostRoutes } from './routes/hosts.js';
 import { indexRoutes } from './routes/indexes.js';
 import { overviewRoutes } from './routes/overview.js';
@@ -36,8 +40,8 @@ import { authenticate, type Host } from './store/hosts.js';
  */
 export interface ServerOptions {
   db: Db;
-  /** serving and fine-tuning; without it the adapter and inference routes are absent */
-  inference?: { batcher: Batcher; queue: JobQueue };
+  /** serving and fine-tuning; without it the adapter and inference routes are absent; with `lm`, language-model adapters and generation too */
+  inference?: { batcher: Batcher; queue: JobQueue; lm?: LmServing };
   /** registration, batches of proofs, settlement, audit and the payout ledgers */
   attribution?: { registrar: Registrar; planner: BatchPlanner; settler: Settler; auditor: Auditor; ledgers: Ledgers; vkey: (variantName: string) => Promise<VerificationKey> };
   /** extra facts for /health (tensor backend, chain, prover pool) */
@@ -149,8 +153,11 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   const a = opts.attribution;
   await app.register(hostRoutes(opts.db, a?.registrar), { prefix: '/v1' });
-  await app.register(datanetRoutes(opts.db, limits, opts.spansDir), { prefix: '/v1' });
-  if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher, limits, a?.registrar), { prefix: '/v1' });
+  const spans = opts.spansDir ? new SpanIndexes(new DatanetStore(opts.db), opts.spansDir) : undefined;
+  app.addHook('onClose', async () => spans?.close());
+  await app.register(datanetRoutes(opts.db, limits, spans), { prefix: '/v1' });
+  if (opts.inference) await app.register(adapterRoutes(opts.db, opts.inference.queue, opts.inference.batcher, limits, a?.registrar, opts.inference.lm !== undefined), { prefix: '/v1' });
+  if (opts.inference?.lm) await app.register(generationRoutes(opts.db, opts.inference.lm, limits, spans), { prefix: '/v1' });
   if (a) {
     await app.register(onchainRoutes(opts.db, a.registrar, a.planner, a.settler), { prefix: '/v1' });
     await app.register(receiptRoutes(opts.db, a.settler, a.auditor, a.ledgers, opts.inference ? { batcher: opts.inference.batcher, vkey: a.vkey } : undefined), { prefix: '/v1' });

@@ -3,7 +3,8 @@ import type { FastifyServerOptions } from 'fastify';
 import type { CircuitVariant } from '../circuits/variants.js';
 import { initBackend, type BackendInfo } from '../inference/backend.js';
 import { Batcher } from '../inference/batcher.js';
-import { ensureBaseModel } from '../inference/datasets.js';
+import { ensureBaseLm, ensureBaseModel } from '../inference/datasets.js';
+import { LmServing } from '../inference/lm-serving.js';
 import { ModelFactory } from '../inference/factory.js';
 import type { BaseModel } from '../inference/model.js';
 import { AdapterStore } from '../inference/store.js';
@@ -130,7 +131,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const model = await ensureBaseModel({ buildDir: opts.buildDir });
   const dataDir = opts.dataDir ?? opts.buildDir;
   const store = await AdapterStore.open(join(dataDir, 'adapters'), model, { maxResidentAdapters: opts.maxResidentAdapters ?? 64 });
-  const factory = new ModelFactory({ baseDir: join(opts.buildDir, 'models', 'base'), store, checkpointsDir: join(dataDir, 'checkpoints') });
+  // the language model is made (the embedded default trained once) and loaded when first asked for
+  const lm = new LmServing({ modelDir: join(opts.buildDir, 'models', 'lm'), adaptersDir: join(dataDir, 'lm-adapters'), prepare: async () => (await ensureBaseLm({ buildDir: opts.buildDir })).dispose() });
+  const factory = new ModelFactory({ baseDir: join(opts.buildDir, 'models', 'base'), store, checkpointsDir: join(dataDir, 'checkpoints'), lm });
   const queue = await openJobQueue(opts.db, opts.queueUrl);
   opened(queue);
   const runner = new FineTuneRunner(opts.db, queue, factory, { ladder, chosen: (v) => void wanted(v), buildDir: opts.buildDir }, opts.pollMs ?? 100, limits.fineTuneDeadlineMs);
@@ -162,7 +165,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     db: opts.db,
     dashboard: await buildDashboard(opts.buildDir),
     spansDir: join(dataDir, 'spans'),
-    inference: { batcher, queue },
+    inference: { batcher, queue, lm },
     attribution: { registrar, planner, settler, auditor, ledgers: new Ledgers(opts.db, opts.chain), vkey },
     limits,
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
@@ -202,6 +205,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await runner.stop();
       for (const { prover } of provers.values()) await prover.close();
       await batcher.close();
+      await lm.close();
       await pools.close();
       await queue.close();
       await factory.close();

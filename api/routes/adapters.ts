@@ -6,7 +6,7 @@ import { loadAdapterIndex } from '../attribution-service.js';
 import { FINETUNE_JOB, type FineTuneJobPayload } from '../finetune-runner.js';
 import type { TenantLimits } from '../limits.js';
 import type { Registrar } from '../registration.js';
-import { AdapterRegistryStore, adapterKey, type AdapterRow } from '../store/adapters.js';
+import { AdapterRegistryStore, adapterKey, type AdapterModel, type AdapterRow } from '../store/adapters.js';
 import { ReceiptStore } from '../store/receipts.js';
 import { DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
@@ -17,6 +17,7 @@ const Adapter = Type.Object({
   id: Type.String(),
   datanetId: Type.String(),
   datanetVersion: Type.Integer(),
+  model: Type.Union([Type.Literal('classifier'), Type.Literal('causal-lm')]),
   status: Type.String(),
   jobId: Type.String(),
   createdAt: Type.String(),
@@ -26,7 +27,14 @@ const Adapter = Type.Object({
   answers: Type.Integer({ description: 'answers served (the next answer’s receipt number)' }),
 });
 
-export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits: TenantLimits, registrar?: Registrar): FastifyPluginAsyncTypebox {
+/** The hyper-parameters each model's fine-tuning takes (the classifier's: inference/train.ts; the language model's: inference/lm-lora.ts). */
+const HYPER_OF: Record<AdapterModel, readonly string[]> = {
+  classifier: ['optimizer', 'iterations', 'rank', 'alpha', 'learningRate', 'epochs', 'batchSize', 'weightDecay'],
+  'causal-lm': ['rank', 'alpha', 'learningRate', 'steps', 'batchSize'],
+};
+
+/** `generative`: the service has a language model, so adapters of it may be fine-tuned. */
+export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits: TenantLimits, registrar?: Registrar, generative = false): FastifyPluginAsyncTypebox {
   const adapters = new AdapterRegistryStore(db);
   const receipts = new ReceiptStore(db);
   const datanets = new DatanetStore(db);
@@ -61,6 +69,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
               id: AdapterId,
               datanetId: DatanetId,
               version: Type.Integer({ minimum: 1 }),
+              model: Type.Optional(Type.Union([Type.Literal('classifier'), Type.Literal('causal-lm')], { default: 'classifier', description: 'the classifier (answers with a label) or the language model (generates text)' })),
               seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
               hyper: Type.Optional(
                 Type.Object(
@@ -73,6 +82,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
                     epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
                     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
                     weightDecay: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+                    steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'the language model’s optimizer steps' })),
                   },
                   { additionalProperties: false },
                 ),
@@ -85,17 +95,21 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
       },
       async (req, reply) => {
         const host = caller(req.caller);
+        const model = req.body.model ?? 'classifier';
+        if (model === 'causal-lm' && !generative) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', "this service has no language model: model must be 'classifier'");
+        const foreign = Object.keys(req.body.hyper ?? {}).filter((k) => !HYPER_OF[model].includes(k));
+        if (foreign.length) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `hyper.${foreign[0]} is not a ${model} fine-tuning parameter (those are ${HYPER_OF[model].join(', ')})`);
         datanets.version(host, req.body.datanetId, req.body.version); // visible and published, or 404
         // ids are the host's own: another host's adapter of the same id is neither seen nor in the way
         const key = adapterKey(host, req.body.id);
-        const payload: FineTuneJobPayload = { hostId: host.id, adapterId: key, datanetId: req.body.datanetId, version: req.body.version, ...(req.body.hyper ? { hyper: req.body.hyper } : {}), ...(req.body.seed !== undefined ? { seed: req.body.seed } : {}) };
+        const payload: FineTuneJobPayload = { hostId: host.id, adapterId: key, datanetId: req.body.datanetId, version: req.body.version, model, ...(req.body.hyper ? { hyper: req.body.hyper } : {}), ...(req.body.seed !== undefined ? { seed: req.body.seed } : {}) };
         if (await queue.byKey(FINETUNE_JOB, key)) throw new ZkpoaError('ZKPOA_ERR_ADAPTER_EXISTS', `adapter ${req.body.id} already exists`);
         // the caller's own create that was interrupted before its job was queued: start over
         if (adapters.byKey(key)?.jobId === '') adapters.remove(key);
         const queued = (training.get(host.id) as { n: number }).n;
         if (queued >= limits.maxFineTuneJobs) throw new ZkpoaError('ZKPOA_ERR_FINETUNE_QUOTA', `host ${host.id} has ${queued} fine-tuning jobs queued or running; at most ${limits.maxFineTuneJobs} at once`);
         // the row first: it is the ownership record the runner checks, and its primary key settles a race for the id
-        const a = adapters.create(host, { id: req.body.id, datanetId: req.body.datanetId, datanetVersion: req.body.version, jobId: '', spec: { hyper: req.body.hyper ?? {}, seed: req.body.seed ?? 1 } });
+        const a = adapters.create(host, { id: req.body.id, datanetId: req.body.datanetId, datanetVersion: req.body.version, model, jobId: '', spec: { hyper: req.body.hyper ?? {}, seed: req.body.seed ?? 1 } });
         let job;
         try {
           job = await queue.enqueue(FINETUNE_JOB, key, payload);
@@ -151,6 +165,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
           req.body.requests.map(async (r): Promise<Outcome> => {
             try {
               const a = adapters.get(host, r.adapter);
+              if (a.model !== 'classifier') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_MISMATCH', `adapter ${r.adapter} is a language model's: ask it with POST /v1/generate`);
               if (a.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_NOT_READY', `adapter ${r.adapter} is ${a.status}`);
               return { adapter: a, text: r.text, out: await batcher.infer({ adapterId: a.key, text: r.text }) };
             } catch (err) {

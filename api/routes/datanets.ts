@@ -1,7 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DatanetId, ErrorReply, PayeeAddress, caller, errorReplies } from './common.js';
-import { SpanIndexes } from '../span-indexes.js';
-import { ZkpoaError } from '../../attribution/errors.js';
+import { DatanetId, ErrorReply, PayeeAddress, SpanMatchReply, caller, errorReplies, wellFormed } from './common.js';
+import type { SpanIndexes } from '../span-indexes.js';
 import { DATANET_LIMITS, DatanetStore } from '../store/datanets.js';
 import type { Db } from '../store/db.js';
 import type { TenantLimits } from '../limits.js';
@@ -37,18 +36,10 @@ const Version = Type.Object({ datanetId: Type.String(), version: Type.Integer(),
 const errors = errorReplies;
 const VersionParams = Type.Object({ id: DatanetId, version: Type.String({ pattern: '^[0-9]{1,9}$' }) });
 
-/** Lone UTF-16 surrogates cannot be stored faithfully as UTF-8: refuse them. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-function wellFormed(s: string, what: string): void {
-  if (LONE_SURROGATE.test(s)) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `${what} contains an unpaired UTF-16 surrogate`);
-}
-
-/** `spansDir`: where published versions' span indexes are kept; without it there are none (and no spans route). */
-export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerContributor'>, spansDir?: string): FastifyPluginAsyncTypebox {
+/** `spans`: published versions' span indexes; without them there is no spans route. */
+export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerContributor'>, spans?: SpanIndexes): FastifyPluginAsyncTypebox {
   const store = new DatanetStore(db, limits.maxPendingPerContributor);
-  const spans = spansDir ? new SpanIndexes(store, spansDir) : undefined;
   return async (app) => {
-    app.addHook('onClose', async () => spans?.close());
     app.post(
       '/datanets',
       {
@@ -207,7 +198,6 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
     );
 
     if (spans) {
-      const Occurrence = Type.Object({ record: Type.Integer(), contributor: Type.String(), offset: Type.Integer({ description: 'the span’s first token in the record' }) });
       app.post(
         '/datanets/:id/versions/:version/spans',
         {
@@ -224,13 +214,7 @@ export function datanetRoutes(db: Db, limits: Pick<TenantLimits, 'maxPendingPerC
               { additionalProperties: false },
             ),
             response: {
-              200: Type.Object({
-                tokens: Type.Integer(),
-                spans: Type.Array(
-                  Type.Object({ start: Type.Integer(), end: Type.Integer(), text: Type.String(), count: Type.Integer(), occurrences: Type.Array(Occurrence), contributors: Type.Array(Type.String()) }),
-                ),
-                credit: Type.Record(Type.String(), Type.Number(), { description: 'answer tokens credited per contributor' }),
-              }),
+              200: SpanMatchReply,
               503: ErrorReply,
               ...errors,
             },

@@ -66,7 +66,7 @@ export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, ledger
             200: Type.Object({
               id: Type.String(),
               number: Type.Integer(),
-              answer: Type.Object({ label: Type.String(), probabilities: Type.Array(Type.Number()) }),
+              answer: Type.Union([Type.Object({ label: Type.String(), probabilities: Type.Array(Type.Number()) }), Type.Object({ text: Type.String(), tokens: Type.Integer(), finish: Type.String() })]),
               createdAt: Type.String(),
               adapter: Type.String(),
               batch: Type.Optional(BatchView),

@@ -16,6 +16,8 @@ export interface AdapterRow {
   ownerHost: number;
   datanetId: string;
   datanetVersion: number;
+  /** the classifier's adapters answer with a label, the language model's generate text */
+  model: AdapterModel;
   status: 'training' | 'ready' | 'failed';
   jobId: string;
   spec: Record<string, unknown>;
@@ -30,6 +32,8 @@ export interface Receipt {
   createdAt: string;
 }
 
+export type AdapterModel = 'classifier' | 'causal-lm';
+
 type Row = Record<string, unknown>;
 /** The service-wide key of a host's adapter id. */
 export const adapterKey = (host: Pick<Host, 'id'>, id: string): string => `h${host.id}.${id}`;
@@ -40,6 +44,7 @@ const toAdapter = (r: Row): AdapterRow => ({
   ownerHost: r.owner_host as number,
   datanetId: r.datanet_id as string,
   datanetVersion: r.datanet_version as number,
+  model: r.model as AdapterModel,
   status: r.status as AdapterRow['status'],
   jobId: r.job_id as string,
   spec: JSON.parse(r.spec as string) as Record<string, unknown>,
@@ -49,18 +54,19 @@ const toAdapter = (r: Row): AdapterRow => ({
 export class AdapterRegistryStore {
   constructor(private readonly db: Db) {}
 
-  create(host: Host, a: { id: string; datanetId: string; datanetVersion: number; jobId: string; spec: Record<string, unknown> }): AdapterRow {
+  create(host: Host, a: { id: string; datanetId: string; datanetVersion: number; model?: AdapterModel; jobId: string; spec: Record<string, unknown> }): AdapterRow {
+    const model = a.model ?? 'classifier';
     const createdAt = new Date().toISOString();
     const key = adapterKey(host, a.id);
     try {
       this.db
-        .prepare("INSERT INTO adapters (id, name, owner_host, datanet_id, datanet_version, status, job_id, spec, created_at) VALUES (?, ?, ?, ?, ?, 'training', ?, ?, ?)")
-        .run(key, a.id, host.id, a.datanetId, a.datanetVersion, a.jobId, JSON.stringify(a.spec), createdAt);
+        .prepare("INSERT INTO adapters (id, name, owner_host, datanet_id, datanet_version, model, status, job_id, spec, created_at) VALUES (?, ?, ?, ?, ?, ?, 'training', ?, ?, ?)")
+        .run(key, a.id, host.id, a.datanetId, a.datanetVersion, model, a.jobId, JSON.stringify(a.spec), createdAt);
     } catch (err) {
       if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) throw new ZkpoaError('ZKPOA_ERR_ADAPTER_EXISTS', `adapter ${a.id} already exists`);
       throw err;
     }
-    return { ...a, key, ownerHost: host.id, status: 'training', createdAt };
+    return { ...a, model, key, ownerHost: host.id, status: 'training', createdAt };
   }
 
   /** An adapter of this host, by the host's id for it (others' adapters are not found). */

@@ -209,6 +209,13 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE batches ADD COLUMN settled_at TEXT; -- when this server recorded the settlement
     `,
   },
+  {
+    version: 11,
+    name: 'the model an adapter adapts',
+    sql: `
+      ALTER TABLE adapters ADD COLUMN model TEXT NOT NULL DEFAULT 'classifier' CHECK (model IN ('classifier', 'causal-lm'));
+    `,
+  },
 ];
 
 export function openDatabase(path = ':memory:'): Db {

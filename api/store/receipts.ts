@@ -16,9 +16,12 @@ export interface Receipt {
   host: number;
   number: number;
   input: string;
-  output: { label: string; probabilities: number[] };
+  output: ReceiptOutput;
   createdAt: string;
 }
+
+/** A classifier's answer, or a language model's generated text (its tokens counted, and why it ended). */
+export type ReceiptOutput = { label: string; probabilities: number[] } | { text: string; tokens: number; finish: string };
 
 type Row = Record<string, unknown>;
 const toReceipt = (r: Row): Receipt => ({

@@ -40,7 +40,7 @@ async function createDatanet(key = owner, visibility: 'public' | 'owner' = 'owne
 
 describe('datanets API', () => {
   it('migrates the store to its schema version', () => {
-    expect(schemaVersion(db)).toBe(10);
+    expect(schemaVersion(db)).toBe(11);
     expect(openDatabase(':memory:')).toBeTruthy();
   });
 
@@ -54,7 +54,7 @@ describe('datanets API', () => {
     legacy.prepare("INSERT INTO onchain_versions (adapter_id, version, first_receipt, index_root, binding, price, pool_bps, tx) VALUES ('new', 1, 0, '0x1', '0xb', '10', 7000, '0xtx')").run();
     legacy.close();
     const migrated = openDatabase(path);
-    expect(schemaVersion(migrated)).toBe(10);
+    expect(schemaVersion(migrated)).toBe(11);
     expect(migrated.prepare('SELECT adapter_id FROM onchain_adapters').all()).toEqual([{ adapter_id: 'new' }]);
     expect(migrated.prepare('SELECT adapter_id, onchain_id FROM onchain_adapters_per_answer').all()).toEqual([{ adapter_id: 'old', onchain_id: '1' }]);
     migrated.close();
