@@ -177,9 +177,9 @@ hosts
     console.log(`host ${me.id} pays with ${linked.wallet}: escrow ${OPEN(BigInt(linked.escrow.balance))}, operator ${me.chain.operator} ${linked.escrow.operatorApproved ? 'approved' : `NOT approved yet (zkpoa escrow approve ${me.chain.operator})`}`);
   });
 
-const number = (what: string, integer = false) => (v: string) => {
+const nonNegative = (v: string) => {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${what} must be ${integer ? 'an integer' : 'a number'}`);
+  if (v.trim() === '' || !(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError('a number ≥ 0');
   return n;
 };
 
@@ -187,11 +187,14 @@ program
   .command('generate <adapter> <prompt>')
   .description(`generate text with one of your language-model adapters, streamed to stdout; the receipt and the answer's spans follow on stderr (key from $${ENV.apiKey})`)
   .addOption(urlOption())
-  .option('--max-tokens <n>', 'tokens to generate at most', number('--max-tokens', true), 64)
-  .option('--temperature <t>', '0: greedy', number('--temperature'), 0)
-  .option('--top-k <k>', 'sample among the k most likely tokens', number('--top-k', true))
-  .option('--top-p <p>', 'sample among the most likely tokens holding mass p', number('--top-p'))
-  .option('--seed <n>', 'the sampling seed', number('--seed', true))
+  .option('--max-tokens <n>', 'tokens to generate at most', count, 64)
+  .option('--temperature <t>', '0: greedy', nonNegative, 0)
+  .option('--top-k <k>', 'sample among the k most likely tokens', count)
+  .option('--top-p <p>', 'sample among the most likely tokens holding mass p', positive)
+  .option('--seed <n>', 'the sampling seed', (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new InvalidArgumentError('an integer in [0, 2^32)');
+    return Number(v);
+  })
   .action(async (adapter: string, prompt: string, o: { url: string; maxTokens: number; temperature: number; topK?: number; topP?: number; seed?: number }) => {
     const key = requireSecret('apiKey', 'the host’s API key (zk_…)');
     const body = { adapter, prompt, maxTokens: o.maxTokens, temperature: o.temperature, ...(o.topK !== undefined ? { topK: o.topK } : {}), ...(o.topP !== undefined ? { topP: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), stream: true };

@@ -3,7 +3,8 @@ import type { FastifyServerOptions } from 'fastify';
 import type { CircuitVariant } from '../circuits/variants.js';
 import { initBackend, type BackendInfo } from '../inference/backend.js';
 import { Batcher } from '../inference/batcher.js';
-import { ensureBaseLm, ensureBaseModel } from '../inference/datasets.js';
+import { ensureBaseModel } from '../inference/datasets.js';
+import { createTsPool } from '../lib/pool.js';
 import { LmServing } from '../inference/lm-serving.js';
 import { ModelFactory } from '../inference/factory.js';
 import type { BaseModel } from '../inference/model.js';
@@ -132,7 +133,19 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const dataDir = opts.dataDir ?? opts.buildDir;
   const store = await AdapterStore.open(join(dataDir, 'adapters'), model, { maxResidentAdapters: opts.maxResidentAdapters ?? 64 });
   // the language model is made (the embedded default trained once) and loaded when first asked for
-  const lm = new LmServing({ modelDir: join(opts.buildDir, 'models', 'lm'), adaptersDir: join(dataDir, 'lm-adapters'), prepare: async () => (await ensureBaseLm({ buildDir: opts.buildDir })).dispose() });
+  const lm = new LmServing({
+    modelDir: join(opts.buildDir, 'models', 'lm'),
+    adaptersDir: join(dataDir, 'lm-adapters'),
+    // in a worker thread: its first training takes minutes, which the event loop must not wait on
+    prepare: async () => {
+      const pool = createTsPool(new URL('../inference/lm-train-worker.ts', import.meta.url), null, 1);
+      try {
+        await pool.run({ buildDir: opts.buildDir });
+      } finally {
+        await pool.close();
+      }
+    },
+  });
   const factory = new ModelFactory({ baseDir: join(opts.buildDir, 'models', 'base'), store, checkpointsDir: join(dataDir, 'checkpoints'), lm });
   const queue = await openJobQueue(opts.db, opts.queueUrl);
   opened(queue);

@@ -52,6 +52,8 @@ interface Row {
   /** prefill again from the latest half of the window: the cache is full */
   restart: boolean;
   cancelled: boolean;
+  /** its result or error has been given */
+  done: boolean;
   rand: () => number;
   text: TextDecoder;
 }
@@ -80,7 +82,6 @@ export class BatchDecoder {
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', 'maxBatch must be a positive integer');
     if (bank.capacity < maxBatch) throw new ZkpoaError('ZKPOA_ERR_INVALID_ARGUMENT', `a batch of ${maxBatch} needs a bank of at least ${maxBatch} adapters`);
-    lm.freeze();
   }
 
   /** Sequences running or about to join. */
@@ -92,8 +93,8 @@ export class BatchDecoder {
   add(prompt: string, adapter: LmAdapter | null, sampling: Sampling, sink: GenerationSink): () => void {
     checkSampling(sampling);
     if (this.size >= this.maxBatch) throw new ZkpoaError('ZKPOA_ERR_OVERLOADED', `${this.maxBatch} sequences are running`);
-    const slot = this.bank.acquire(adapter);
     const ids = this.lm.vocabulary.encode(prompt);
+    const slot = this.bank.acquire(adapter); // pinned last: nothing after it throws
     const row: Row = {
       sampling: { maxTokens: sampling.maxTokens, temperature: sampling.temperature ?? 0, topK: sampling.topK ?? 0, topP: sampling.topP ?? 1, seed: sampling.seed ?? 0 },
       sink,
@@ -103,6 +104,7 @@ export class BatchDecoder {
       start: 0,
       restart: false,
       cancelled: false,
+      done: false,
       rand: mulberry32(sampling.seed ?? 0),
       text: new TextDecoder(),
     };
@@ -148,6 +150,24 @@ export class BatchDecoder {
         row.restart = false;
       });
       const fresh = new KvCache();
+      try {
+        this.prefill(joining, windows, width, fresh);
+      } catch (err) {
+        // the rows not placed yet stay reachable, so that clear(err) ends them
+        fresh.clear();
+        this.joining.push(...joining.filter((row) => !row.done && !this.places.includes(row)));
+        throw err;
+      }
+    }
+    if (this.running().length === 0) {
+      this.places = [];
+      this.cache.clear();
+    }
+  }
+
+  /** The joining rows' first tokens, from their windows (left-padded to `width`) through `fresh`; those that go on take places in the batch. */
+  private prefill(joining: Row[], windows: number[][], width: number, fresh: KvCache): void {
+    {
       const next = this.run(
         windows.map((w) => [...new Array<number>(width - w.length).fill(LmVocabulary.END), ...w]),
         joining,
@@ -167,18 +187,17 @@ export class BatchDecoder {
         });
       } else fresh.clear();
     }
-    if (this.running().length === 0) {
-      this.places = [];
-      this.cache.clear();
-    }
   }
 
   /** Ends every sequence, cancelled or with `err` when given, and frees the cache. */
   clear(err?: unknown): void {
     for (const row of [...this.running(), ...this.joining]) {
+      if (row.done) continue;
       if (err === undefined) this.finish(row, 'cancelled');
       else {
+        row.done = true;
         this.bank.release(row.slot);
+        row.slot = 0;
         row.sink.onError(err);
       }
     }
@@ -239,6 +258,7 @@ export class BatchDecoder {
   }
 
   private finish(row: Row, finish: GenerationResult['finish']): void {
+    row.done = true;
     this.bank.release(row.slot);
     row.slot = 0;
     const promptTokens = row.prompt[0] === LmVocabulary.END && row.prompt.length === 1 ? 0 : row.prompt.length;
@@ -336,6 +356,7 @@ export class GenerationEngine {
   ) {
     const maxBatch = opts.maxBatch ?? 32;
     this.maxQueue = opts.maxQueue ?? 1024;
+    lm.freeze(); // served from now on: its weights no longer change
     this.bank = new LmAdapterBank(lm, Math.max(maxBatch, opts.residentAdapters ?? 128));
     this.decoder = new BatchDecoder(lm, this.bank, maxBatch);
   }
@@ -353,6 +374,7 @@ export class GenerationEngine {
     } finally {
       this.loading--;
     }
+    if (this.closed) throw new ZkpoaError('ZKPOA_ERR_CLOSED', 'the generation engine is closed');
     return new Promise<GenerationResult>((resolve, reject) => {
       const cancelled = (): GenerationResult => ({ tokens: [], text: '', finish: 'cancelled', promptTokens: 0 });
       if (opts.signal?.aborted) return resolve(cancelled());
@@ -387,7 +409,15 @@ export class GenerationEngine {
       };
       opts.signal?.addEventListener('abort', dequeue, { once: true });
       this.waiting.push(entry);
-      this.running ??= this.loop().finally(() => (this.running = undefined));
+      this.kick();
+    });
+  }
+
+  /** Runs the loop unless it runs; one that ends while requests wait (they came in as it ended) starts again. */
+  private kick(): void {
+    this.running ??= this.loop().finally(() => {
+      this.running = undefined;
+      if (this.waiting.length && !this.closed) this.kick();
     });
   }
 
@@ -419,6 +449,7 @@ export class GenerationEngine {
       this.stats.steps++;
       await nextTurn();
     }
+    for (const w of [...this.waiting]) w.drop();
     this.decoder.clear();
   }
 }

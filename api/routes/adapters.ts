@@ -99,6 +99,7 @@ export function adapterRoutes(db: Db, queue: JobQueue, batcher: Batcher, limits:
         if (model === 'causal-lm' && !generative) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', "this service has no language model: model must be 'classifier'");
         const foreign = Object.keys(req.body.hyper ?? {}).filter((k) => !HYPER_OF[model].includes(k));
         if (foreign.length) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', `hyper.${foreign[0]} is not a ${model} fine-tuning parameter (those are ${HYPER_OF[model].join(', ')})`);
+        if (model === 'causal-lm' && (req.body.hyper?.batchSize ?? 0) > 1024) throw new ZkpoaError('ZKPOA_ERR_VALIDATION', 'hyper.batchSize of a causal-lm adapter is at most 1024 windows');
         datanets.version(host, req.body.datanetId, req.body.version); // visible and published, or 404
         // ids are the host's own: another host's adapter of the same id is neither seen nor in the way
         const key = adapterKey(host, req.body.id);

@@ -33,18 +33,20 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
   const adapters = new AdapterRegistryStore(db);
   const receipts = new ReceiptStore(db);
 
-  /** The stored answer: its receipt, and its spans when the version's index is ready. */
-  const answer = async (host: Host, a: AdapterRow, prompt: string, result: GenerationResult) => {
+  /** A finished answer, stored: its receipt, and its spans when the version's index is ready. */
+  const answer = async (host: Host, a: AdapterRow, prompt: string, result: GenerationResult, log: { warn(o: object, msg: string): void }) => {
+    if (result.finish === 'cancelled') throw new ZkpoaError('ZKPOA_ERR_CLOSED', 'the generation was stopped before its end (the service is closing); nothing was stored');
     const [receipt] = receipts.add(host, [{ adapter: a, input: prompt, output: { text: result.text, tokens: result.tokens.length, finish: result.finish } }], limits.maxStoredAnswers);
     let found: SpanMatch | null = null;
     if (spans) {
+      // the receipt is stored: a lookup that fails leaves the answer without spans, not without its receipt
       try {
         found = result.text ? await spans.find(host, a.datanetId, a.datanetVersion, result.text, {}) : { tokens: 0, spans: [], credit: {} };
       } catch (err) {
-        if ((err as ZkpoaError).code !== 'ZKPOA_ERR_SPANS_NOT_READY') throw err;
+        if ((err as ZkpoaError).code !== 'ZKPOA_ERR_SPANS_NOT_READY') log.warn({ err }, 'span lookup of a generated answer failed');
       }
     }
-    return { adapter: a.id, text: result.text, tokens: result.tokens.length, promptTokens: result.promptTokens, finish: result.finish as 'end' | 'length', receipt: receipt!.id, number: receipt!.number, spans: found };
+    return { adapter: a.id, text: result.text, tokens: result.tokens.length, promptTokens: result.promptTokens, finish: result.finish, receipt: receipt!.id, number: receipt!.number, spans: found };
   };
 
   return async (app) => {
@@ -80,10 +82,17 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
         // refused before any work if the answer could not be stored; the insert is the authority
         if (receipts.count(host) >= limits.maxStoredAnswers) throw new ZkpoaError('ZKPOA_ERR_INPUT_QUOTA', `host ${host.id} stores ${limits.maxStoredAnswers} answers, the most it may`);
         const engine = await lm.engine();
+        await lm.adapter(a.key); // a missing or corrupt adapter file is refused before any event is sent
         const request = { prompt, adapterId: a.key, maxTokens: sampling.maxTokens ?? 64, ...sampling };
+        // a client that goes away lets go of its place in the batch
+        const gone = new AbortController();
+        reply.raw.on('close', () => {
+          if (!reply.raw.writableFinished) gone.abort();
+        });
         if (!stream) {
-          const result = await engine.generate(request);
-          return answer(host, a, prompt, result);
+          const result = await engine.generate(request, { signal: gone.signal });
+          if (gone.signal.aborted) return reply; // nobody to answer, and nothing stored
+          return answer(host, a, prompt, result, req.log);
         }
 
         // server-sent events: the headers the hooks set so far (security headers) go out with them
@@ -91,11 +100,9 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
         const res = reply.raw;
         res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
         const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        const gone = new AbortController();
-        res.on('close', () => gone.abort());
         try {
           const result = await engine.generate(request, { signal: gone.signal, onToken: (token, text) => send('token', { token, text }) });
-          if (result.finish !== 'cancelled') send('done', await answer(host, a, prompt, result));
+          if (!gone.signal.aborted) send('done', await answer(host, a, prompt, result, req.log));
         } catch (err) {
           const e = err instanceof ZkpoaError ? err : new ZkpoaError('ZKPOA_ERR_INTERNAL', 'internal error');
           if (!(err instanceof ZkpoaError)) req.log.error({ err }, 'generation failed');

@@ -124,4 +124,35 @@ describe('generation engine', () => {
     expect(outcomes.filter((o) => typeof o === 'object').every((o) => (o as GenerationResult).finish !== undefined)).toBe(true);
     await expect(engine.generate({ prompt: 'x', maxTokens: 3 })).rejects.toMatchObject({ code: 'ZKPOA_ERR_CLOSED' });
   });
+
+  it('fails the requests of a step that throws (none hang, their adapters are let go), and refuses one whose adapter loaded after close', async () => {
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((r) => (release = r));
+    const engine = new GenerationEngine(
+      model,
+      async (id) => {
+        if (id === 'slow') await slow;
+        return adapters.find((a) => a.meta.id === id) ?? adapters[0]!;
+      },
+      { maxBatch: 2, residentAdapters: 2 },
+    );
+    const forward = model.forward.bind(model);
+    model.forward = () => {
+      throw new Error('device lost');
+    };
+    try {
+      const failing = ['lm-0', 'lm-1'].map((adapterId) => engine.generate({ prompt: 'Hello', adapterId, maxTokens: 5 }));
+      for (const f of failing) await expect(f).rejects.toThrow('device lost');
+    } finally {
+      model.forward = forward;
+    }
+    // both slots were let go: two other adapters fit in the bank of two
+    const ok = await Promise.all(['lm-2', 'lm-1'].map((adapterId) => engine.generate({ prompt: 'Hello', adapterId, maxTokens: 3 })));
+    expect(ok.map((r) => r.finish)).not.toContain('cancelled');
+    const late = engine.generate({ prompt: 'x', adapterId: 'slow', maxTokens: 3 });
+    const closing = engine.close();
+    release();
+    await expect(late).rejects.toMatchObject({ code: 'ZKPOA_ERR_CLOSED' });
+    await closing;
+  });
 });

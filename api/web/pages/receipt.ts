@@ -5,7 +5,8 @@ interface ReceiptView {
   id: string;
   number: number;
   adapter: string;
-  answer: { label: string; probabilities: number[] };
+  /** a classifier's label, or a language model's generated text */
+  answer: { label: string; probabilities: number[] } | { text: string; tokens: number; finish: string };
   batch?: { id: string; version: number; first: number; count: number; status: string; job: { status: string }; paid: string; receiptsRoot: string; oldRoot: string; newRoot: string; settleTx?: string };
   split?: { payee: string; score: string; share: string }[];
   proof?: { proof: unknown; publicSignals: string[] };
@@ -20,7 +21,7 @@ async function show(id: string): Promise<void> {
   const r = await api<ReceiptView>(`/receipts/${id}`, { auth: true });
   shown = r.id;
   $('#receipt').hidden = false;
-  $('#answer').textContent = `${r.answer.label} (${(Math.max(...r.answer.probabilities) * 100).toFixed(1)}%)`;
+  $('#answer').textContent = 'label' in r.answer ? `${r.answer.label} (${(Math.max(...r.answer.probabilities) * 100).toFixed(1)}%)` : `${r.answer.text} (${r.answer.tokens} tokens generated)`;
   $('#number').textContent = `${r.adapter} · ${r.number}`;
   $('#batch-status').textContent = r.batch ? r.batch.status : 'not batched yet';
   const split = (r.split ?? []).filter((s) => BigInt(s.share) > 0n).sort((a, b) => (BigInt(b.share) > BigInt(a.share) ? 1 : -1));
