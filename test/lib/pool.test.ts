@@ -53,7 +53,7 @@ describe('worker pools run compiled TypeScript', () => {
   // thread that loaded it deleted the previous thread's reference, after that thread was
   // gone, and test forks aborted in a worker's Heap::TearDown). Pool workers load none.
   it('pool worker modules load no native addon', async () => {
-    const modules = ['../../inference/finetune-worker.ts', '../../inference/influence-worker.ts', '../../inference/attribution-worker.ts', '../../prover/worker.ts'];
+    const modules = ['../../inference/finetune-worker.ts', '../../inference/influence-worker.ts', '../../inference/attribution-worker.ts', '../../prover/worker.ts', '../../inference/lm-train-worker.ts', '../../inference/span-worker.ts'];
     for (const m of modules) {
       const url = compiledWorker(new URL(m, import.meta.url));
       expect({ module: m, ...(await addonsLoadedBy(url)) }).toEqual({ module: m, addons: [] });
