@@ -160,7 +160,7 @@ export async function buildServer(opts: ServerOptions): Promise<App> {
   if (opts.inference?.lm) await app.register(generationRoutes(opts.db, opts.inference.lm, limits, spans), { prefix: '/v1' });
   if (a) {
     await app.register(onchainRoutes(opts.db, a.registrar, a.planner, a.settler), { prefix: '/v1' });
-    await app.register(receiptRoutes(opts.db, a.settler, a.auditor, a.ledgers, opts.inference ? { batcher: opts.inference.batcher, vkey: a.vkey } : undefined), { prefix: '/v1' });
+    await app.register(receiptRoutes(opts.db, a.settler, a.auditor, a.ledgers, opts.inference ? { batcher: opts.inference.batcher, vkey: a.vkey, ...(opts.inference.lm ? { lm: opts.inference.lm } : {}), ...(spans ? { spans } : {}) } : undefined), { prefix: '/v1' });
     await app.register(ledgerRoutes(a.ledgers), { prefix: '/v1' });
     await app.register(overviewRoutes(opts.db, a.settler, a.registrar), { prefix: '/v1' });
     await app.register(indexRoutes(opts.db), { prefix: '/v1' });

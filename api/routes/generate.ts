@@ -9,7 +9,7 @@ import type { SpanIndexes } from '../span-indexes.js';
 import { AdapterRegistryStore, type AdapterRow } from '../store/adapters.js';
 import type { Db } from '../store/db.js';
 import type { Host } from '../store/hosts.js';
-import { ReceiptStore } from '../store/receipts.js';
+import { ReceiptStore, type GeneratedOutput } from '../store/receipts.js';
 
 const Answer = Type.Object({
   adapter: Type.String(),
@@ -26,26 +26,27 @@ const Answer = Type.Object({
  * Text generation on the caller's language-model adapters (continuous batching underneath):
  * the answer as one JSON body, or streamed as server-sent events (`token` events with the
  * text each token completes, then `done` with the answer, or `error`). Each finished answer
- * is stored with a receipt and its spans in the adapter's datanet version; an answer the
- * caller let go of before its end is not stored.
+ * is stored with a receipt that records its sampling and its spans in the adapter's
+ * datanet version (what an auditor replays: api/audit-generated.ts); an answer the caller
+ * let go of before its end is not stored.
  */
 export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, spans?: SpanIndexes): FastifyPluginAsyncTypebox {
   const adapters = new AdapterRegistryStore(db);
   const receipts = new ReceiptStore(db);
 
-  /** A finished answer, stored: its receipt, and its spans when the version's index is ready. */
-  const answer = async (host: Host, a: AdapterRow, prompt: string, result: GenerationResult, log: { warn(o: object, msg: string): void }) => {
+  /** A finished answer, stored with its spans (when the version's span index is ready) and the sampling that made it. */
+  const answer = async (host: Host, a: AdapterRow, prompt: string, sampling: GeneratedOutput['sampling'], result: GenerationResult, log: { warn(o: object, msg: string): void }) => {
     if (result.finish === 'cancelled') throw new ZkpoaError('ZKPOA_ERR_CLOSED', 'the generation was stopped before its end (the service is closing); nothing was stored');
-    const [receipt] = receipts.add(host, [{ adapter: a, input: prompt, output: { text: result.text, tokens: result.tokens.length, finish: result.finish } }], limits.maxStoredAnswers);
     let found: SpanMatch | null = null;
     if (spans) {
-      // the receipt is stored: a lookup that fails leaves the answer without spans, not without its receipt
       try {
         found = result.text ? await spans.find(host, a.datanetId, a.datanetVersion, result.text, {}) : { tokens: 0, spans: [], credit: {} };
       } catch (err) {
         if ((err as ZkpoaError).code !== 'ZKPOA_ERR_SPANS_NOT_READY') log.warn({ err }, 'span lookup of a generated answer failed');
       }
     }
+    const output: GeneratedOutput = { text: result.text, tokens: result.tokens.length, finish: result.finish, sampling, spans: found ? { count: found.spans.length, credit: found.credit } : null };
+    const [receipt] = receipts.add(host, [{ adapter: a, input: prompt, output }], limits.maxStoredAnswers);
     return { adapter: a.id, text: result.text, tokens: result.tokens.length, promptTokens: result.promptTokens, finish: result.finish, receipt: receipt!.id, number: receipt!.number, spans: found };
   };
 
@@ -83,7 +84,8 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
         if (receipts.count(host) >= limits.maxStoredAnswers) throw new ZkpoaError('ZKPOA_ERR_INPUT_QUOTA', `host ${host.id} stores ${limits.maxStoredAnswers} answers, the most it may`);
         const engine = await lm.engine();
         await lm.adapter(a.key); // a missing or corrupt adapter file is refused before any event is sent
-        const request = { prompt, adapterId: a.key, maxTokens: sampling.maxTokens ?? 64, ...sampling };
+        const recorded = { ...sampling, maxTokens: sampling.maxTokens ?? 64 };
+        const request = { prompt, adapterId: a.key, ...recorded };
         // a client that goes away lets go of its place in the batch
         const gone = new AbortController();
         reply.raw.on('close', () => {
@@ -92,7 +94,7 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
         if (!stream) {
           const result = await engine.generate(request, { signal: gone.signal });
           if (gone.signal.aborted) return reply; // nobody to answer, and nothing stored
-          return answer(host, a, prompt, result, req.log);
+          return answer(host, a, prompt, recorded, result, req.log);
         }
 
         // server-sent events: the headers the hooks set so far (security headers) go out with them
@@ -102,7 +104,7 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
         const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
         try {
           const result = await engine.generate(request, { signal: gone.signal, onToken: (token, text) => send('token', { token, text }) });
-          if (!gone.signal.aborted) send('done', await answer(host, a, prompt, result, req.log));
+          if (!gone.signal.aborted) send('done', await answer(host, a, prompt, recorded, result, req.log));
         } catch (err) {
           const e = err instanceof ZkpoaError ? err : new ZkpoaError('ZKPOA_ERR_INTERNAL', 'internal error');
           if (!(err instanceof ZkpoaError)) req.log.error({ err }, 'generation failed');

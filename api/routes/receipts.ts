@@ -10,6 +10,10 @@ import { BatchStore, SIGNAL, type Batch } from '../store/batches.js';
 import type { Db } from '../store/db.js';
 import { ReceiptStore } from '../store/receipts.js';
 import { caller, errorReplies } from './common.js';
+import { ZkpoaError } from '../../attribution/errors.js';
+import type { LmServing } from '../../inference/lm-serving.js';
+import { auditGenerated } from '../audit-generated.js';
+import type { SpanIndexes } from '../span-indexes.js';
 
 const errors = errorReplies;
 const ReceiptId = Type.String({ pattern: '^rc_[0-9a-f-]{36}$' });
@@ -50,7 +54,8 @@ export async function batchView(settler: Settler, b: Batch) {
 }
 
 /** A receipt, its batch and proof, and the auditor's replay of it. */
-export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, ledgers: Ledgers, audit?: { batcher: Batcher; vkey: (variantName: string) => Promise<VerificationKey> }): FastifyPluginAsyncTypebox {
+/** `audit`: what replaying an answer takes (a generated answer: the language model and the span indexes). */
+export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, ledgers: Ledgers, audit?: { batcher: Batcher; vkey: (variantName: string) => Promise<VerificationKey>; lm?: LmServing; spans?: SpanIndexes }): FastifyPluginAsyncTypebox {
   const receipts = new ReceiptStore(db);
   const batches = new BatchStore(db);
   const adapters = new AdapterRegistryStore(db);
@@ -66,7 +71,16 @@ export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, ledger
             200: Type.Object({
               id: Type.String(),
               number: Type.Integer(),
-              answer: Type.Union([Type.Object({ label: Type.String(), probabilities: Type.Array(Type.Number()) }), Type.Object({ text: Type.String(), tokens: Type.Integer(), finish: Type.String() })]),
+              answer: Type.Union([
+                Type.Object({ label: Type.String(), probabilities: Type.Array(Type.Number()) }),
+                Type.Object({
+                  text: Type.String(),
+                  tokens: Type.Integer(),
+                  finish: Type.String(),
+                  sampling: Type.Object({ maxTokens: Type.Integer(), temperature: Type.Optional(Type.Number()), topK: Type.Optional(Type.Integer()), topP: Type.Optional(Type.Number()), seed: Type.Optional(Type.Integer()) }),
+                  spans: Type.Union([Type.Object({ count: Type.Integer(), credit: Type.Record(Type.String(), Type.Number()) }), Type.Null()]),
+                }),
+              ]),
               createdAt: Type.String(),
               adapter: Type.String(),
               batch: Type.Optional(BatchView),
@@ -103,12 +117,19 @@ export function receiptRoutes(db: Db, settler: Settler, auditor: Auditor, ledger
         {
           config: { auth: true },
           schema: {
-            summary: 'Replay a receipt: answer, features, receipt in its batch, split and ledger, batch proof and settlement, each checked',
+            summary: 'Replay a receipt, each check reported: a classifier’s answer, features, receipt in its batch, split and ledger, batch proof and settlement; a generated answer and its spans',
             params: Type.Object({ id: ReceiptId }),
             response: { 200: Type.Object({ ok: Type.Boolean(), checks: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() })) }), ...errors },
           },
         },
-        async (req) => auditor.audit(caller(req.caller), req.params.id, { batcher: audit.batcher, vkey: audit.vkey }),
+        async (req) => {
+          const host = caller(req.caller);
+          if ('text' in receipts.get(host, req.params.id).output) {
+            if (!audit.lm) throw new ZkpoaError('ZKPOA_ERR_MODEL', 'this server has no language model to replay a generated answer with');
+            return auditGenerated(db, host, req.params.id, { lm: audit.lm, ...(audit.spans ? { spans: audit.spans } : {}) });
+          }
+          return auditor.audit(host, req.params.id, { batcher: audit.batcher, vkey: audit.vkey });
+        },
       );
     }
   };

@@ -20,8 +20,19 @@ export interface Receipt {
   createdAt: string;
 }
 
-/** A classifier's answer, or a language model's generated text (its tokens counted, and why it ended). */
-export type ReceiptOutput = { label: string; probabilities: number[] } | { text: string; tokens: number; finish: string };
+/** A classifier's answer, or a language model's generated text: what an auditor replays. */
+export type ReceiptOutput = { label: string; probabilities: number[] } | GeneratedOutput;
+
+export interface GeneratedOutput {
+  text: string;
+  /** tokens generated, and why generation ended ('end' or 'length') */
+  tokens: number;
+  finish: string;
+  /** the request's sampling, so that the answer can be generated again */
+  sampling: { maxTokens: number; temperature?: number; topK?: number; topP?: number; seed?: number };
+  /** the answer's spans in the adapter's datanet version: how many, and the answer tokens credited per contributor; null when the version's span index was being built */
+  spans: { count: number; credit: Record<string, number> } | null;
+}
 
 type Row = Record<string, unknown>;
 const toReceipt = (r: Row): Receipt => ({

@@ -3,7 +3,10 @@ import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditGenerated } from '../../api/audit-generated.js';
 import { FineTuneRunner } from '../../api/finetune-runner.js';
+import { SpanIndexes } from '../../api/span-indexes.js';
+import { DatanetStore } from '../../api/store/datanets.js';
 import { buildServer, type App } from '../../api/server.js';
 import { openDatabase, type Db } from '../../api/store/db.js';
 import { createHost } from '../../api/store/hosts.js';
@@ -129,7 +132,27 @@ describe('generation API', () => {
 
     const receipts = new ReceiptStore(db);
     const host = { id: 1, name: 'host' };
-    expect(receipts.get(host, answer.receipt)).toMatchObject({ input: ask.prompt, output: { text: answer.text, tokens: answer.tokens, finish: answer.finish } });
+    expect(receipts.get(host, answer.receipt)).toMatchObject({ input: ask.prompt, output: { text: answer.text, tokens: answer.tokens, finish: answer.finish, sampling: { maxTokens: 12 }, spans: { count: answer.spans!.spans.length, credit: answer.spans!.credit } } });
+
+    // an auditor replays a generated answer: generated again with the recorded sampling, and its spans looked up again
+    const spans = new SpanIndexes(new DatanetStore(db), join(dir, 'spans'));
+    const sampled = (await app.inject({ method: 'POST', url: '/v1/generate', headers: auth(key), payload: { ...ask, temperature: 1.2, topK: 40, seed: 9 } })).json() as { receipt: string };
+    for (const id of [answer.receipt, sampled.receipt]) {
+      const audit = await auditGenerated(db, host, id, { lm, spans });
+      expect(audit, JSON.stringify(audit)).toMatchObject({ ok: true, checks: [{ name: 'answer', ok: true }, { name: 'spans', ok: true }] });
+    }
+    // a receipt whose answer or credit was changed does not replay
+    const tamper = (id: string, change: (o: Record<string, unknown>) => void) => {
+      const row = db.prepare('SELECT output FROM receipts WHERE id = ?').get(id) as { output: string };
+      const output = JSON.parse(row.output) as Record<string, unknown>;
+      change(output);
+      db.prepare('UPDATE receipts SET output = ? WHERE id = ?').run(JSON.stringify(output), id);
+    };
+    tamper(sampled.receipt, (o) => (o.text = `${o.text as string}!`));
+    expect((await auditGenerated(db, host, sampled.receipt, { lm, spans })).checks).toMatchObject([{ name: 'answer', ok: false }, { name: 'spans' }]);
+    tamper(answer.receipt, (o) => ((o.spans as { credit: Record<string, number> }).credit = { [people[0]!]: 99 }));
+    expect(await auditGenerated(db, host, answer.receipt, { lm, spans })).toMatchObject({ ok: false, checks: [{ name: 'answer', ok: true }, { name: 'spans', ok: false }] });
+    await spans.close();
   });
 
   it('lets a streaming client go mid-answer over real HTTP (no receipt), and refuses what it cannot serve', async () => {
