@@ -167,26 +167,24 @@ export class BatchDecoder {
 
   /** The joining rows' first tokens, from their windows (left-padded to `width`) through `fresh`; those that go on take places in the batch. */
   private prefill(joining: Row[], windows: number[][], width: number, fresh: KvCache): void {
-    {
-      const next = this.run(
-        windows.map((w) => [...new Array<number>(width - w.length).fill(LmVocabulary.END), ...w]),
-        joining,
-        fresh,
-      );
-      const stay = joining.filter((row, i) => !this.emit(row, next[i]!));
-      if (stay.length) {
-        if (stay.length < joining.length) fresh.select(stay.map((row) => joining.indexOf(row)));
-        // free places first, then new ones at the end
-        const free = this.places.flatMap((row, i) => (row ? [] : [i]));
-        const at = stay.map((_, i) => free[i] ?? this.places.length + i - free.length);
-        const { padSelf, padOther } = this.cache.place(fresh, at);
-        for (const row of this.running()) row.start += padSelf;
-        stay.forEach((row, i) => {
-          row.start += padOther;
-          this.places[at[i]!] = row;
-        });
-      } else fresh.clear();
-    }
+    const next = this.run(
+      windows.map((w) => [...new Array<number>(width - w.length).fill(LmVocabulary.END), ...w]),
+      joining,
+      fresh,
+    );
+    const stay = joining.filter((row, i) => !this.emit(row, next[i]!));
+    if (stay.length) {
+      if (stay.length < joining.length) fresh.select(stay.map((row) => joining.indexOf(row)));
+      // free places first, then new ones at the end
+      const free = this.places.flatMap((row, i) => (row ? [] : [i]));
+      const at = stay.map((_, i) => free[i] ?? this.places.length + i - free.length);
+      const { padSelf, padOther } = this.cache.place(fresh, at);
+      for (const row of this.running()) row.start += padSelf;
+      stay.forEach((row, i) => {
+        row.start += padOther;
+        this.places[at[i]!] = row;
+      });
+    } else fresh.clear();
   }
 
   /** Ends every sequence, cancelled or with `err` when given, and frees the cache. */
