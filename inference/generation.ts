@@ -249,7 +249,11 @@ export class BatchDecoder {
       return true;
     }
     row.out.push(token);
-    row.sink.onToken?.(token, row.text.decode(this.lm.vocabulary.bytes(token), { stream: true }));
+    try {
+      row.sink.onToken?.(token, row.text.decode(this.lm.vocabulary.bytes(token), { stream: true }));
+    } catch {
+      row.cancelled = true; // a sink that throws lets go of its own sequence, not of the batch
+    }
     if (row.out.length < row.sampling.maxTokens) return false;
     this.finish(row, 'length');
     return true;

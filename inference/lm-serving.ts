@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZkpoaError } from '../attribution/errors.js';
+import { tf } from './backend.js';
 import { assertAdapterId } from './lora.js';
 import { CausalLm } from './lm.js';
 import { decodeLmAdapter, encodeLmAdapter, type LmAdapter } from './lm-lora.js';
@@ -21,6 +22,7 @@ export class LmServing {
   private loaded: Promise<CausalLm> | undefined;
   private engineOnce: Promise<GenerationEngine> | undefined;
   private readonly decoded = new Map<string, LmAdapter>();
+  private hash: string | undefined;
 
   constructor(
     private readonly opts: { modelDir: string; adaptersDir: string; prepare?: () => Promise<void>; engine?: GenerationEngineOptions },
@@ -28,6 +30,13 @@ export class LmServing {
 
   get modelDir(): string {
     return this.opts.modelDir;
+  }
+
+  /** What generates: the tensor backend and the base model's hash. */
+  async identity(): Promise<{ backend: string; model: string }> {
+    const lm = await this.model();
+    this.hash ??= lm.hash();
+    return { backend: tf.getBackend(), model: this.hash };
   }
 
   model(): Promise<CausalLm> {

@@ -35,7 +35,7 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
   const receipts = new ReceiptStore(db);
 
   /** A finished answer, stored with its spans (when the version's span index is ready) and the sampling that made it. */
-  const answer = async (host: Host, a: AdapterRow, prompt: string, sampling: GeneratedOutput['sampling'], result: GenerationResult, log: { warn(o: object, msg: string): void }) => {
+  const answer = async (host: Host, a: AdapterRow, prompt: string, sampling: GeneratedOutput['sampling'], result: GenerationResult, gone: AbortSignal, log: { warn(o: object, msg: string): void }) => {
     if (result.finish === 'cancelled') throw new ZkpoaError('ZKPOA_ERR_CLOSED', 'the generation was stopped before its end (the service is closing); nothing was stored');
     let found: SpanMatch | null = null;
     if (spans) {
@@ -45,7 +45,8 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
         if ((err as ZkpoaError).code !== 'ZKPOA_ERR_SPANS_NOT_READY') log.warn({ err }, 'span lookup of a generated answer failed');
       }
     }
-    const output: GeneratedOutput = { text: result.text, tokens: result.tokens.length, finish: result.finish, sampling, spans: found ? { count: found.spans.length, credit: found.credit } : null };
+    if (gone.aborted) return undefined; // the client left during the lookup: nothing is stored for nobody
+    const output: GeneratedOutput = { text: result.text, tokens: result.tokens.length, finish: result.finish, sampling, generatedBy: await lm.identity(), spans: found ? { count: found.spans.length, credit: found.credit } : null };
     const [receipt] = receipts.add(host, [{ adapter: a, input: prompt, output }], limits.maxStoredAnswers);
     return { adapter: a.id, text: result.text, tokens: result.tokens.length, promptTokens: result.promptTokens, finish: result.finish, receipt: receipt!.id, number: receipt!.number, spans: found };
   };
@@ -82,29 +83,31 @@ export function generationRoutes(db: Db, lm: LmServing, limits: TenantLimits, sp
         if (a.status !== 'ready') throw new ZkpoaError('ZKPOA_ERR_ADAPTER_NOT_READY', `adapter ${id} is ${a.status}`);
         // refused before any work if the answer could not be stored; the insert is the authority
         if (receipts.count(host) >= limits.maxStoredAnswers) throw new ZkpoaError('ZKPOA_ERR_INPUT_QUOTA', `host ${host.id} stores ${limits.maxStoredAnswers} answers, the most it may`);
-        const engine = await lm.engine();
-        await lm.adapter(a.key); // a missing or corrupt adapter file is refused before any event is sent
-        const recorded = { ...sampling, maxTokens: sampling.maxTokens ?? 64 };
-        const request = { prompt, adapterId: a.key, ...recorded };
-        // a client that goes away lets go of its place in the batch
+        // a client that goes away (even while the model loads) lets go of its place in the batch
         const gone = new AbortController();
         reply.raw.on('close', () => {
           if (!reply.raw.writableFinished) gone.abort();
         });
+        const engine = await lm.engine();
+        await lm.adapter(a.key); // a missing or corrupt adapter file is refused before any event is sent
+        if (gone.signal.aborted || reply.raw.destroyed) return reply;
+        const recorded = { ...sampling, maxTokens: sampling.maxTokens ?? 64 };
+        const request = { prompt, adapterId: a.key, ...recorded };
         if (!stream) {
           const result = await engine.generate(request, { signal: gone.signal });
-          if (gone.signal.aborted) return reply; // nobody to answer, and nothing stored
-          return answer(host, a, prompt, recorded, result, req.log);
+          const stored = gone.signal.aborted ? undefined : await answer(host, a, prompt, recorded, result, gone.signal, req.log);
+          return stored ?? reply; // nobody to answer, and nothing stored
         }
 
         // server-sent events: the headers the hooks set so far (security headers) go out with them
         reply.hijack();
         const res = reply.raw;
-        res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
         const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
         try {
+          res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
           const result = await engine.generate(request, { signal: gone.signal, onToken: (token, text) => send('token', { token, text }) });
-          if (!gone.signal.aborted) send('done', await answer(host, a, prompt, recorded, result, req.log));
+          const stored = gone.signal.aborted ? undefined : await answer(host, a, prompt, recorded, result, gone.signal, req.log);
+          if (stored) send('done', stored);
         } catch (err) {
           const e = err instanceof ZkpoaError ? err : new ZkpoaError('ZKPOA_ERR_INTERNAL', 'internal error');
           if (!(err instanceof ZkpoaError)) req.log.error({ err }, 'generation failed');

@@ -30,6 +30,8 @@ export interface GeneratedOutput {
   finish: string;
   /** the request's sampling, so that the answer can be generated again */
   sampling: { maxTokens: number; temperature?: number; topK?: number; topP?: number; seed?: number };
+  /** what generated it: the tensor backend and the base language model's hash (a replay is bit for bit only on the same) */
+  generatedBy: { backend: string; model: string };
   /** the answer's spans in the adapter's datanet version: how many, and the answer tokens credited per contributor; null when the version's span index was being built */
   spans: { count: number; credit: Record<string, number> } | null;
 }

@@ -132,7 +132,7 @@ describe('generation API', () => {
 
     const receipts = new ReceiptStore(db);
     const host = { id: 1, name: 'host' };
-    expect(receipts.get(host, answer.receipt)).toMatchObject({ input: ask.prompt, output: { text: answer.text, tokens: answer.tokens, finish: answer.finish, sampling: { maxTokens: 12 }, spans: { count: answer.spans!.spans.length, credit: answer.spans!.credit } } });
+    expect(receipts.get(host, answer.receipt)).toMatchObject({ input: ask.prompt, output: { text: answer.text, tokens: answer.tokens, finish: answer.finish, sampling: { maxTokens: 12 }, generatedBy: { backend: expect.any(String), model: expect.any(String) }, spans: { count: answer.spans!.spans.length, credit: answer.spans!.credit } } });
 
     // an auditor replays a generated answer: generated again with the recorded sampling, and its spans looked up again
     const spans = new SpanIndexes(new DatanetStore(db), join(dir, 'spans'));
@@ -152,6 +152,9 @@ describe('generation API', () => {
     expect((await auditGenerated(db, host, sampled.receipt, { lm, spans })).checks).toMatchObject([{ name: 'answer', ok: false }, { name: 'spans' }]);
     tamper(answer.receipt, (o) => ((o.spans as { credit: Record<string, number> }).credit = { [people[0]!]: 99 }));
     expect(await auditGenerated(db, host, answer.receipt, { lm, spans })).toMatchObject({ ok: false, checks: [{ name: 'answer', ok: true }, { name: 'spans', ok: false }] });
+    // recorded on other arithmetic: said so, not called a forgery
+    tamper(answer.receipt, (o) => ((o.generatedBy as { backend: string }).backend = 'webgl'));
+    expect((await auditGenerated(db, host, answer.receipt, { lm, spans })).checks[0]).toMatchObject({ name: 'answer', ok: false, detail: expect.stringContaining('not replayable bit for bit here') });
     await spans.close();
   });
 
